@@ -1,0 +1,62 @@
+"""mixbayes: lme4-style mixed-effects models fitted two ways and compared side by side.
+
+``import mixbayes as mb``.  Importing mixbayes (and a REML fit) never imports PyMC, PyTensor or ArviZ: the
+Bayesian engine loads them on first use.
+"""
+
+from __future__ import annotations
+
+from .datasets import list_datasets, load_dataset
+from .exceptions import (
+    ConvergenceWarning,
+    DesignError,
+    DesignWarning,
+    EmptyDataError,
+    FamilyError,
+    FormulaSyntaxError,
+    MissingDataWarning,
+    MixbayesError,
+    MixbayesWarning,
+    NotSupportedError,
+    RankDeficiencyWarning,
+    ResponseError,
+    SamplingWarning,
+    SeparationWarning,
+    SingularFitWarning,
+    TooFewLevelsError,
+    UnknownColumnError,
+)
+from .families import Family, get_family
+from .formula import ParsedFormula, expand_formula, parse_formula
+from .model import Model
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ConvergenceWarning",
+    "DesignError",
+    "DesignWarning",
+    "EmptyDataError",
+    "Family",
+    "FamilyError",
+    "FormulaSyntaxError",
+    "MissingDataWarning",
+    "MixbayesError",
+    "MixbayesWarning",
+    "Model",
+    "NotSupportedError",
+    "ParsedFormula",
+    "RankDeficiencyWarning",
+    "ResponseError",
+    "SamplingWarning",
+    "SeparationWarning",
+    "SingularFitWarning",
+    "TooFewLevelsError",
+    "UnknownColumnError",
+    "__version__",
+    "expand_formula",
+    "get_family",
+    "list_datasets",
+    "load_dataset",
+    "parse_formula",
+]

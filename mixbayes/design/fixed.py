@@ -1,0 +1,144 @@
+"""Model matrices from formula parts through formulaic, with R's column names and lme4's rank handling."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..exceptions import DesignError, RankDeficiencyWarning
+from ..formula.nodes import BinOp, Call, Name, Neg, Node, Number, Paren, render
+from .expressions import r_functions, to_formulaic
+from .naming import r_column_names
+
+__all__ = ["MatrixSpec", "build_matrix", "drop_aliased"]
+
+
+@dataclass(frozen=True)
+class MatrixSpec:
+    """How to rebuild a model matrix on new data.
+
+    formulaic_spec : formulaic's ModelSpec (keeps categories and stateful transforms such as ``scale``).
+    order : permutation of formulaic's columns into R's order.
+    names : R column names, after aliased columns were dropped.
+    keep : positions (in R order) of the columns kept.
+    """
+
+    formulaic_spec: Any
+    order: tuple[int, ...]
+    names: tuple[str, ...]
+    keep: tuple[int, ...]
+
+    def matrix(self, data: pd.DataFrame) -> np.ndarray:
+        """The model matrix of ``data`` with the training categories and transforms."""
+        mm = self.formulaic_spec.get_model_matrix(data, context=_context(), na_action="ignore")
+        values = np.asarray(mm, dtype=float)[:, list(self.order)]
+        return values[:, list(self.keep)]
+
+
+@lru_cache(maxsize=1)
+def _context() -> dict[str, Any]:
+    ctx = {k: v for k, v in r_functions().items() if k not in ("True", "False", "np")}
+    from formulaic.transforms import C
+
+    ctx["factor"] = C
+    return ctx
+
+
+def _formulaic_text(node: Node, frame: pd.DataFrame, names: dict[str, str]) -> str:
+    """Render a fixed-part node for formulaic, recording formulaic factor text -> R text."""
+    match node:
+        case Name(name=name):
+            col = frame[name] if name in frame.columns else None
+            if col is not None and isinstance(col.dtype, pd.CategoricalDtype) and col.cat.ordered:
+                text = f"C(`{name}`, contr.poly)" if not name.isidentifier() else f"C({name}, contr.poly)"
+                names[text] = name
+                return text
+            if not name.isidentifier():
+                names[f"`{name}`"] = name
+                names[name] = name
+                return f"`{name}`"
+            return name
+        case Number(text=text):
+            return text
+        case Call():
+            code = to_formulaic(node.text, frame.columns)
+            import ast
+
+            try:
+                normal = ast.unparse(ast.parse(code.replace("`", "_BT_"), mode="eval")).replace("_BT_", "`")
+            except SyntaxError:
+                normal = code
+            names[normal] = node.text
+            names[code] = node.text
+            return code
+        case Paren(inner=inner):
+            return f"({_formulaic_text(inner, frame, names)})"
+        case Neg(operand=operand):
+            return f"-{_formulaic_text(operand, frame, names)}"
+        case BinOp(op=op, left=left, right=right):
+            fop = {"^": "**", "%in%": ":"}.get(op, op)
+            return f"{_formulaic_text(left, frame, names)} {fop} {_formulaic_text(right, frame, names)}"
+    raise DesignError(f"cannot use {render(node)!r} in a model matrix")
+
+
+def build_matrix(
+    summands: list[tuple[str, Node]], frame: pd.DataFrame, variable_order: list[str], what: str
+) -> tuple[np.ndarray, list[str], Any, list[int]]:
+    """Evaluate a formula part on ``frame``: (matrix in R's column order, R names, formulaic spec, order)."""
+    import formulaic
+
+    names: dict[str, str] = {}
+    parts = []
+    for i, (sign, node) in enumerate(summands):
+        body = _formulaic_text(node, frame, names)
+        parts.append(body if i == 0 and sign == "+" else f"{sign} {body}")
+    text = " ".join(parts) if parts else "1"
+    if text.startswith("-"):
+        text = "1 " + text
+    try:
+        mm = formulaic.model_matrix(text, frame, context=_context(), na_action="ignore")
+    except Exception as exc:
+        raise DesignError(f"cannot build the {what} matrix from {text!r}: {exc}") from None
+    spec = mm.model_spec
+    term_columns = [list(s.columns) for s in spec.structure]
+    r_names, order = r_column_names(term_columns, names, variable_order)
+    values = np.asarray(mm, dtype=float)[:, order]
+    if values.shape[0] != len(frame):
+        raise DesignError(f"the {what} matrix has {values.shape[0]} rows for {len(frame)} observations")
+    if not np.all(np.isfinite(values)):
+        bad = [r_names[j] for j in range(values.shape[1]) if not np.all(np.isfinite(values[:, j]))]
+        raise DesignError(f"non-finite values in the {what} column(s) {', '.join(bad)}")
+    return values, r_names, spec, order
+
+
+def drop_aliased(X: np.ndarray, names: list[str], tol: float = 1e-7) -> list[int]:
+    """Columns to keep, dropping aliased ones as lme4's ``chkRank.drop.cols`` does (R's pivoting QR)."""
+    n, p = X.shape
+    if p == 0:
+        return []
+    keep: list[int] = []
+    q = np.zeros((n, 0))
+    for j in range(p):
+        col = X[:, j]
+        norm = np.linalg.norm(col)
+        resid = col - q @ (q.T @ col) if keep else col
+        resid = resid - q @ (q.T @ resid) if keep else resid
+        rnorm = np.linalg.norm(resid)
+        if norm > 0 and rnorm > tol * norm:
+            keep.append(j)
+            q = np.column_stack([q, resid / rnorm])
+    dropped = [names[j] for j in range(p) if j not in keep]
+    if dropped:
+        warnings.warn(
+            f"fixed-effect model matrix is rank deficient so dropping {len(dropped)} "
+            f"column{'s' if len(dropped) > 1 else ''} / coefficient{'s' if len(dropped) > 1 else ''} "
+            f"({', '.join(dropped)}); remove the aliased predictor(s) from the formula to silence this",
+            RankDeficiencyWarning,
+            stacklevel=4,
+        )
+    return keep

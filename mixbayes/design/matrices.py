@@ -1,0 +1,392 @@
+"""The frozen design both engines consume: :class:`ModelMatrices`, built by :func:`build_design`."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+from ..exceptions import (
+    DesignError,
+    EmptyDataError,
+    MissingDataWarning,
+    TooFewLevelsError,
+    UnknownColumnError,
+)
+from ..families import Family
+from ..formula.nodes import BinOp, Call, Name, Neg, Node, Number, Paren, render
+from ..formula.parsed import ParsedFormula, RandomSpec, _summands
+from .expressions import evaluate, expression_variables
+from .factors import as_categorical, interaction_codes
+from .fixed import MatrixSpec, build_matrix, drop_aliased
+from .response import build_response
+from .terms import RandomTerm, lme4_term_order
+
+__all__ = ["ModelMatrices", "build_design"]
+
+
+@dataclass(frozen=True, eq=False)
+class ModelMatrices:
+    """Everything a fit needs, computed once from formula and data.  Arrays are read-only.
+
+    Attributes
+    ----------
+    y : (n,) response; for the binomial, proportions of successes.
+    X : (n, p) fixed-effects model matrix, aliased columns dropped.
+    fixef_names : the p column names, as lme4 names them.
+    dropped_fixef : names of aliased columns that were dropped.
+    weights : (n,) prior weights (for the binomial: times the numbers of trials).
+    offset : (n,) offset on the linear-predictor scale (zeros when none).
+    terms : random-effects terms in lme4's order (decreasing number of levels).
+    family : the response family.
+    trials, successes : (n,) binomial trials and successes, else None.
+    row_index : index labels of the data rows used.
+    dropped_index : index labels of the rows dropped for missing values.
+    """
+
+    y: np.ndarray = field(repr=False)
+    X: np.ndarray = field(repr=False)
+    fixef_names: tuple[str, ...]
+    dropped_fixef: tuple[str, ...]
+    weights: np.ndarray = field(repr=False)
+    offset: np.ndarray = field(repr=False)
+    terms: tuple[RandomTerm, ...]
+    family: Family
+    trials: np.ndarray | None = field(repr=False)
+    successes: np.ndarray | None = field(repr=False)
+    response_name: str
+    row_index: pd.Index = field(repr=False)
+    dropped_index: pd.Index = field(repr=False)
+    formula: ParsedFormula = field(repr=False)
+    fixed_spec: MatrixSpec | None = field(repr=False, default=None)
+    has_prior_weights: bool = False
+    frame: pd.DataFrame | None = field(repr=False, default=None)
+
+    # ---- sizes ----------------------------------------------------------------------------------------
+    @property
+    def n_obs(self) -> int:
+        return int(self.y.shape[0])
+
+    @property
+    def n_fixef(self) -> int:
+        return int(self.X.shape[1])
+
+    @property
+    def n_theta(self) -> int:
+        return sum(t.n_theta for t in self.terms)
+
+    @property
+    def n_random(self) -> int:
+        return sum(t.n_random for t in self.terms)
+
+    @property
+    def theta0(self) -> np.ndarray:
+        return np.concatenate([t.theta0 for t in self.terms]) if self.terms else np.zeros(0)
+
+    @property
+    def lower(self) -> np.ndarray:
+        return np.concatenate([t.lower for t in self.terms]) if self.terms else np.zeros(0)
+
+    @property
+    def Gp(self) -> np.ndarray:
+        """Offsets of each term's block of random effects (lme4's ``Gp``)."""
+        return np.concatenate([[0], np.cumsum([t.n_random for t in self.terms])]).astype(np.int64)
+
+    # ---- sparse views, for tests and small problems -----------------------------------------------------
+    @property
+    def Z(self) -> sparse.csc_matrix:
+        """(n, q) random-effects model matrix; columns level-major within each term, as lme4's ``t(Zt)``
+        (explicit zeros dropped, as lme4's ``drop0``)."""
+        blocks = []
+        n = self.n_obs
+        rows = np.arange(n)
+        for t in self.terms:
+            cols = t.codes[:, None] * t.q + np.arange(t.q)[None, :]
+            blocks.append(
+                sparse.csc_matrix(
+                    (t.z.ravel(), (np.repeat(rows, t.q), cols.ravel())), shape=(n, t.n_random)
+                )
+            )
+        z = sparse.hstack(blocks, format="csc") if blocks else sparse.csc_matrix((n, 0))
+        z.eliminate_zeros()  # lme4 stores drop0(Zt)
+        return z
+
+    def Lambda(self, theta: np.ndarray) -> sparse.csc_matrix:
+        """(q, q) block-diagonal relative covariance factor: Var(b) = sigma^2 Lambda Lambda'."""
+        blocks = [sparse.kron(sparse.identity(t.n_levels), sparse.csr_matrix(t.factor(theta)))
+                  for t in self.terms]
+        return sparse.block_diag(blocks, format="csc") if blocks else sparse.csc_matrix((0, 0))
+
+    @property
+    def Lind(self) -> np.ndarray:
+        """lme4's ``Lind``: for each structural non-zero of Lambdat (column-compressed), its theta index."""
+        out = []
+        for t in self.terms:
+            idx = t.lambda_index.T  # Lambdat block
+            per_level = [idx[i, j] for j in range(t.q) for i in range(t.q) if idx[i, j] >= 0]
+            out.extend(per_level * t.n_levels)
+        return np.asarray(out, dtype=np.int64) + 1
+
+    def term(self, group: str) -> RandomTerm:
+        """The first term whose grouping factor is ``group``."""
+        for t in self.terms:
+            if t.group == group:
+                return t
+        raise KeyError(f"no random-effects term with grouping factor {group!r}")
+
+    def fixed_matrix(self, data: pd.DataFrame) -> np.ndarray:
+        """The fixed-effects model matrix of new data (training categories and transforms)."""
+        if self.fixed_spec is None:
+            return np.zeros((len(data), 0))
+        return self.fixed_spec.matrix(_prepare_frame(data, self.frame))
+
+
+# ---- building ----------------------------------------------------------------------------------------------
+
+class _InterceptSpec:
+    """Stand-in for formulaic's spec for an intercept-only term (fast path for ``(1 | g)``)."""
+
+    def get_model_matrix(self, data: pd.DataFrame, **_: Any) -> np.ndarray:
+        return np.ones((len(data), 1))
+
+
+def _node_variables(node: Node, columns: list[str], out: list[str], where: str) -> None:
+    match node:
+        case Name(name=name):
+            if name not in columns:
+                raise UnknownColumnError(name, columns, where)
+            if name not in out:
+                out.append(name)
+        case Call(func="offset" | "cbind"):
+            for arg in node.args:
+                for v in expression_variables(arg, columns, where):
+                    if v not in out:
+                        out.append(v)
+        case Call():
+            for v in expression_variables(node.text, columns, where):
+                if v not in out:
+                    out.append(v)
+        case Paren(inner=inner):
+            _node_variables(inner, columns, out, where)
+        case Neg(operand=operand):
+            _node_variables(operand, columns, out, where)
+        case BinOp(left=left, right=right):
+            _node_variables(left, columns, out, where)
+            _node_variables(right, columns, out, where)
+        case Number():
+            pass
+
+
+def _variables(parsed: ParsedFormula, columns: list[str]) -> list[str]:
+    used: list[str] = []
+    if parsed.lhs is not None:
+        _node_variables(parsed.lhs, columns, used, "response")
+    for _, node in parsed.fixed:
+        _node_variables(node, columns, used, "formula")
+    for text in parsed.offsets:
+        for v in expression_variables(text, columns, "offset"):
+            if v not in used:
+                used.append(v)
+    for spec in parsed.random:
+        _node_variables(spec.lhs, columns, used, "random-effects term")
+        for g in spec.group:
+            if g not in columns:
+                raise UnknownColumnError(g, columns, "grouping factor")
+            if g not in used:
+                used.append(g)
+    return used
+
+
+def _vector_arg(value: Any, data: pd.DataFrame, what: str) -> np.ndarray | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        if value not in data.columns:
+            raise UnknownColumnError(value, list(map(str, data.columns)), f"{what} argument")
+        return pd.to_numeric(data[value], errors="coerce").to_numpy(dtype=float)
+    arr = np.asarray(value, dtype=float).ravel()
+    if arr.shape[0] != len(data):
+        raise DesignError(f"{what} has {arr.shape[0]} values but the data have {len(data)} rows")
+    return arr
+
+
+def _prepare_frame(data: pd.DataFrame, reference: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Columns typed as R would: text and logical columns become factors."""
+    out = data.copy()
+    for col in out.columns:
+        s = out[col]
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            if reference is not None and col in reference.columns and isinstance(
+                reference[col].dtype, pd.CategoricalDtype
+            ):
+                out[col] = pd.Categorical(s.astype(object).map(lambda v: None if pd.isna(v) else str(v)),
+                                          categories=reference[col].cat.categories,
+                                          ordered=reference[col].cat.ordered)
+            continue
+        if (pd.api.types.is_object_dtype(s.dtype) or pd.api.types.is_string_dtype(s.dtype)
+                or pd.api.types.is_bool_dtype(s.dtype)):
+            if reference is not None and col in reference.columns and isinstance(
+                reference[col].dtype, pd.CategoricalDtype
+            ):
+                out[col] = pd.Categorical(s.map(lambda v: None if pd.isna(v) else
+                                                ("TRUE" if v is True else "FALSE" if v is False else str(v))),
+                                          categories=reference[col].cat.categories)
+            else:
+                out[col] = as_categorical(s)
+    return out
+
+
+def _random_term(spec: RandomSpec, frame: pd.DataFrame) -> RandomTerm:
+    codes, levels = interaction_codes([frame[g] for g in spec.group])
+    if len(levels) < 2:
+        raise TooFewLevelsError(
+            f"grouping factor {spec.group_name!r} of {spec.text} has {len(levels)} level"
+            f"{'s' if len(levels) != 1 else ''} in the data used; a variance needs at least 2 "
+            "(drop the term, or use the variable as a fixed effect)"
+        )
+    if isinstance(spec.lhs, Number) and float(spec.lhs.text) == 1:
+        z = np.ones((len(frame), 1))
+        names = ["(Intercept)"]
+        mspec = MatrixSpec(_InterceptSpec(), (0,), ("(Intercept)",), (0,))
+    else:
+        summands = _summands(spec.lhs)
+        order = ParsedFormula(None, tuple(summands), (), ()).fixed_variables()
+        z, names, fspec, perm = build_matrix(summands, frame, order, f"random-effects {spec.text}")
+        mspec = MatrixSpec(fspec, tuple(perm), tuple(names), tuple(range(len(names))))
+    if z.shape[1] == 0:
+        raise DesignError(f"the random-effects term {spec.text} has no columns")
+    split = spec.source if spec.split else None
+    return RandomTerm(
+        group=spec.group_name,
+        group_vars=spec.group,
+        columns=tuple(names),
+        codes=codes,
+        levels=levels,
+        z=z,
+        covariance="unstructured",
+        split_from=split,
+        expr=spec.text,
+        spec=mspec,
+    )
+
+
+def _freeze(*arrays: np.ndarray | None) -> None:
+    for a in arrays:
+        if a is not None:
+            a.setflags(write=False)
+
+
+def build_design(
+    parsed: ParsedFormula,
+    data: pd.DataFrame,
+    family: Family,
+    weights: Any = None,
+    offset: Any = None,
+) -> ModelMatrices:
+    """Evaluate a parsed formula on a data frame.
+
+    Rows with missing values in any column the model uses (or in ``weights``/``offset``) are dropped with a
+    :class:`~mixbayes.exceptions.MissingDataWarning` that says how many.
+    """
+    if not isinstance(data, pd.DataFrame):
+        try:
+            data = pd.DataFrame(data)
+        except Exception as exc:
+            raise DesignError(f"data must be a pandas DataFrame, not {type(data).__name__}") from exc
+    if parsed.lhs is None:
+        raise DesignError(f"the formula {parsed.text!r} has no response; write 'y ~ ...'")
+    columns = [str(c) for c in data.columns]
+    if columns != list(data.columns):
+        data = data.set_axis(columns, axis=1)
+    used = _variables(parsed, columns)
+    w_all = _vector_arg(weights, data, "weights")
+    o_all = _vector_arg(offset, data, "offset")
+
+    missing = data[used].isna().to_numpy()
+    complete = ~missing.any(axis=1)
+    extra_missing = {}
+    for what, vec in (("weights", w_all), ("offset", o_all)):
+        if vec is not None:
+            bad = ~np.isfinite(vec)
+            extra_missing[what] = int((bad & complete).sum())
+            complete &= ~bad
+    n_dropped = int((~complete).sum())
+    dropped_index = data.index[~complete]
+    if n_dropped:
+        per_col = {c: int(n) for c, n in zip(used, missing.sum(axis=0), strict=True) if n}
+        per_col.update({k: v for k, v in extra_missing.items() if v})
+        detail = ", ".join(f"{c}: {k}" for c, k in per_col.items())
+        if n_dropped == len(data):
+            raise EmptyDataError(
+                f"no complete rows: all {len(data)} rows have missing values in the columns the model uses "
+                f"({detail})"
+            )
+        warnings.warn(
+            f"dropped {n_dropped} of {len(data)} rows with missing values in the columns the model uses "
+            f"({detail}); their index labels are kept in model.dropped_index",
+            MissingDataWarning,
+            stacklevel=3,
+        )
+    if len(data) == 0:
+        raise EmptyDataError("the data frame has no rows")
+    frame = _prepare_frame(data.loc[complete, used])
+    prior = np.ones(len(frame)) if w_all is None else w_all[complete]
+    if np.any(prior < 0):
+        raise DesignError("weights must be non-negative")
+
+    response = build_response(parsed.lhs, frame, family, prior)
+    order = parsed.fixed_variables()
+    fixed = list(parsed.fixed)
+    X_full, names, fspec, perm = build_matrix(fixed, frame, order, "fixed-effects")
+    keep = drop_aliased(X_full, names)
+    X = np.ascontiguousarray(X_full[:, keep])
+    fixed_spec = MatrixSpec(fspec, tuple(perm), tuple(names[j] for j in keep), tuple(keep))
+    dropped = tuple(n for j, n in enumerate(names) if j not in keep)
+
+    off = np.zeros(len(frame)) if o_all is None else o_all[complete].copy()
+    for text in parsed.offsets:
+        off = off + evaluate(text, frame, "offset")
+
+    terms = [_random_term(spec, frame) for spec in parsed.random]
+    ordered = [terms[i] for i in lme4_term_order([t.n_levels for t in terms])]
+    final: list[RandomTerm] = []
+    offset_theta = 0
+    for t in ordered:
+        final.append(_with_offset(t, offset_theta))
+        offset_theta += t.n_theta
+    for t in final:
+        _freeze(t.codes, t.z)
+    _freeze(response.y, X, response.weights, off, response.trials, response.successes)
+    return ModelMatrices(
+        y=response.y,
+        X=X,
+        fixef_names=fixed_spec.names,
+        dropped_fixef=dropped,
+        weights=response.weights,
+        offset=off,
+        terms=tuple(final),
+        family=family,
+        trials=response.trials,
+        successes=response.successes,
+        response_name=response.name,
+        row_index=frame.index,
+        dropped_index=dropped_index,
+        formula=parsed,
+        fixed_spec=fixed_spec,
+        has_prior_weights=w_all is not None,
+        frame=frame,
+    )
+
+
+def _with_offset(term: RandomTerm, offset: int) -> RandomTerm:
+    from dataclasses import replace
+
+    return replace(term, theta_offset=offset)
+
+
+def describe_lhs(spec: RandomSpec) -> str:
+    return render(spec.lhs)

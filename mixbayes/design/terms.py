@@ -1,0 +1,119 @@
+"""Random-effects terms of a design: grouping codes, model columns and the theta -> Lambda map."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = ["RandomTerm", "lme4_term_order"]
+
+
+@dataclass(frozen=True, eq=False)
+class RandomTerm:
+    """One random-effects term ``(columns | group)``.
+
+    Attributes
+    ----------
+    group : grouping factor name (``Subject``, ``site:subject``).
+    group_vars : the data columns whose interaction is the grouping factor.
+    columns : lme4's column names of the term (``cnms``), e.g. ``("(Intercept)", "Days")``.
+    codes : (n,) int array, the level index of each observation.
+    levels : level labels, in R's order.
+    z : (n, q) float array, the term's model columns.
+    covariance : ``"unstructured"`` (all correlations free) for every term; terms split from ``||`` are
+        independent of each other, which ``split_from`` records.
+    split_from : the ``||`` term this one was split from, or None.
+    expr : the explicit lme4 text of the term, e.g. ``(0 + Days | Subject)``.
+    theta_offset : position of the term's first theta entry in the model's theta vector.
+    spec : how to rebuild ``z`` on new data (a :class:`~mixbayes.design.fixed.MatrixSpec`).
+    """
+
+    group: str
+    group_vars: tuple[str, ...]
+    columns: tuple[str, ...]
+    codes: np.ndarray = field(repr=False)
+    levels: tuple[str, ...] = field(repr=False)
+    z: np.ndarray = field(repr=False)
+    covariance: str
+    split_from: str | None
+    expr: str
+    theta_offset: int = 0
+    spec: Any = field(default=None, repr=False)
+
+    @property
+    def q(self) -> int:
+        """Number of columns (random effects per level)."""
+        return len(self.columns)
+
+    @property
+    def n_levels(self) -> int:
+        return len(self.levels)
+
+    @property
+    def n_random(self) -> int:
+        """Number of random effects of the term, q times the number of levels."""
+        return self.q * self.n_levels
+
+    @property
+    def n_theta(self) -> int:
+        return self.q * (self.q + 1) // 2
+
+    @property
+    def theta_slice(self) -> slice:
+        return slice(self.theta_offset, self.theta_offset + self.n_theta)
+
+    @property
+    def tril_index(self) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, cols) of the lower triangle, column-wise: lme4's theta order."""
+        rows, cols = [], []
+        for j in range(self.q):
+            for i in range(j, self.q):
+                rows.append(i)
+                cols.append(j)
+        return np.array(rows, dtype=np.int64), np.array(cols, dtype=np.int64)
+
+    @property
+    def lower(self) -> np.ndarray:
+        """Lower bounds of the term's theta: 0 for diagonal entries, -inf for the others."""
+        rows, cols = self.tril_index
+        return np.where(rows == cols, 0.0, -np.inf)
+
+    @property
+    def theta0(self) -> np.ndarray:
+        """lme4's starting theta: identity factor."""
+        rows, cols = self.tril_index
+        return (rows == cols).astype(float)
+
+    @property
+    def lambda_index(self) -> np.ndarray:
+        """(q, q) int array: the global theta index of each entry of the relative factor, -1 where zero."""
+        out = np.full((self.q, self.q), -1, dtype=np.int64)
+        rows, cols = self.tril_index
+        out[rows, cols] = self.theta_offset + np.arange(self.n_theta)
+        return out
+
+    def factor(self, theta: np.ndarray) -> np.ndarray:
+        """The (q, q) lower-triangular relative covariance factor T from the model's whole theta vector."""
+        t = np.zeros((self.q, self.q))
+        rows, cols = self.tril_index
+        t[rows, cols] = np.asarray(theta)[self.theta_slice]
+        return t
+
+    def counts(self) -> np.ndarray:
+        """Observations per level."""
+        return np.bincount(self.codes, minlength=self.n_levels)
+
+    def __repr__(self) -> str:
+        return f"RandomTerm({self.expr}, levels={self.n_levels}, q={self.q})"
+
+
+def lme4_term_order(n_levels: list[int]) -> list[int]:
+    """lme4's ``mkReTrms`` ordering: if any term has more levels than the one before it, terms are put in
+    ``rev(order(nl))`` order (decreasing levels, ties reversed); otherwise the formula order stays."""
+    if any(b > a for a, b in itertools.pairwise(n_levels)):
+        ascending = sorted(range(len(n_levels)), key=lambda i: n_levels[i])
+        return ascending[::-1]
+    return list(range(len(n_levels)))

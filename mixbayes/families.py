@@ -1,0 +1,203 @@
+"""GLM families and links with R's conventions (variance, deviance residuals, log-likelihood, start values)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import special, stats
+
+from .exceptions import FamilyError
+
+__all__ = ["Family", "Link", "get_family", "get_link"]
+
+_EPS = np.finfo(float).eps
+Array = np.ndarray
+
+
+@dataclass(frozen=True)
+class Link:
+    """A link function g with inverse and derivative d mu / d eta."""
+
+    name: str
+    link: Callable[[Array], Array] = field(repr=False)
+    inverse: Callable[[Array], Array] = field(repr=False)
+    mu_eta: Callable[[Array], Array] = field(repr=False)
+
+
+def _logit_inv(eta: Array) -> Array:
+    return special.expit(eta)
+
+
+def _logit_mu_eta(eta: Array) -> Array:
+    e = np.exp(-np.abs(eta))
+    return np.maximum(e / (1.0 + e) ** 2, _EPS)
+
+
+def _probit_mu_eta(eta: Array) -> Array:
+    return np.maximum(stats.norm.pdf(eta), _EPS)
+
+
+def _probit_inv(eta: Array) -> Array:
+    thresh = -stats.norm.ppf(_EPS)
+    return stats.norm.cdf(np.clip(eta, -thresh, thresh))
+
+
+def _cloglog_inv(eta: Array) -> Array:
+    return np.clip(-np.expm1(-np.exp(eta)), _EPS, 1 - _EPS)
+
+
+def _cloglog_mu_eta(eta: Array) -> Array:
+    eta = np.minimum(eta, 700.0)
+    return np.maximum(np.exp(eta) * np.exp(-np.exp(eta)), _EPS)
+
+
+_LINKS: dict[str, Link] = {
+    "identity": Link("identity", lambda mu: mu, lambda eta: eta, lambda eta: np.ones_like(eta)),
+    "log": Link("log", np.log, lambda eta: np.maximum(np.exp(eta), _EPS), lambda eta: np.maximum(np.exp(eta), _EPS)),
+    "logit": Link("logit", special.logit, _logit_inv, _logit_mu_eta),
+    "probit": Link("probit", stats.norm.ppf, _probit_inv, _probit_mu_eta),
+    "cloglog": Link("cloglog", lambda mu: np.log(-np.log1p(-mu)), _cloglog_inv, _cloglog_mu_eta),
+    "inverse": Link("inverse", lambda mu: 1.0 / mu, lambda eta: 1.0 / eta, lambda eta: -1.0 / eta**2),
+    "sqrt": Link("sqrt", np.sqrt, lambda eta: eta**2, lambda eta: 2.0 * eta),
+}
+
+
+def get_link(name: str) -> Link:
+    try:
+        return _LINKS[name]
+    except KeyError:
+        raise FamilyError(f"unknown link {name!r}; choose one of {', '.join(_LINKS)}") from None
+
+
+def _ylogy(y: Array, mu: Array) -> Array:
+    """y * log(y / mu) with 0 log 0 = 0."""
+    out = np.zeros_like(y, dtype=float)
+    pos = y > 0
+    out[pos] = y[pos] * np.log(y[pos] / mu[pos])
+    return out
+
+
+@dataclass(frozen=True)
+class Family:
+    """An exponential-family response distribution with its link.
+
+    ``name`` is ``gaussian``, ``binomial``, ``poisson`` or ``negative_binomial`` (NB2, variance mu + mu^2/theta,
+    theta the dispersion, as glmmTMB's ``nbinom2``).  For the binomial the response ``y`` is the proportion of
+    successes and the prior weights are the numbers of trials, as in R.
+    """
+
+    name: str
+    link: Link
+    theta: float | None = None
+
+    @property
+    def canonical(self) -> bool:
+        return (self.name, self.link.name) in {
+            ("gaussian", "identity"), ("binomial", "logit"), ("poisson", "log")
+        }
+
+    @property
+    def has_scale(self) -> bool:
+        """Whether the family has a free dispersion parameter estimated as sigma (only the Gaussian)."""
+        return self.name == "gaussian"
+
+    def with_theta(self, theta: float) -> Family:
+        return Family(self.name, self.link, float(theta))
+
+    def variance(self, mu: Array) -> Array:
+        if self.name == "gaussian":
+            return np.ones_like(mu)
+        if self.name == "binomial":
+            return np.maximum(mu * (1.0 - mu), _EPS)
+        if self.name == "poisson":
+            return mu
+        assert self.theta is not None
+        return mu + mu**2 / self.theta
+
+    def dev_resids(self, y: Array, mu: Array, wt: Array) -> Array:
+        """Unit deviances times prior weights, as R's ``family$dev.resids``."""
+        if self.name == "gaussian":
+            return wt * (y - mu) ** 2
+        if self.name == "binomial":
+            return 2.0 * wt * (_ylogy(y, mu) + _ylogy(1.0 - y, 1.0 - mu))
+        if self.name == "poisson":
+            return 2.0 * wt * (_ylogy(y, mu) - (y - mu))
+        th = self.theta
+        assert th is not None
+        return 2.0 * wt * (_ylogy(y, mu) - (y + th) * np.log((y + th) / (mu + th)))
+
+    def loglik(self, y: Array, mu: Array, wt: Array, scale: float = 1.0) -> float:
+        """The log-likelihood of the conditional distribution, with R's conventions (``-family$aic/2``)."""
+        if self.name == "gaussian":
+            nobs = wt > 0
+            return float(np.sum(stats.norm.logpdf(y[nobs], mu[nobs], np.sqrt(scale / wt[nobs]))))
+        if self.name == "binomial":
+            m = wt
+            k = np.round(m * y)
+            terms = np.where(m > 0, stats.binom.logpmf(k, np.round(m), mu), 0.0)
+            return float(np.sum(terms))
+        if self.name == "poisson":
+            return float(np.sum(wt * stats.poisson.logpmf(y, mu)))
+        th = self.theta
+        assert th is not None
+        lp = (
+            special.gammaln(y + th) - special.gammaln(th) - special.gammaln(y + 1.0)
+            + th * np.log(th / (th + mu)) + y * np.log(np.maximum(mu, 1e-300) / (th + mu))
+        )
+        return float(np.sum(wt * lp))
+
+    def mustart(self, y: Array, wt: Array) -> Array:
+        """Starting values for mu, as R's ``family$initialize``."""
+        if self.name == "gaussian":
+            return y.astype(float).copy()
+        if self.name == "binomial":
+            return (wt * y + 0.5) / (wt + 1.0)
+        return y + 0.1
+
+    def valid_mu(self, mu: Array) -> Array:
+        if self.name == "binomial":
+            return np.clip(mu, _EPS, 1 - _EPS)
+        if self.name in ("poisson", "negative_binomial"):
+            return np.maximum(mu, _EPS)
+        return mu
+
+    def __str__(self) -> str:
+        extra = f"({self.theta:.4g})" if self.theta is not None else ""
+        return f"{self.name}{extra} ({self.link.name})"
+
+
+_DEFAULT_LINK = {"gaussian": "identity", "binomial": "logit", "poisson": "log", "negative_binomial": "log"}
+_ALIASES = {
+    "gaussian": "gaussian", "normal": "gaussian",
+    "binomial": "binomial", "bernoulli": "binomial", "logistic": "binomial",
+    "poisson": "poisson",
+    "negative_binomial": "negative_binomial", "negbin": "negative_binomial", "nbinom2": "negative_binomial",
+    "negativebinomial": "negative_binomial", "nb": "negative_binomial",
+}
+_ALLOWED_LINKS = {
+    "gaussian": {"identity", "log", "inverse"},
+    "binomial": {"logit", "probit", "cloglog"},
+    "poisson": {"log", "identity", "sqrt"},
+    "negative_binomial": {"log"},
+}
+
+
+def get_family(family: str | Family, link: str | None = None) -> Family:
+    """A :class:`Family` from a name (``"binomial"``, ``"poisson"``, ``"negative_binomial"``/``"nbinom2"``) and
+    an optional link; ``"binomial(link='probit')"``-style strings are not needed: pass ``link=``."""
+    if isinstance(family, Family):
+        return family if link is None else Family(family.name, get_link(link), family.theta)
+    key = _ALIASES.get(str(family).lower().replace("-", "_").replace(" ", "_"))
+    if key is None:
+        raise FamilyError(
+            f"unknown family {family!r}; choose gaussian, binomial, poisson or negative_binomial"
+        )
+    link_name = link or _DEFAULT_LINK[key]
+    if link_name not in _ALLOWED_LINKS[key]:
+        raise FamilyError(
+            f"link {link_name!r} is not available for the {key} family; use one of "
+            f"{', '.join(sorted(_ALLOWED_LINKS[key]))}"
+        )
+    return Family(key, get_link(link_name))

@@ -1,0 +1,1 @@
+"""Package part; see the architecture notes in docs/."""

@@ -1,0 +1,53 @@
+"""Shared test helpers: golden values (copied from R; see tests/golden/README.md) and their data sets."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import mixbayes as mb
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+@cache
+def golden(name: str) -> dict | list:
+    """A golden-value file from tests/golden (``lme4_cases``, ``lmm``, ``glmm``, ``design``, ...)."""
+    return json.loads((GOLDEN / f"{name}.json").read_text())
+
+
+def lme4_cases(kind: str | None = None) -> list[dict]:
+    """Cases of ../shared/reference/lme4/cases.json (R 4.2.2, lme4 1.1-31), copied to tests/golden."""
+    cases = golden("lme4_cases")
+    return [c for c in cases if kind is None or c["kind"] == kind]
+
+
+@cache
+def _synth(name: str) -> pd.DataFrame:
+    frame = pd.read_csv(GOLDEN / "data" / f"{name}.csv")
+    levels = golden("design")["synth_factors"]
+    for col, lv in levels.items():
+        if col in frame.columns:
+            frame[col] = pd.Categorical(frame[col], categories=lv)
+    return frame
+
+
+def dataset(name: str) -> pd.DataFrame:
+    """A data set as the R scripts prepared it (see the ``data_prep`` notes of the golden files)."""
+    if name in ("synth", "cbpp_binary", "synth_pois", "synth_crossed_binary"):
+        return _synth(name).copy()
+    if name == "grouseticks_s":
+        frame = mb.load_dataset("grouseticks")
+        h = frame["HEIGHT"]
+        frame["HEIGHT"] = (h - h.mean()) / h.std()
+        return frame
+    return mb.load_dataset(name)
+
+
+@pytest.fixture
+def sleepstudy() -> pd.DataFrame:
+    return mb.load_dataset("sleepstudy")

@@ -1,0 +1,182 @@
+"""The formula front end: lme4's expansion rules, table-driven, plus a round-trip property test."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import mixbayes as mb
+from mixbayes.formula import parse_formula
+
+# (formula, explicit lme4 form, [(lhs text, grouping factor)] in formula order)
+EXPANSIONS = [
+    ("y ~ x + (1 | g)", "y ~ x + (1 | g)", [("1", "g")]),
+    ("y ~ x + (x | g)", "y ~ x + (x | g)", [("x", "g")]),
+    ("y ~ x + (1 + x | g)", "y ~ x + (1 + x | g)", [("1 + x", "g")]),
+    ("y ~ x + (0 + x | g)", "y ~ x + (0 + x | g)", [("0 + x", "g")]),
+    ("y ~ x + (-1 + x | g)", "y ~ x + (-1 + x | g)", [("-1 + x", "g")]),
+    ("y ~ x + (x || g)", "y ~ x + (1 | g) + (0 + x | g)", [("1", "g"), ("0 + x", "g")]),
+    ("y ~ x + (0 + x || g)", "y ~ x + (0 + x | g)", [("0 + x", "g")]),
+    ("y ~ x + (0 + x + z || g)", "y ~ x + (0 + x | g) + (0 + z | g)", [("0 + x", "g"), ("0 + z", "g")]),
+    # || with a categorical predictor: lme4 keeps a factor as one (correlated) term
+    ("y ~ x + (x + f || g)", "y ~ x + (1 | g) + (0 + x | g) + (0 + f | g)",
+     [("1", "g"), ("0 + x", "g"), ("0 + f", "g")]),
+    ("y ~ (x * z || g)", "y ~ (1 | g) + (0 + x | g) + (0 + z | g) + (0 + x:z | g)",
+     [("1", "g"), ("0 + x", "g"), ("0 + z", "g"), ("0 + x:z", "g")]),
+    ("y ~ 1 + (1 | site/subject)", "y ~ 1 + (1 | site) + (1 | site:subject)",
+     [("1", "site"), ("1", "site:subject")]),
+    ("y ~ 1 + (1 | a/b/c)", "y ~ 1 + (1 | a) + (1 | a:b) + (1 | a:b:c)",
+     [("1", "a"), ("1", "a:b"), ("1", "a:b:c")]),
+    ("y ~ 1 + (1 | a:b)", "y ~ 1 + (1 | a:b)", [("1", "a:b")]),
+    ("y ~ 1 + (x || a/b)", "y ~ 1 + (1 | a) + (1 | a:b) + (0 + x | a) + (0 + x | a:b)",
+     [("1", "a"), ("1", "a:b"), ("0 + x", "a"), ("0 + x", "a:b")]),
+    ("y ~ 1 + (1 | subject) + (1 | item)", "y ~ 1 + (1 | subject) + (1 | item)",
+     [("1", "subject"), ("1", "item")]),
+    ("y ~ x + (1 | g) + (0 + x | g)", "y ~ x + (1 | g) + (0 + x | g)", [("1", "g"), ("0 + x", "g")]),
+    ("y ~ f + (f | g)", "y ~ f + (f | g)", [("f", "g")]),
+    ("y ~ x + offset(log(t)) + (1 | g)", "y ~ x + offset(log(t)) + (1 | g)", [("1", "g")]),
+    ("cbind(s, n - s) ~ x + (1 | g)", "cbind(s, n - s) ~ x + (1 | g)", [("1", "g")]),
+    ("y~x+(1|g)", "y ~ x + (1 | g)", [("1", "g")]),
+    ("y ~ `odd name` + (1 | `my group`)", "y ~ `odd name` + (1 | `my group`)", [("1", "my group")]),
+]
+
+FIXED = [
+    ("y ~ x*f + (1 | g)", "x * f"),
+    ("y ~ a + b:c - 1 + (1 | g)", "a + b:c - 1"),
+    ("y ~ 0 + x + (1 | g)", "0 + x"),
+    ("y ~ -1 + x + (1 | g)", "-1 + x"),
+    ("y ~ I(x^2) + log(z) + scale(w) + (1 | g)", "I(x^2) + log(z) + scale(w)"),
+    ("y ~ (1 | g)", "1"),
+    ("y ~ a*b - a:b + (1 | g)", "a * b - a:b"),
+]
+
+
+@pytest.mark.parametrize(("formula", "explicit", "terms"), EXPANSIONS)
+def test_expansion(formula: str, explicit: str, terms: list[tuple[str, str]]) -> None:
+    parsed = parse_formula(formula)
+    assert mb.expand_formula(formula) == explicit
+    from mixbayes.formula.nodes import render
+
+    assert [(render(s.lhs), s.group_name) for s in parsed.random] == terms
+
+
+@pytest.mark.parametrize(("formula", "fixed"), FIXED)
+def test_fixed_part(formula: str, fixed: str) -> None:
+    assert parse_formula(formula).fixed_text() == fixed
+
+
+def test_split_terms_remember_their_source() -> None:
+    specs = parse_formula("y ~ (x || g)").random
+    assert [s.split for s in specs] == [True, True]
+    assert {s.source for s in specs} == {"(x || g)"}
+    assert [s.split for s in parse_formula("y ~ (x | g)").random] == [False]
+
+
+def test_offsets_are_separated() -> None:
+    p = parse_formula("y ~ x + offset(log(t)) + offset(u) + (1 | g)")
+    assert p.offsets == ("log(t)", "u")
+    assert p.fixed_text() == "x"
+
+
+def test_variable_order_follows_appearance() -> None:
+    assert parse_formula("y ~ f + x + x:f + (1 | g)").fixed_variables() == ["y", "f", "x"]
+
+
+# ---- malformed formulas: (formula, key words, position of the caret) ----------------------------------
+MALFORMED = [
+    ("Reaction  Days + (Days | Subject)", "missing '~'", 0),
+    ("y ~ x + (x g)", "'|'", 11),
+    ("y ~ x + (x | )", "empty grouping", 13),
+    ("y ~ x + (x | g", "never closed", 8),
+    ("y ~ x) + (1 | g)", "no matching '('", 5),
+    ("y ~ x +", "ends where a term", 7),
+    ("y ~ x | g", "outside parentheses", 6),
+    ("y ~ x * (1 | g)", "added with '+'", 8),
+    ("y ~ x - (1 | g)", "cannot be removed", 8),
+    ("(1 | g) ~ x", "right of '~'", 0),
+    ("y ~ (1 | log(g))", "grouping factor", 9),
+    ("y ~ x ~ z", "exactly one '~'", 6),
+    ("y ~", "nothing after '~'", 3),
+    ("y ~ x + ( | g)", "nothing before '|'", 10),
+    ("y ~ x + ()", "empty parentheses", 9),
+    ("y ~ x $ z", "unexpected character", 6),
+    ("y ~ (1 | g | h)", "one bar", 11),
+    ("y ~ .", "not supported", 4),
+    ("y ~ (x | a/(b/c))", "nest left to right", 10),
+]
+
+
+@pytest.mark.parametrize(("formula", "words", "pos"), MALFORMED)
+def test_malformed_formula_points_at_position(formula: str, words: str, pos: int) -> None:
+    with pytest.raises(mb.FormulaSyntaxError) as info:
+        parse_formula(formula)
+    err = info.value
+    assert words in str(err)
+    assert err.position == pos
+    lines = str(err).splitlines()
+    assert lines[-2].strip() == formula.strip()
+    assert lines[-1].index("^") - lines[-2].index(formula[0]) == pos
+
+
+# ---- property-based: generated formulas round-trip through the explicit form ---------------------------
+VARS = st.sampled_from(["x", "z", "w", "f", "h"])
+GROUPS = st.sampled_from(["g", "site", "item", "subject"])
+
+
+@st.composite
+def random_lhs(draw: st.DrawFn) -> str:
+    cols = draw(st.lists(VARS, min_size=0, max_size=3, unique=True))
+    prefix = draw(st.sampled_from(["", "1 + ", "0 + ", "-1 + "]))
+    if not cols:
+        return "1"
+    inter = draw(st.booleans()) and len(cols) >= 2
+    body = " + ".join(cols) + (f" + {cols[0]}:{cols[1]}" if inter else "")
+    return prefix + body
+
+
+@st.composite
+def random_group(draw: st.DrawFn) -> str:
+    names = draw(st.lists(GROUPS, min_size=1, max_size=3, unique=True))
+    sep = draw(st.sampled_from(["/", ":"]))
+    return sep.join(names)
+
+
+@st.composite
+def random_formula(draw: st.DrawFn) -> str:
+    fixed = draw(st.sampled_from(["1", "x", "x + z", "x * f", "0 + f", "x + I(z^2)", "log(w) + h - 1"]))
+    bars = draw(st.lists(st.tuples(random_lhs(), st.sampled_from(["|", "||"]), random_group()),
+                         min_size=1, max_size=3))
+    offset = draw(st.sampled_from(["", " + offset(log(w))"]))
+    terms = " + ".join(f"({lhs} {bar} {grp})" for lhs, bar, grp in bars)
+    return f"y ~ {fixed}{offset} + {terms}"
+
+
+@settings(max_examples=200, deadline=None)
+@given(random_formula())
+def test_parse_expand_parse_is_stable(formula: str) -> None:
+    parsed = parse_formula(formula)
+    explicit = parsed.explicit()
+    reparsed = parse_formula(explicit)
+    assert reparsed == parsed
+    assert reparsed.explicit() == explicit
+    assert not any("||" in s.text or "/" in s.group_name for s in reparsed.random)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="yx~g|()+-*/:01 ^,.$`'\"", max_size=25))
+def test_invalid_strings_raise_only_mixbayes_errors(text: str) -> None:
+    try:
+        parse_formula(text)
+    except mb.MixbayesError:
+        pass
+
+
+@settings(max_examples=200, deadline=None)
+@given(random_formula(), st.integers(min_value=0, max_value=60), st.sampled_from(["(", ")", "|", "~", "+"]))
+def test_corrupted_formulas_raise_mixbayes_errors(formula: str, cut: int, junk: str) -> None:
+    broken = formula[:cut] + junk + formula[cut:]
+    try:
+        parse_formula(broken)
+    except mb.MixbayesError as err:
+        assert isinstance(err, mb.FormulaSyntaxError)
