@@ -6,6 +6,7 @@ Bayesian engine loads them on first use.
 
 from __future__ import annotations
 
+from .api import glmer, lmer
 from .datasets import list_datasets, load_dataset
 from .exceptions import (
     ConvergenceWarning,
@@ -29,6 +30,7 @@ from .exceptions import (
 from .families import Family, get_family
 from .formula import ParsedFormula, expand_formula, parse_formula
 from .model import Model
+from .results.anova import anova
 
 __version__ = "0.1.0"
 
@@ -54,9 +56,12 @@ __all__ = [
     "TooFewLevelsError",
     "UnknownColumnError",
     "__version__",
+    "anova",
     "expand_formula",
     "get_family",
+    "glmer",
     "list_datasets",
+    "lmer",
     "load_dataset",
     "parse_formula",
 ]

@@ -74,6 +74,48 @@ class Model:
         """The fully explicit lme4 formula."""
         return self.formula.explicit()
 
+    def fit(self, method: str | None = None, control: Any = None, start: Any = None, nAGQ: int = 1,
+            emit_warnings: bool = True, **kwargs: Any) -> Any:
+        """Fit by likelihood: ``"reml"`` (default for Gaussian) or ``"ml"``; for other families the Laplace
+        approximation (``nAGQ=1``), adaptive Gauss-Hermite (``nAGQ>1``) or the fast ``nAGQ=0``;
+        ``"map"`` gives the penalised (posterior-mode) fit under the default priors.
+
+        Returns an :class:`~mixbayes.results.lmm.LmmFit` or :class:`~mixbayes.results.glmm.GlmmFit`.
+        """
+        method = (method or ("reml" if self._is_lmm else "laplace")).lower()
+        if method == "map":
+            from .bayes.map import fit_map
+
+            return fit_map(self, **kwargs)
+        if method in ("bayes", "nuts"):
+            return self.sample(**kwargs)
+        if self._is_lmm:
+            if method not in ("reml", "ml"):
+                from .exceptions import NotSupportedError
+
+                raise NotSupportedError(f"method {method!r} is not a likelihood method for a linear mixed model; "
+                                        "use 'reml', 'ml', 'map' or 'bayes'")
+            from .likelihood.lmm import fit_lmm
+            from .results.lmm import LmmFit
+
+            reml = method == "reml"
+            est = fit_lmm(self.design, reml, control, start=start, emit_warnings=emit_warnings)
+            return LmmFit(self, est, reml, control=control)
+        from .results.glmm import fit_glmm_model
+
+        return fit_glmm_model(self, method=method, nAGQ=nAGQ, control=control, start=start,
+                              emit_warnings=emit_warnings, **kwargs)
+
+    def sample(self, **kwargs: Any) -> Any:
+        """Sample the posterior with NUTS (see :func:`mixbayes.bayes.sample`)."""
+        from .bayes import sample
+
+        return sample(self, **kwargs)
+
+    @property
+    def _is_lmm(self) -> bool:
+        return self.family.name == "gaussian" and self.family.link.name == "identity"
+
     def __repr__(self) -> str:
         d = self.design
         return (

@@ -6,6 +6,7 @@ import json
 from functools import cache
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -51,3 +52,27 @@ def dataset(name: str) -> pd.DataFrame:
 @pytest.fixture
 def sleepstudy() -> pd.DataFrame:
     return mb.load_dataset("sleepstudy")
+
+
+def lmm_case_data(name: str) -> tuple[pd.DataFrame, str | None]:
+    """Data and weights column of a tests/golden/lmm.json case (see its ``data_prep`` notes)."""
+    if name == "sleepstudy_w":
+        d = mb.load_dataset("sleepstudy")
+        d["w"] = 1 + d["Days"] % 3
+        return d, "w"
+    if name == "sleepstudy_unbal":
+        d = mb.load_dataset("sleepstudy")
+        first5 = d["Subject"].cat.categories[:5]
+        return d[~((d["Days"] > 6) & d["Subject"].isin(first5))], None
+    if name == "sleepstudy_big":
+        d = mb.load_dataset("sleepstudy")
+        d["Days_big"] = d["Days"] * 1e6
+        return d, None
+    return dataset(name), None
+
+
+def values(x: object) -> np.ndarray:
+    """Golden values (a named dict, a list or a scalar) as a float array."""
+    if isinstance(x, dict):
+        x = list(x.values())
+    return np.atleast_1d(np.asarray(x, dtype=float))

@@ -1,0 +1,37 @@
+"""lme4-like shortcuts: ``mb.lmer`` and ``mb.glmer``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from .families import Family
+from .model import Model
+
+__all__ = ["glmer", "lmer"]
+
+
+def lmer(formula: str, data: pd.DataFrame, REML: bool = True, weights: Any = None, offset: Any = None,
+         control: Any = None, start: Any = None, method: str | None = None, **kwargs: Any) -> Any:
+    """Fit a linear mixed model, as lme4's ``lmer``.
+
+    ``method="bayes"`` samples the posterior instead (keyword arguments go to ``Model.sample``), and
+    ``method="map"`` gives the posterior mode under the default priors.
+    """
+    model = Model(formula, data, weights=weights, offset=offset)
+    chosen = method or ("reml" if REML else "ml")
+    if chosen in ("bayes", "nuts"):
+        return model.sample(**kwargs)
+    return model.fit(method=chosen, control=control, start=start, **kwargs)
+
+
+def glmer(formula: str, data: pd.DataFrame, family: str | Family = "binomial", link: str | None = None,
+          nAGQ: int = 1, weights: Any = None, offset: Any = None, control: Any = None, start: Any = None,
+          method: str | None = None, **kwargs: Any) -> Any:
+    """Fit a generalised linear mixed model, as lme4's ``glmer`` (Laplace for ``nAGQ=1``, adaptive
+    Gauss-Hermite for ``nAGQ>1``, the fast ``nAGQ=0``); ``method="bayes"`` samples instead."""
+    model = Model(formula, data, family=family, weights=weights, offset=offset, link=link)
+    if method in ("bayes", "nuts"):
+        return model.sample(**kwargs)
+    return model.fit(method=method, control=control, start=start, nAGQ=nAGQ, **kwargs)

@@ -1,0 +1,1 @@
+"""Inference beyond Wald: Satterthwaite, Kenward-Roger, F tests, bootstrap, profiles."""

@@ -1,0 +1,277 @@
+"""The blocked Cholesky factor of the penalised least-squares system of a mixed model.
+
+For relative covariance factor Lambda(theta), the factor L satisfies
+
+    L L' = [Lambda' Z'WZ Lambda + I,  Lambda' Z'W[X y];  [X y]'WZ Lambda,  [X y]'W[X y]]
+
+and is computed in two phases (cf. MixedModels.jl's ``updateL!``): scale the stored cross-products by Lambda and
+inflate the diagonal, then factor.  The first term's block is block-diagonal (one q1 x q1 Cholesky per level,
+batched); everything else is one dense Schur complement factored by LAPACK.  From L:
+
+    log|L_theta|^2   = 2 sum log diag (random-effects part)
+    log|R_X|^2       = 2 sum log diag (fixed-effects part)
+    pwrss            = (last diagonal element)^2
+    beta, u          by back-substitution, b = Lambda u.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import sparse
+from scipy.linalg import lapack, solve_triangular
+
+from .crossprod import CrossProductPlan, CrossProducts
+
+__all__ = ["BlockedFactor", "NotPositiveDefinite"]
+
+
+class NotPositiveDefinite(ArithmeticError):
+    """The Schur complement lost positive definiteness (theta or weights out of range)."""
+
+
+def _batched_tri_inv(L: np.ndarray) -> np.ndarray:
+    """Inverse of a stack of lower-triangular matrices (levels, q, q)."""
+    q = L.shape[1]
+    if q == 1:
+        return 1.0 / L
+    if q == 2:
+        out = np.zeros_like(L)
+        out[:, 0, 0] = 1.0 / L[:, 0, 0]
+        out[:, 1, 1] = 1.0 / L[:, 1, 1]
+        out[:, 1, 0] = -L[:, 1, 0] * out[:, 0, 0] * out[:, 1, 1]
+        return out
+    return np.linalg.inv(L)
+
+
+class _GramPlan:
+    """Ar1 diag(v) Ar1' as a linear map of v: one sparse mat-vec per evaluation instead of a sparse product.
+
+    Used when the first term is scalar, so that W_r W_r' = Lambda_r Ar1 diag(s^2) Ar1' Lambda_r.
+    """
+
+    def __init__(self, Ar1: sparse.csr_matrix) -> None:
+        csc = Ar1.tocsc()
+        m = Ar1.shape[0]
+        cols, vals = [], []
+        keys = []
+        for k in range(csc.shape[1]):
+            idx = csc.indices[csc.indptr[k] : csc.indptr[k + 1]]
+            val = csc.data[csc.indptr[k] : csc.indptr[k + 1]]
+            if len(idx) == 0:
+                continue
+            ii, jj = np.tril_indices(len(idx))
+            keys.append(idx[ii].astype(np.int64) * m + idx[jj])
+            vals.append(val[ii] * val[jj])
+            cols.append(np.full(len(ii), k, dtype=np.int64))
+        allkeys = np.concatenate(keys) if keys else np.zeros(0, dtype=np.int64)
+        uniq, inverse = np.unique(allkeys, return_inverse=True)
+        self.rows = (uniq // m).astype(np.int64)
+        self.cols = (uniq % m).astype(np.int64)
+        self.C = sparse.csr_matrix(
+            (np.concatenate(vals) if vals else np.zeros(0), (inverse, np.concatenate(cols) if cols else
+                                                              np.zeros(0, dtype=np.int64))),
+            shape=(len(uniq), Ar1.shape[1]),
+        )
+
+    def gram(self, v: np.ndarray, lam: np.ndarray, out: np.ndarray) -> None:
+        """Subtract Lambda_r Ar1 diag(v) Ar1' Lambda_r from the (m, m) array ``out`` (both triangles)."""
+        g = (self.C @ v) * lam[self.rows] * lam[self.cols]
+        out[self.rows, self.cols] -= g
+        off = self.rows != self.cols
+        out[self.cols[off], self.rows[off]] -= g[off]
+
+
+class BlockedFactor:
+    """Workspace holding L for the current theta; arrays are reused between evaluations.
+
+    Parameters
+    ----------
+    plan : the cross-product plan of the design's terms.
+    cp : cross-products for the current weights.
+    """
+
+    def __init__(self, plan: CrossProductPlan, cp: CrossProducts) -> None:
+        self.plan = plan
+        self.cp = cp
+        self.first = plan.first
+        self.rest = plan.rest
+        self.m = plan.m
+        self.p = plan.n_fixef
+        self.scalar_rest = all(t.q == 1 for t in self.rest)
+        self.theta: np.ndarray | None = None
+        self._gram: _GramPlan | None = None
+
+    def set_crossproducts(self, cp: CrossProducts) -> None:
+        self.cp = cp
+        self.theta = None
+        self._gram = None
+
+    def _gram_plan(self) -> _GramPlan | None:
+        if self.first.q != 1 or not self.scalar_rest or self.m < 64:
+            return None
+        if self._gram is None:
+            self._gram = _GramPlan(self.cp.Ar1)
+        return self._gram
+
+    # ---- phase 1 and 2 -----------------------------------------------------------------------------------
+    def update(self, theta: np.ndarray) -> None:
+        """Factor L for ``theta``; raises :class:`NotPositiveDefinite` if that fails."""
+        theta = np.asarray(theta, dtype=float)
+        cp = self.cp
+        first = self.first
+        q1 = first.q
+        T1 = first.factor(theta)
+        if q1 == 1:
+            t = T1[0, 0]
+            L11 = np.sqrt(t * t * cp.A11 + 1.0)
+            S1 = (t / L11)  # Lambda1 L11^{-T} per level, (l1, 1, 1)
+        else:
+            M11 = T1.T @ cp.A11 @ T1
+            M11 += np.eye(q1)
+            L11 = np.linalg.cholesky(M11)
+            S1 = T1 @ np.swapaxes(_batched_tri_inv(L11), 1, 2)  # T1 L11^{-T}
+        self.L11, self.S1 = L11, S1
+        # W = [Lambda_r' Ar1 ; Ax1] S1
+        if q1 == 1:
+            s = S1.ravel()
+            Wx = cp.Ax1 * s[None, :]
+            Wr = cp.Ar1.multiply(s[None, :]).tocsr() if self.m else cp.Ar1
+        else:
+            p1 = cp.Ax1.shape[0]
+            Wx = (np.swapaxes(cp.Ax1.reshape(p1, -1, q1), 0, 1) @ S1).swapaxes(0, 1).reshape(p1, -1)
+            if self.m:
+                S1_bsr = sparse.bsr_matrix(
+                    (S1, np.arange(first.n_levels), np.arange(first.n_levels + 1)),
+                    shape=(first.n_random, first.n_random),
+                )
+                Wr = (cp.Ar1 @ S1_bsr).tocsr()
+            else:
+                Wr = cp.Ar1
+        M = cp.Arr.copy()
+        if self.m:
+            lam = self._rest_scaling(theta)
+            if lam is not None:  # all rest terms scalar: Lambda_r is diagonal
+                Wr = sparse.diags(lam) @ Wr
+                d = np.concatenate([lam, np.ones(self.p + 1)])
+                M *= d[:, None]
+                M *= d[None, :]
+            else:
+                D = self._rest_block_diag(theta)
+                Wr = (D.T @ Wr).tocsr()
+                Dfull = sparse.block_diag([D, sparse.identity(self.p + 1)], format="csr")
+                M = np.asarray((Dfull.T @ (Dfull.T @ M).T).T)
+            M[np.arange(self.m), np.arange(self.m)] += 1.0
+            gram = self._gram_plan()
+            if gram is not None and lam is not None:
+                gram.gram(S1.ravel() ** 2, lam, M)
+            else:
+                M[: self.m, : self.m] -= (Wr @ Wr.T).toarray()
+            cross = np.asarray(Wr @ Wx.T)
+            M[: self.m, self.m :] -= cross
+            M[self.m :, : self.m] -= cross.T
+        M[self.m :, self.m :] -= Wx @ Wx.T
+        L, info = lapack.dpotrf(M, lower=1, clean=1, overwrite_a=1)
+        if info != 0:
+            raise NotPositiveDefinite(f"Cholesky failed at pivot {info}")
+        self.L, self.Wr, self.Wx = L, Wr, Wx
+        self.theta = theta.copy()
+
+    def _rest_scaling(self, theta: np.ndarray) -> np.ndarray | None:
+        if not self.scalar_rest:
+            return None
+        return np.concatenate([np.full(t.n_levels, theta[t.theta_offset]) for t in self.rest])
+
+    def _rest_block_diag(self, theta: np.ndarray) -> sparse.csr_matrix:
+        blocks = [sparse.kron(sparse.identity(t.n_levels), sparse.csr_matrix(t.factor(theta)))
+                  for t in self.rest]
+        return sparse.block_diag(blocks, format="csr")
+
+    # ---- pieces of the objective -------------------------------------------------------------------------
+    @property
+    def logdet_theta(self) -> float:
+        """log |Lambda'Z'WZ Lambda + I|."""
+        d1 = np.diagonal(self.L11, axis1=1, axis2=2) if self.first.q > 1 else self.L11.ravel()
+        return 2.0 * float(np.sum(np.log(d1)) + np.sum(np.log(np.diagonal(self.L)[: self.m])))
+
+    @property
+    def logdet_X(self) -> float:
+        """log |R_X|^2 (the fixed-effects block)."""
+        return 2.0 * float(np.sum(np.log(np.diagonal(self.L)[self.m : self.m + self.p])))
+
+    @property
+    def pwrss(self) -> float:
+        """Penalised weighted residual sum of squares at the conditional optimum."""
+        return float(self.L[-1, -1] ** 2)
+
+    # ---- solutions -----------------------------------------------------------------------------------------
+    def solve(self) -> tuple[np.ndarray, np.ndarray]:
+        """(beta, u): fixed effects and spherical random effects at the current theta."""
+        m, p = self.m, self.p
+        L = self.L
+        c = L[-1, :-1]
+        LXX = L[m : m + p, m : m + p]
+        beta = solve_triangular(LXX, c[m : m + p], lower=True, trans="T") if p else np.zeros(0)
+        if m:
+            rhs_r = c[:m] - L[m : m + p, :m].T @ beta
+            u_r = solve_triangular(L[:m, :m], rhs_r, lower=True, trans="T")
+        else:
+            u_r = np.zeros(0)
+        c1 = self.Wx[-1]
+        rhs1 = c1 - self.Wx[:p].T @ beta
+        if m:
+            rhs1 = rhs1 - self.Wr.T @ u_r
+        q1 = self.first.q
+        if q1 == 1:
+            u1 = rhs1 / self.L11.ravel()
+        else:
+            Lt = np.swapaxes(self.L11, 1, 2)
+            u1 = np.linalg.solve(Lt, rhs1.reshape(-1, q1, 1)).reshape(-1)
+        return beta, np.concatenate([u1, u_r])
+
+    def lambda_times(self, theta: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """b = Lambda u, term by term (level-major within each term)."""
+        out = np.empty_like(u)
+        pos = 0
+        for t in self.plan.terms:
+            T = t.factor(theta)
+            block = u[pos : pos + t.n_random].reshape(t.n_levels, t.q)
+            out[pos : pos + t.n_random] = (block @ T.T).ravel()
+            pos += t.n_random
+        return out
+
+    def unscaled_vcov_beta(self) -> np.ndarray:
+        """(R_X' R_X)^{-1}: the covariance of beta divided by sigma^2."""
+        m, p = self.m, self.p
+        if p == 0:
+            return np.zeros((0, 0))
+        LXX = self.L[m : m + p, m : m + p]
+        inv = solve_triangular(LXX, np.eye(p), lower=True)
+        return inv.T @ inv
+
+    def conditional_u_blocks(self) -> list[np.ndarray]:
+        """Per term, the (levels, q, q) diagonal blocks of (L_Z L_Z')^{-1}: Var(u | y) / sigma^2."""
+        m = self.m
+        q1 = self.first.q
+        L11inv = _batched_tri_inv(self.L11) if q1 > 1 else 1.0 / self.L11
+        first = np.einsum("lba,lbc->lac", L11inv, L11inv) if q1 > 1 else (L11inv**2)
+        if not m:
+            return [first.reshape(-1, q1, q1)]
+        Lrr = self.L[:m, :m]
+        # G = L_rr^{-1} W_r L11^{-1}: the lower part of the first block's columns of L_Z^{-1}
+        if q1 == 1:
+            WL = self.Wr.multiply((1.0 / self.L11.ravel())[None, :]).toarray()
+        else:
+            inv_bsr = sparse.bsr_matrix(
+                (L11inv, np.arange(self.first.n_levels), np.arange(self.first.n_levels + 1)),
+                shape=(self.first.n_random, self.first.n_random),
+            )
+            WL = (self.Wr @ inv_bsr).toarray()
+        G = solve_triangular(Lrr, WL, lower=True)
+        Gl = G.reshape(m, -1, q1)
+        first = first.reshape(-1, q1, q1) + np.einsum("mla,mlb->lab", Gl, Gl)
+        Lrr_inv = solve_triangular(Lrr, np.eye(m), lower=True)
+        out = [first]
+        for i, t in enumerate(self.rest):
+            cols = Lrr_inv[:, self.plan.offsets[i] : self.plan.offsets[i + 1]].reshape(m, t.n_levels, t.q)
+            out.append(np.einsum("mla,mlb->lab", cols, cols))
+        return out

@@ -1,0 +1,230 @@
+"""Linear mixed models: the profiled REML criterion / deviance, and the fit.
+
+With L the blocked Cholesky factor (see :mod:`.factor`), n observations, p fixed effects, prior weights w and
+pwrss the penalised weighted residual sum of squares (lme4's ``lmerResp::Laplace``):
+
+    ML:    d(theta) = log|L_theta|^2 - sum log w + n (1 + log(2 pi pwrss / n))
+    REML:  d(theta) = log|L_theta|^2 - sum log w + log|R_X|^2 + (n - p)(1 + log(2 pi pwrss / (n - p)))
+
+and sigma^2 = pwrss / n (ML) or pwrss / (n - p) (REML).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..design.matrices import ModelMatrices
+from ..exceptions import DesignError
+from .convergence import ConvergenceReport, check_convergence
+from .crossprod import CrossProductPlan
+from .derivatives import deriv12
+from .factor import BlockedFactor, NotPositiveDefinite
+from .optimizers import OptSummary, minimize
+
+__all__ = ["LmmControl", "LmmObjective", "fit_lmm"]
+
+
+@dataclass
+class LmmControl:
+    """Settings of the likelihood fit (cf. ``lmerControl``).
+
+    optimizer : registry name (``bobyqa`` default; see ``mixbayes.likelihood.optimizers.OPTIMIZERS``).
+    maxeval : evaluation limit.
+    restart_edge : restart when theta ends on the boundary with a negative one-sided derivative.
+    boundary_tol : snap theta within this distance of its bound onto the bound when that is no worse.
+    check_nlev : ``"stop"``/``"warning"``/``"ignore"`` when a grouping factor has as many levels as observations.
+    check_nobs_vs_nre : the same when a term has at least as many random effects as there are observations.
+    calc_derivs : compute gradient/Hessian at the optimum for the convergence checks.
+    blas_threads : BLAS threads for the dense factorisations (None: 1 thread for moderate blocks).
+    settings : extra optimiser settings (``ftol_rel``, ``xtol_abs``, ``initial_step`` ...).
+    """
+
+    optimizer: str = "bobyqa"
+    maxeval: int = 100000
+    restart_edge: bool = True
+    boundary_tol: float = 1e-5
+    check_nlev: str = "stop"
+    check_nobs_vs_nre: str = "stop"
+    calc_derivs: bool = True
+    blas_threads: int | None = None
+    settings: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def from_any(cls, control: Any) -> LmmControl:
+        if control is None:
+            return cls()
+        if isinstance(control, cls):
+            return control
+        return cls(**dict(control))
+
+
+class LmmObjective:
+    """The profiled objective of a linear mixed model, with the factor it updates."""
+
+    def __init__(self, design: ModelMatrices, reml: bool, y: np.ndarray | None = None) -> None:
+        if design.n_obs <= design.n_fixef:
+            raise DesignError(f"{design.n_obs} observations cannot estimate {design.n_fixef} fixed effects")
+        self.design = design
+        self.reml = reml
+        self.y = design.y if y is None else np.asarray(y, dtype=float)
+        w = design.weights
+        self.plan = CrossProductPlan(design.terms, design.n_fixef)
+        self.cp = self.plan.compute(design.X, self.y - design.offset, w)
+        self.factor = BlockedFactor(self.plan, self.cp)
+        self.n = design.n_obs
+        self.p = design.n_fixef
+        self.log_w = float(np.sum(np.log(w[w > 0])))
+
+    def __call__(self, theta: np.ndarray) -> float:
+        try:
+            self.factor.update(theta)
+        except NotPositiveDefinite:
+            return np.inf
+        return self.from_factor()
+
+    def from_factor(self) -> float:
+        f = self.factor
+        pwrss = f.pwrss
+        if self.reml:
+            nmp = self.n - self.p
+            return f.logdet_theta - self.log_w + f.logdet_X + nmp * (1.0 + np.log(2.0 * np.pi * pwrss / nmp))
+        return f.logdet_theta - self.log_w + self.n * (1.0 + np.log(2.0 * np.pi * pwrss / self.n))
+
+    def sigma(self) -> float:
+        """Residual SD at the factor's current theta."""
+        return float(np.sqrt(self.factor.pwrss / (self.n - self.p if self.reml else self.n)))
+
+    def deviance_varpar(self, varpar: np.ndarray) -> float:
+        """The objective as a function of (theta, sigma), profiled over beta only (lmerTest's ``devfun_vp``)."""
+        theta, sigma = varpar[:-1], varpar[-1]
+        s2 = sigma * sigma
+        self.factor.update(theta)
+        f = self.factor
+        dev = f.logdet_theta + f.pwrss / s2 + self.n * np.log(2 * np.pi * s2)
+        if self.reml:
+            dev += f.logdet_X - self.p * np.log(2 * np.pi * s2)
+        return float(dev)
+
+    def vcov_beta_varpar(self, varpar: np.ndarray) -> np.ndarray:
+        """sigma^2 (R_X'R_X)^{-1} at (theta, sigma)."""
+        self.factor.update(varpar[:-1])
+        return varpar[-1] ** 2 * self.factor.unscaled_vcov_beta()
+
+
+def _check_identifiable(design: ModelMatrices, control: LmmControl) -> None:
+    n = design.n_obs
+    for t in design.terms:
+        for setting, bad, msg in (
+            (control.check_nlev, t.n_levels >= n,
+             f"number of levels of each grouping factor must be < number of observations (problems: {t.group}); "
+             "the residual variance cannot be separated from a term with one level per observation"),
+            (control.check_nobs_vs_nre, t.n_random >= n and t.n_levels < n,
+             f"number of observations (={n}) <= number of random effects (={t.n_random}) for term {t.expr}; the "
+             "random-effects parameters and the residual variance are probably unidentifiable"),
+        ):
+            if not bad or setting == "ignore":
+                continue
+            if setting == "stop":
+                raise DesignError(msg + " (pass control={'check_nlev': 'ignore'} to fit anyway)")
+            from ..exceptions import DesignWarning
+
+            warnings.warn(msg, DesignWarning, stacklevel=4)
+
+
+def _blas_limit(design: ModelMatrices, threads: int | None) -> Any:
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl is a dependency
+        from contextlib import nullcontext
+
+        return nullcontext()
+    if threads is None:
+        dense = sum(t.n_random for t in design.terms[1:]) + design.n_fixef + 1
+        threads = 1 if dense < 3000 else None
+    return threadpool_limits(limits=threads, user_api="blas") if threads else threadpool_limits(limits=None)
+
+
+@dataclass
+class LmmEstimate:
+    """Raw output of :func:`fit_lmm` (wrapped by :class:`mixbayes.results.lmm.LmmFit`)."""
+
+    objective: LmmObjective
+    theta: np.ndarray
+    beta: np.ndarray
+    u: np.ndarray
+    b: np.ndarray
+    sigma: float
+    fmin: float
+    optsummary: OptSummary
+    gradient: np.ndarray
+    hessian: np.ndarray
+    report: ConvergenceReport
+
+
+def optimize_theta(objective: Any, design: ModelMatrices, control: LmmControl, start: np.ndarray | None = None,
+                   lower: np.ndarray | None = None) -> OptSummary:
+    """BOBYQA (or another optimiser) over theta with lme4's ``restart_edge`` and ``check.boundary``."""
+    lower = design.lower if lower is None else lower
+    x0 = design.theta0 if start is None else np.asarray(start, dtype=float)
+    settings = {"maxeval": control.maxeval, **control.settings}
+    summary = minimize(objective, x0, lower, optimizer=control.optimizer, settings=settings)
+    if control.optimizer == "none":
+        return summary
+    if control.restart_edge:
+        theta = summary.final
+        at_bound = np.where(np.isfinite(lower) & (theta == lower))[0]
+        if len(at_bound):
+            d0 = objective(theta)
+            btol = 1e-5
+            grads = []
+            for i in at_bound:
+                th = theta.copy()
+                th[i] = lower[i] + btol
+                grads.append((objective(th) - d0) / btol)
+            if any(g < 0 for g in grads):
+                summary.restarts.append("theta on the boundary with a negative derivative: restarted")
+                summary = minimize(objective, theta, lower, optimizer=control.optimizer, settings=settings,
+                                   summary=summary)
+    if control.boundary_tol > 0:
+        theta = summary.final.copy()
+        diff = theta - lower
+        near = np.where(np.isfinite(lower) & (diff > 0) & (diff < control.boundary_tol))[0]
+        for i in near:
+            trial = theta.copy()
+            trial[i] = lower[i]
+            value = objective(trial)
+            if value < summary.fmin:
+                theta, summary.fmin = trial, value
+                summary.restarts.append(f"theta[{i}] snapped to its bound")
+        summary.final = theta
+    return summary
+
+
+def fit_lmm(design: ModelMatrices, reml: bool = True, control: Any = None, start: np.ndarray | None = None,
+            y: np.ndarray | None = None, emit_warnings: bool = True) -> LmmEstimate:
+    """Fit a linear mixed model by REML or ML."""
+    control = LmmControl.from_any(control)
+    if design.family.name != "gaussian" or design.family.link.name != "identity":
+        raise DesignError("fit_lmm fits Gaussian models with the identity link; use the GLMM engine")
+    _check_identifiable(design, control)
+    objective = LmmObjective(design, reml, y)
+    with _blas_limit(design, control.blas_threads):
+        summary = optimize_theta(objective, design, control, start)
+        theta = summary.final
+        fmin = objective(theta)
+        summary.fmin = fmin
+        if control.calc_derivs:
+            grad, hess = deriv12(objective, theta, lower=design.lower)
+        else:
+            grad, hess = np.zeros(len(theta)), np.zeros((len(theta), len(theta)))
+        objective(theta)
+        beta, u = objective.factor.solve()
+        b = objective.factor.lambda_times(theta, u)
+        sigma = objective.sigma()
+    report = check_convergence(design, theta, design.lower, grad, hess, control.optimizer, summary.feval,
+                               summary.converged, summary.message, control.maxeval, emit=emit_warnings)
+    return LmmEstimate(objective, theta, beta, u, b, sigma, fmin, summary, grad, hess, report)

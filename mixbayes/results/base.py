@@ -1,0 +1,176 @@
+"""What likelihood fits of every family share: estimates, random effects, predictions, tables."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from ..design.matrices import ModelMatrices
+from ..likelihood.convergence import ConvergenceReport
+from ..likelihood.optimizers import OptSummary
+from .prediction import new_linear_predictor
+from .ranef import RandomEffects
+from .varcorr import VarCorr
+
+if TYPE_CHECKING:
+    from ..model import Model
+
+__all__ = ["MixedFit"]
+
+
+class MixedFit:
+    """Common part of :class:`~mixbayes.results.lmm.LmmFit` and :class:`~mixbayes.results.glmm.GlmmFit`.
+
+    Attributes
+    ----------
+    model : the :class:`~mixbayes.Model` fitted.
+    theta : relative covariance parameters (lme4's theta).
+    beta : fixed effects.
+    b : random effects (conditional modes), level-major within each term in lme4's term order.
+    u : spherical random effects, b = Lambda(theta) u.
+    optsummary : the optimiser record (every evaluation logged).
+    convergence : the convergence report (``diagnose()`` prints it).
+    """
+
+    method: str = ""
+
+    def __init__(self, model: Model, theta: np.ndarray, beta: np.ndarray, u: np.ndarray, b: np.ndarray,
+                 optsummary: OptSummary, convergence: ConvergenceReport) -> None:
+        self.model = model
+        self.design: ModelMatrices = model.design
+        self.theta = np.asarray(theta, dtype=float)
+        self.beta = np.asarray(beta, dtype=float)
+        self.u = np.asarray(u, dtype=float)
+        self.b = np.asarray(b, dtype=float)
+        self.optsummary = optsummary
+        self.convergence = convergence
+
+    # ---- sizes -----------------------------------------------------------------------------------------
+    @property
+    def nobs(self) -> int:
+        return self.design.n_obs
+
+    @property
+    def ngroups(self) -> dict[str, int]:
+        """Number of levels of each grouping factor."""
+        out: dict[str, int] = {}
+        for t in self.design.terms:
+            out.setdefault(t.group, t.n_levels)
+        return out
+
+    @property
+    def formula(self) -> str:
+        return self.design.formula.text
+
+    # ---- estimates ---------------------------------------------------------------------------------------
+    @property
+    def fixef(self) -> pd.Series:
+        """Fixed-effects estimates, named as lme4 names them."""
+        return pd.Series(self.beta, index=list(self.design.fixef_names), name="estimate")
+
+    @property
+    def vcov(self) -> pd.DataFrame:
+        names = list(self.design.fixef_names)
+        return pd.DataFrame(self._vcov_array(), index=names, columns=names)
+
+    def _vcov_array(self) -> np.ndarray:
+        raise NotImplementedError
+
+    @property
+    def se(self) -> pd.Series:
+        """Wald standard errors of the fixed effects."""
+        return pd.Series(np.sqrt(np.diag(self._vcov_array())), index=list(self.design.fixef_names), name="se")
+
+    @property
+    def scale_sigma(self) -> float | None:
+        """Residual SD (None for families without a scale parameter)."""
+        return None
+
+    @cached_property
+    def varcorr(self) -> VarCorr:
+        """Variance components: SDs and correlations (``fit.varcorr.as_frame()`` is lme4's long form)."""
+        return VarCorr.from_theta(self.design, self.theta, self.scale_sigma)
+
+    @property
+    def is_singular(self) -> bool:
+        """lme4's ``isSingular`` (tol 1e-4): a diagonal element of a relative covariance factor near zero."""
+        return bool(self.convergence.singular)
+
+    def _cond_blocks(self) -> list[np.ndarray]:
+        raise NotImplementedError
+
+    @cached_property
+    def _ranef(self) -> RandomEffects:
+        return RandomEffects(self.design, self.b, self._cond_blocks())
+
+    def ranef(self, condvar: bool = True) -> RandomEffects:
+        """Conditional modes of the random effects per grouping factor, with conditional SDs (``condsd``)."""
+        if condvar:
+            return self._ranef
+        return RandomEffects(self.design, self.b, None)
+
+    def coef(self) -> dict[str, pd.DataFrame]:
+        """Per grouping factor: fixed effects plus the level's random effects (lme4's ``coef``)."""
+        re = self.ranef(condvar=False)
+        fe = self.fixef
+        out = {}
+        for group, frame in re.items():
+            tab = pd.DataFrame(np.tile(fe.to_numpy(), (len(frame), 1)), index=frame.index, columns=fe.index)
+            for col in frame.columns:
+                if col in tab.columns:
+                    tab[col] = tab[col] + frame[col]
+                else:
+                    tab[col] = frame[col]
+            out[group] = tab
+        return out
+
+    # ---- linear predictor and predictions ---------------------------------------------------------------------
+    @cached_property
+    def linear_predictor(self) -> np.ndarray:
+        """eta = X beta + Z b + offset on the data used for the fit."""
+        d = self.design
+        eta = d.X @ self.beta + d.offset
+        pos = 0
+        for t in d.terms:
+            bt = self.b[pos : pos + t.n_random].reshape(t.n_levels, t.q)
+            pos += t.n_random
+            eta = eta + np.einsum("ij,ij->i", t.z, bt[t.codes])
+        return eta
+
+    @property
+    def fitted(self) -> pd.Series:
+        """Fitted values on the response scale, indexed like the data rows used."""
+        return pd.Series(self.design.family.link.inverse(self.linear_predictor), index=self.design.row_index)
+
+    def predict(self, newdata: pd.DataFrame | None = None, include_random: bool = True,
+                allow_new_levels: bool = False, type: str = "response", offset: Any = None) -> pd.Series:
+        """Predictions for new data (or the fitted data).
+
+        Parameters
+        ----------
+        include_random : False gives population-level predictions (lme4's ``re.form = NA``).
+        allow_new_levels : unseen grouping levels get the population level (random effect 0) instead of an error.
+        type : ``"response"`` or ``"link"``.
+        """
+        if newdata is None:
+            eta = self.linear_predictor if include_random else self.design.X @ self.beta + self.design.offset
+            index = self.design.row_index
+        else:
+            eta = new_linear_predictor(self.design, self.beta, self.b, newdata, include_random,
+                                       allow_new_levels, offset)
+            index = newdata.index
+        values = eta if type == "link" else self.design.family.link.inverse(eta)
+        return pd.Series(values, index=index, name="predicted")
+
+    def diagnose(self) -> ConvergenceReport:
+        """The full convergence report (optimiser, gradient, Hessian, singularity, scaling)."""
+        return self.convergence
+
+    def __repr__(self) -> str:
+        return str(self.summary())
+
+    def summary(self, **kwargs: Any) -> Any:
+        raise NotImplementedError

@@ -1,0 +1,166 @@
+"""Results of a linear mixed model fitted by REML or ML (``mb.lmer``)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from ..likelihood.lmm import LmmEstimate, LmmObjective, fit_lmm
+from .base import MixedFit
+
+if TYPE_CHECKING:
+    from ..model import Model
+
+__all__ = ["LmmFit"]
+
+
+class LmmFit(MixedFit):
+    """A linear mixed model fitted by REML (``reml=True``) or ML.
+
+    Besides the common attributes (see :class:`~mixbayes.results.base.MixedFit`): ``sigma``, ``loglik``,
+    ``aic``, ``bic``, ``deviance``, ``reml_criterion``, ``residuals()``, ``simulate()``, ``refit()``,
+    ``summary()``, ``icc()`` and Satterthwaite tests (``satterthwaite()``).
+    """
+
+    def __init__(self, model: Model, estimate: LmmEstimate, reml: bool, y: np.ndarray | None = None,
+                 control: Any = None) -> None:
+        super().__init__(model, estimate.theta, estimate.beta, estimate.u, estimate.b, estimate.optsummary,
+                         estimate.report)
+        self.reml = reml
+        self.method = "REML" if reml else "ML"
+        self.sigma = float(estimate.sigma)
+        self.objective_value = float(estimate.fmin)
+        self.gradient = estimate.gradient
+        self.hessian = estimate.hessian
+        self._objective: LmmObjective = estimate.objective
+        self._unscaled_vcov = estimate.objective.factor.unscaled_vcov_beta()
+        self.y = self.design.y if y is None else np.asarray(y, dtype=float)
+        self.control = control
+
+    # ---- estimates -------------------------------------------------------------------------------------
+    @property
+    def scale_sigma(self) -> float:
+        return self.sigma
+
+    def _vcov_array(self) -> np.ndarray:
+        return self.sigma**2 * self._unscaled_vcov
+
+    def _cond_blocks(self) -> list[np.ndarray]:
+        self._objective(self.theta)
+        blocks = self._objective.factor.conditional_u_blocks()
+        out = []
+        for t, blk in zip(self.design.terms, blocks, strict=True):
+            T = t.factor(self.theta)
+            out.append(self.sigma**2 * (T @ blk @ T.T))
+        return out
+
+    # ---- likelihood ----------------------------------------------------------------------------------------
+    @property
+    def npar(self) -> int:
+        """Number of parameters: fixed effects, theta and sigma."""
+        return self.design.n_fixef + self.design.n_theta + 1
+
+    @property
+    def loglik(self) -> float:
+        """Log-likelihood (the REML log-likelihood for a REML fit, as lme4's ``logLik``)."""
+        return -0.5 * self.objective_value
+
+    @property
+    def aic(self) -> float:
+        return -2.0 * self.loglik + 2.0 * self.npar
+
+    @property
+    def bic(self) -> float:
+        return -2.0 * self.loglik + np.log(self.nobs) * self.npar
+
+    @property
+    def reml_criterion(self) -> float | None:
+        """-2 REML log-likelihood (REML fits only)."""
+        return self.objective_value if self.reml else None
+
+    @cached_property
+    def deviance(self) -> float:
+        """-2 log-likelihood (ML); for a REML fit, at the REML estimates (lme4's ``deviance(fit, REML=FALSE)``)."""
+        if not self.reml:
+            return self.objective_value
+        return float(LmmObjective(self.design, reml=False, y=self.y)(self.theta))
+
+    @property
+    def df_residual(self) -> int:
+        return self.nobs - self.npar
+
+    # ---- residuals ------------------------------------------------------------------------------------------
+    @property
+    def fitted(self) -> pd.Series:
+        return pd.Series(self.linear_predictor, index=self.design.row_index)
+
+    def residuals(self, type: str = "response") -> pd.Series:
+        """Residuals: ``response`` (y - fitted), ``pearson`` (sqrt(w) (y - fitted), lme4's convention) or
+        ``scaled`` (Pearson residuals divided by sigma)."""
+        r = self.y - self.linear_predictor
+        if type == "response":
+            out = r
+        elif type in ("pearson", "deviance"):
+            out = np.sqrt(self.design.weights) * r
+        elif type == "scaled":
+            out = np.sqrt(self.design.weights) * r / self.sigma
+        else:
+            raise ValueError(f"unknown residual type {type!r}: use response, pearson or scaled")
+        return pd.Series(out, index=self.design.row_index, name=f"{type} residuals")
+
+    # ---- simulation and refitting ------------------------------------------------------------------------------
+    def simulate(self, nsim: int = 1, seed: int | np.random.Generator | None = None,
+                 include_random: bool = True) -> pd.DataFrame:
+        """Draw new responses from the fitted model (new random effects and residuals), as lme4's ``simulate``.
+
+        Returns an (nobs, nsim) DataFrame with columns ``sim_1``, ``sim_2``...
+        """
+        rng = np.random.default_rng(seed)
+        d = self.design
+        mean = d.X @ self.beta + d.offset
+        out = np.empty((d.n_obs, nsim))
+        for k in range(nsim):
+            y = mean.copy()
+            if include_random:
+                for t in d.terms:
+                    T = t.factor(self.theta)
+                    b = rng.standard_normal((t.n_levels, t.q)) @ T.T * self.sigma
+                    y += np.einsum("ij,ij->i", t.z, b[t.codes])
+            y += self.sigma * rng.standard_normal(d.n_obs) / np.sqrt(d.weights)
+            out[:, k] = y
+        return pd.DataFrame(out, index=d.row_index, columns=[f"sim_{k + 1}" for k in range(nsim)])
+
+    def refit(self, new_response: Any, start: np.ndarray | None = None, emit_warnings: bool = True) -> LmmFit:
+        """Refit the same design to a new response vector (e.g. a simulated one), starting from this theta."""
+        y = np.asarray(new_response, dtype=float).ravel()
+        if y.shape != (self.nobs,):
+            raise ValueError(f"new_response has {y.size} values; the model has {self.nobs} observations")
+        est = fit_lmm(self.design, self.reml, self.control, start=self.theta if start is None else start, y=y,
+                      emit_warnings=emit_warnings)
+        return LmmFit(self.model, est, self.reml, y=y, control=self.control)
+
+    # ---- inference --------------------------------------------------------------------------------------------
+    def satterthwaite(self, L: Any = None) -> pd.DataFrame:
+        """t tests with Satterthwaite's degrees of freedom (lmerTest's default), one row per contrast.
+
+        ``L``: contrast matrix (rows), default the identity (one test per fixed effect).
+        """
+        from ..inference.satterthwaite import satterthwaite_table
+
+        return satterthwaite_table(self, L)
+
+    def icc(self) -> Any:
+        """ICC (adjusted and unadjusted, as ``performance::icc``), design effects and effective sample sizes."""
+        from .icc import icc
+
+        return icc(self)
+
+    def summary(self, ddf: str = "satterthwaite", correlation: bool = True) -> Any:
+        """lme4's summary, with lmerTest's df and p-values (``ddf``: ``satterthwaite``, ``kenward-roger``
+        or ``none``)."""
+        from .summary import LmmSummary
+
+        return LmmSummary(self, ddf=ddf, correlation=correlation)

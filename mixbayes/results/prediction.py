@@ -1,0 +1,100 @@
+"""Linear predictors for new data: fixed part, random part (known levels), unseen levels."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..design.expressions import evaluate
+from ..design.matrices import ModelMatrices, _prepare_frame
+from ..exceptions import DesignError, MixbayesError
+
+__all__ = ["NewLevelError", "level_codes", "new_linear_predictor"]
+
+
+class NewLevelError(MixbayesError, ValueError):
+    """New data hold grouping-factor levels the model has not seen (and ``allow_new_levels`` is False)."""
+
+
+def level_codes(design: ModelMatrices, term_index: int, frame: pd.DataFrame) -> np.ndarray:
+    """Level index of each row of ``frame`` for a term; -1 for unseen levels or missing values."""
+    term = design.terms[term_index]
+    labels = None
+    for var in term.group_vars:
+        col = frame[var].astype(object).map(lambda v: None if pd.isna(v) else _label(v))
+        labels = col if labels is None else labels.str.cat(col, sep=":")
+    lookup = {lv: i for i, lv in enumerate(term.levels)}
+    assert labels is not None
+    return labels.map(lambda s: lookup.get(s, -1) if isinstance(s, str) else -1).to_numpy(dtype=np.int64)
+
+
+def _label(value: object) -> str:
+    from ..design.factors import r_label
+
+    return r_label(value)
+
+
+def new_linear_predictor(
+    design: ModelMatrices,
+    beta: np.ndarray,
+    b: np.ndarray,
+    newdata: pd.DataFrame,
+    include_random: bool = True,
+    allow_new_levels: bool = False,
+    offset: np.ndarray | None = None,
+) -> np.ndarray:
+    """eta = X beta + Z b + offset for new data.
+
+    Unseen levels contribute 0 (the population level) when ``allow_new_levels``; otherwise they raise
+    :class:`NewLevelError`.  Rows with missing predictor values give NaN.
+    """
+    if not isinstance(newdata, pd.DataFrame):
+        newdata = pd.DataFrame(newdata)
+    grouping = {v for t in design.terms for v in t.group_vars}
+    needed = [c for c in (design.frame.columns if design.frame is not None else []) if c != design.response_name]
+    needed = [c for c in needed if c not in grouping or not include_random or c in newdata.columns]
+    missing = [c for c in needed if c not in newdata.columns]
+    if missing:
+        raise DesignError(f"the new data lack the column(s) {', '.join(missing)} that the model uses")
+    raw = newdata[needed]
+    complete = ~raw.isna().any(axis=1).to_numpy()
+    eta = np.full(len(newdata), np.nan)
+    frame = _prepare_frame(raw, design.frame)
+    for col in needed:
+        lost = frame[col].isna().to_numpy() & ~raw[col].isna().to_numpy()
+        if lost.any() and col not in grouping:
+            bad = sorted({str(v) for v in raw.loc[lost, col]})
+            raise NewLevelError(f"factor {col!r} has level(s) {', '.join(bad[:5])} not seen when fitting; "
+                                "fixed effects cannot be predicted for them")
+    sub = frame.loc[complete]
+    raw_sub = raw.loc[complete]
+    if len(sub) == 0:
+        return eta
+    try:
+        X = design.fixed_matrix(sub) if design.n_fixef else np.zeros((len(sub), 0))
+    except Exception as exc:
+        raise DesignError(f"cannot build the fixed-effects matrix for the new data: {exc}") from None
+    value = X @ beta
+    for text in design.formula.offsets:
+        value = value + evaluate(text, sub, "offset")
+    if offset is not None:
+        value = value + np.asarray(offset, dtype=float)[complete]
+    if include_random:
+        pos = 0
+        for k, t in enumerate(design.terms):
+            codes = level_codes(design, k, raw_sub)
+            unseen = codes < 0
+            if unseen.any() and not allow_new_levels:
+                labels = sorted(set(raw_sub.loc[unseen, list(t.group_vars)].astype(str).agg(":".join, axis=1)))
+                raise NewLevelError(
+                    f"new levels of {t.group!r} in the new data: {', '.join(labels[:5])}"
+                    f"{' ...' if len(labels) > 5 else ''}; pass allow_new_levels=True to predict them at the "
+                    "population level (random effect 0), or include_random=False for population predictions"
+                )
+            z = np.asarray(t.spec.matrix(sub), dtype=float)
+            bt = b[pos : pos + t.n_random].reshape(t.n_levels, t.q)
+            pos += t.n_random
+            contrib = np.einsum("ij,ij->i", z, bt[np.where(unseen, 0, codes)])
+            value = value + np.where(unseen, 0.0, contrib)
+    eta[complete] = value
+    return eta

@@ -1,0 +1,72 @@
+"""Random effects (conditional modes) with conditional SDs, as lme4's ``ranef(fit, condVar=TRUE)``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+
+import numpy as np
+import pandas as pd
+
+from ..design.matrices import ModelMatrices
+
+__all__ = ["RandomEffects"]
+
+
+class RandomEffects(Mapping[str, pd.DataFrame]):
+    """Conditional modes per grouping factor: ``ranef["Subject"]`` is a levels x columns DataFrame.
+
+    Terms sharing a grouping factor (``(1 | g) + (0 + x | g)``) are merged into one frame, as lme4 does.
+    ``condsd[group]`` holds the conditional SDs in the same shape; ``condvar[group]`` the (levels, q, q)
+    conditional covariance arrays of each term.
+    """
+
+    def __init__(self, design: ModelMatrices, b: np.ndarray, cond_blocks: list[np.ndarray] | None) -> None:
+        self._frames: dict[str, pd.DataFrame] = {}
+        self.condsd: dict[str, pd.DataFrame] = {}
+        self.condvar: dict[str, list[np.ndarray]] = {}
+        pos = 0
+        for k, t in enumerate(design.terms):
+            block = b[pos : pos + t.n_random].reshape(t.n_levels, t.q)
+            pos += t.n_random
+            frame = pd.DataFrame(block, index=pd.Index(t.levels, name=t.group), columns=list(t.columns))
+            sd = None
+            if cond_blocks is not None:
+                cv = cond_blocks[k]
+                sd = pd.DataFrame(np.sqrt(np.diagonal(cv, axis1=1, axis2=2)), index=frame.index,
+                                  columns=list(t.columns))
+                self.condvar.setdefault(t.group, []).append(cv)
+            if t.group in self._frames:
+                self._frames[t.group] = pd.concat([self._frames[t.group], frame], axis=1)
+                if sd is not None:
+                    self.condsd[t.group] = pd.concat([self.condsd[t.group], sd], axis=1)
+            else:
+                self._frames[t.group] = frame
+                if sd is not None:
+                    self.condsd[t.group] = sd
+
+    def __getitem__(self, key: str) -> pd.DataFrame:
+        return self._frames[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._frames)
+
+    def __len__(self) -> int:
+        return len(self._frames)
+
+    def as_frame(self) -> pd.DataFrame:
+        """Long form, as lme4's ``as.data.frame(ranef(fit, condVar=TRUE))``: grpvar, term, grp, condval, condsd."""
+        parts = []
+        for group, frame in self._frames.items():
+            for col in frame.columns:
+                part = pd.DataFrame({
+                    "grpvar": group,
+                    "term": col,
+                    "grp": frame.index.astype(str),
+                    "condval": frame[col].to_numpy(),
+                    "condsd": self.condsd[group][col].to_numpy() if group in self.condsd else np.nan,
+                })
+                parts.append(part)
+        return pd.concat(parts, ignore_index=True)
+
+    def __repr__(self) -> str:
+        return "\n".join(f"${g}\n{f.to_string()}" for g, f in self._frames.items())
