@@ -128,25 +128,55 @@ class Family:
         assert th is not None
         return 2.0 * wt * (_ylogy(y, mu) - (y + th) * np.log((y + th) / (mu + th)))
 
-    def loglik(self, y: Array, mu: Array, wt: Array, scale: float = 1.0) -> float:
-        """The log-likelihood of the conditional distribution, with R's conventions (``-family$aic/2``)."""
+    def loglik_terms(self, y: Array, mu: Array, wt: Array, trials: Array | None = None,
+                     scale: float = 1.0) -> Array:
+        """Per-observation log-likelihood with R's conventions (``family$aic`` is -2 times their sum).
+
+        For the binomial, ``y`` is the proportion of successes, ``trials`` the numbers of trials and ``wt`` the
+        prior weights times the trials (R's ``weights``); each term is (wt / trials) * log dbinom.
+        """
         if self.name == "gaussian":
-            nobs = wt > 0
-            return float(np.sum(stats.norm.logpdf(y[nobs], mu[nobs], np.sqrt(scale / wt[nobs]))))
+            out = np.zeros_like(y, dtype=float)
+            pos = wt > 0
+            out[pos] = stats.norm.logpdf(y[pos], mu[pos], np.sqrt(scale / wt[pos]))
+            return out
         if self.name == "binomial":
-            m = wt
+            m = wt if trials is None else trials
             k = np.round(m * y)
-            terms = np.where(m > 0, stats.binom.logpmf(k, np.round(m), mu), 0.0)
-            return float(np.sum(terms))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                factor = np.where(m > 0, wt / np.where(m > 0, m, 1.0), 0.0)
+            return np.where(m > 0, factor * stats.binom.logpmf(k, np.round(m), mu), 0.0)
         if self.name == "poisson":
-            return float(np.sum(wt * stats.poisson.logpmf(y, mu)))
+            return wt * stats.poisson.logpmf(y, mu)
         th = self.theta
         assert th is not None
         lp = (
             special.gammaln(y + th) - special.gammaln(th) - special.gammaln(y + 1.0)
             + th * np.log(th / (th + mu)) + y * np.log(np.maximum(mu, 1e-300) / (th + mu))
         )
-        return float(np.sum(wt * lp))
+        return wt * lp
+
+    def loglik(self, y: Array, mu: Array, wt: Array, trials: Array | None = None, scale: float = 1.0) -> float:
+        """Total log-likelihood (``-family$aic(...) / 2`` in R)."""
+        return float(np.sum(self.loglik_terms(y, mu, wt, trials, scale)))
+
+    def working_weights(self, mu: Array, eta: Array, wt: Array) -> Array:
+        """IRLS (Fisher) weights: prior weights * (d mu / d eta)^2 / V(mu)."""
+        d = self.link.mu_eta(eta)
+        return wt * d * d / self.variance(mu)
+
+    def score(self, y: Array, mu: Array, eta: Array, wt: Array) -> Array:
+        """d log p(y | eta) / d eta (per observation, times prior weights)."""
+        return wt * (y - mu) * self.link.mu_eta(eta) / self.variance(mu)
+
+    def observed_weights(self, y: Array, mu: Array, eta: Array, wt: Array) -> Array:
+        """-d^2 log p(y | eta) / d eta^2 (observed information); equals the Fisher weights for canonical links.
+        Implemented for the negative binomial with log link (glmmTMB's Laplace uses it)."""
+        if self.name == "negative_binomial" and self.link.name == "log":
+            th = self.theta
+            assert th is not None
+            return wt * (y + th) * mu * th / (th + mu) ** 2
+        return self.working_weights(mu, eta, wt)
 
     def mustart(self, y: Array, wt: Array) -> Array:
         """Starting values for mu, as R's ``family$initialize``."""

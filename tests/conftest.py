@@ -27,19 +27,22 @@ def lme4_cases(kind: str | None = None) -> list[dict]:
     return [c for c in cases if kind is None or c["kind"] == kind]
 
 
+_FILES = {"synth_bin": "synth_crossed_binary"}
+
+
 @cache
 def _synth(name: str) -> pd.DataFrame:
-    frame = pd.read_csv(GOLDEN / "data" / f"{name}.csv")
-    levels = golden("design")["synth_factors"]
+    frame = pd.read_csv(GOLDEN / "data" / f"{_FILES.get(name, name)}.csv")
+    levels = dict(golden("design")["synth_factors"]) if name == "synth" else golden("glmm")["data_factors"][name]
     for col, lv in levels.items():
         if col in frame.columns:
-            frame[col] = pd.Categorical(frame[col], categories=lv)
+            frame[col] = pd.Categorical(frame[col].astype(str), categories=lv)
     return frame
 
 
 def dataset(name: str) -> pd.DataFrame:
     """A data set as the R scripts prepared it (see the ``data_prep`` notes of the golden files)."""
-    if name in ("synth", "cbpp_binary", "synth_pois", "synth_crossed_binary"):
+    if name in ("synth", "cbpp_binary", "synth_pois", "synth_bin"):
         return _synth(name).copy()
     if name == "grouseticks_s":
         frame = mb.load_dataset("grouseticks")
@@ -76,3 +79,24 @@ def values(x: object) -> np.ndarray:
     if isinstance(x, dict):
         x = list(x.values())
     return np.atleast_1d(np.asarray(x, dtype=float))
+
+
+def glmer_call(call: str) -> dict:
+    """Parse a golden glmer call: formula, data, family, link, nAGQ and weights."""
+    import re
+
+    body = call[call.index("(") + 1 : call.rindex(")")]
+    formula = body[: body.index(", data =")]
+    data = re.search(r"data = (\w+)", body).group(1)
+    fam = re.search(r"family = (\w+)", body)
+    link = re.search(r'link = "(\w+)"', body)
+    nagq = re.search(r"nAGQ = (\d+)", body)
+    weights = re.search(r"weights = (\w+)", body)
+    return {
+        "formula": formula,
+        "data": data,
+        "family": fam.group(1) if fam else "binomial",
+        "link": link.group(1) if link else None,
+        "nAGQ": int(nagq.group(1)) if nagq else 1,
+        "weights": weights.group(1) if weights else None,
+    }

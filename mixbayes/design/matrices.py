@@ -65,6 +65,7 @@ class ModelMatrices:
     fixed_spec: MatrixSpec | None = field(repr=False, default=None)
     has_prior_weights: bool = False
     frame: pd.DataFrame | None = field(repr=False, default=None)
+    predictor_vars: tuple[str, ...] = ()
 
     # ---- sizes ----------------------------------------------------------------------------------------
     @property
@@ -181,9 +182,9 @@ def _node_variables(node: Node, columns: list[str], out: list[str], where: str) 
             pass
 
 
-def _variables(parsed: ParsedFormula, columns: list[str]) -> list[str]:
+def _variables(parsed: ParsedFormula, columns: list[str], include_response: bool = True) -> list[str]:
     used: list[str] = []
-    if parsed.lhs is not None:
+    if parsed.lhs is not None and include_response:
         _node_variables(parsed.lhs, columns, used, "response")
     for _, node in parsed.fixed:
         _node_variables(node, columns, used, "formula")
@@ -379,6 +380,7 @@ def build_design(
         fixed_spec=fixed_spec,
         has_prior_weights=w_all is not None,
         frame=frame,
+        predictor_vars=tuple(_variables(parsed, columns, include_response=False)),
     )
 
 

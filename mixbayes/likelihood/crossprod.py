@@ -71,6 +71,15 @@ class CrossProductPlan:
             self._r1_indptr = indptr.astype(np.int32)
         # dense index of the rest terms' entries in Arr
         self._rest_idx = [_level_index(t) + self.offsets[i] for i, t in enumerate(self.rest)]
+        self._template: sparse.csr_matrix | None = None
+
+    def _r1_template(self, ncols: int) -> sparse.csr_matrix:
+        """A CSR matrix with Zr'Z1's pattern; each compute() gets a shallow copy with new data (no checks)."""
+        if self._template is None:
+            self._template = sparse.csr_matrix(
+                (np.zeros(self._r1_nnz), self._r1_indices, self._r1_indptr), shape=(self.m, ncols))
+        out = self._template.copy()
+        return out
 
     def compute(self, X: np.ndarray, y: np.ndarray, w: np.ndarray) -> CrossProducts:
         sw = np.sqrt(w)
@@ -98,22 +107,24 @@ class CrossProductPlan:
                 [(z[:, :, None] * z1[:, None, :]).reshape(len(z), -1) for z in zr], axis=1
             ).ravel()
             data = np.bincount(self._r1_inverse, weights=vals, minlength=self._r1_nnz)
-            Ar1 = sparse.csr_matrix((data, self._r1_indices, self._r1_indptr), shape=(m, nl1 * q1))
+            Ar1 = self._r1_template(nl1 * q1)
+            Ar1.data = data
             flat = Arr.reshape(-1)
             for i, (zi, ri) in enumerate(zip(zr, self._rest_idx, strict=True)):
                 for j in range(i + 1):
                     zj, rj = zr[j], self._rest_idx[j]
                     key = (ri[:, :, None] * size + rj[:, None, :]).ravel()
                     v = (zi[:, :, None] * zj[:, None, :]).ravel()
-                    flat += np.bincount(key, weights=v, minlength=size * size)
+                    block = np.bincount(key, weights=v, minlength=size * size)
+                    flat += block
+                    if j < i:  # mirror the off-diagonal block into the upper triangle
+                        flat += block.reshape(size, size).T.ravel()
                 # [X y]-by-term block
                 t = self.rest[i]
                 for c in range(p1):
                     for a in range(t.q):
                         cols = self.offsets[i] + a + t.q * np.arange(t.n_levels)
                         Arr[m + c, cols] = np.bincount(t.codes, weights=xy[:, c] * zi[:, a], minlength=t.n_levels)
-            lower = np.tril(Arr[:m, :m], -1)
-            Arr[:m, :m] = np.tril(Arr[:m, :m]) + lower.T
             Arr[:m, m:] = Arr[m:, :m].T
         else:
             Ar1 = sparse.csr_matrix((0, nl1 * q1))

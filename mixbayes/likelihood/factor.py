@@ -46,32 +46,43 @@ def _batched_tri_inv(L: np.ndarray) -> np.ndarray:
 class _GramPlan:
     """Ar1 diag(v) Ar1' as a linear map of v: one sparse mat-vec per evaluation instead of a sparse product.
 
-    Used when the first term is scalar, so that W_r W_r' = Lambda_r Ar1 diag(s^2) Ar1' Lambda_r.
+    Used when the first term is scalar, so that W_r W_r' = Lambda_r Ar1 diag(s^2) Ar1' Lambda_r.  Built once from
+    the (fixed) sparsity pattern of Ar1; ``refresh`` takes new values of Ar1 (PIRLS changes them every step).
     """
 
     def __init__(self, Ar1: sparse.csr_matrix) -> None:
-        csc = Ar1.tocsc()
-        m = Ar1.shape[0]
-        cols, vals = [], []
-        keys = []
-        for k in range(csc.shape[1]):
-            idx = csc.indices[csc.indptr[k] : csc.indptr[k + 1]]
-            val = csc.data[csc.indptr[k] : csc.indptr[k + 1]]
-            if len(idx) == 0:
-                continue
-            ii, jj = np.tril_indices(len(idx))
-            keys.append(idx[ii].astype(np.int64) * m + idx[jj])
-            vals.append(val[ii] * val[jj])
-            cols.append(np.full(len(ii), k, dtype=np.int64))
-        allkeys = np.concatenate(keys) if keys else np.zeros(0, dtype=np.int64)
-        uniq, inverse = np.unique(allkeys, return_inverse=True)
+        m, ncol = Ar1.shape
+        coo = Ar1.tocoo()
+        order = np.lexsort((coo.row, coo.col))  # column-major, rows ascending within a column
+        self._order = order
+        rows = coo.row[order].astype(np.int64)
+        cols = coo.col[order].astype(np.int64)
+        counts = np.bincount(cols, minlength=ncol)
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        pa_list, pb_list, col_list = [], [], []
+        for size in np.unique(counts[counts > 0]):
+            ks = np.where(counts == size)[0]
+            block = starts[ks][:, None] + np.arange(size)[None, :]
+            ii, jj = np.tril_indices(size)
+            pa_list.append(block[:, ii].ravel())
+            pb_list.append(block[:, jj].ravel())
+            col_list.append(np.repeat(ks, len(ii)))
+        pa = np.concatenate(pa_list) if pa_list else np.zeros(0, np.int64)
+        pb = np.concatenate(pb_list) if pb_list else np.zeros(0, np.int64)
+        pcol = np.concatenate(col_list) if col_list else np.zeros(0, np.int64)
+        keys = rows[pa] * m + rows[pb]
+        uniq, inverse = np.unique(keys, return_inverse=True)
         self.rows = (uniq // m).astype(np.int64)
         self.cols = (uniq % m).astype(np.int64)
-        self.C = sparse.csr_matrix(
-            (np.concatenate(vals) if vals else np.zeros(0), (inverse, np.concatenate(cols) if cols else
-                                                              np.zeros(0, dtype=np.int64))),
-            shape=(len(uniq), Ar1.shape[1]),
-        )
+        C = sparse.csr_matrix((np.arange(1, len(pa) + 1, dtype=float), (inverse, pcol)), shape=(len(uniq), ncol))
+        self._perm = C.data.astype(np.int64) - 1  # position of each stored entry among (pa, pb)
+        self._pa, self._pb = pa[self._perm], pb[self._perm]
+        self.C = C
+        self.refresh(Ar1)
+
+    def refresh(self, Ar1: sparse.csr_matrix) -> None:
+        data = Ar1.tocoo().data[self._order]
+        self.C.data = data[self._pa] * data[self._pb]
 
     def gram(self, v: np.ndarray, lam: np.ndarray, out: np.ndarray) -> None:
         """Subtract Lambda_r Ar1 diag(v) Ar1' Lambda_r from the (m, m) array ``out`` (both triangles)."""
@@ -102,9 +113,11 @@ class BlockedFactor:
         self._gram: _GramPlan | None = None
 
     def set_crossproducts(self, cp: CrossProducts) -> None:
+        """New cross-products with the same sparsity pattern (new weights or response)."""
         self.cp = cp
         self.theta = None
-        self._gram = None
+        if self._gram is not None:
+            self._gram.refresh(cp.Ar1)
 
     def _gram_plan(self) -> _GramPlan | None:
         if self.first.q != 1 or not self.scalar_rest or self.m < 64:
@@ -135,7 +148,11 @@ class BlockedFactor:
         if q1 == 1:
             s = S1.ravel()
             Wx = cp.Ax1 * s[None, :]
-            Wr = cp.Ar1.multiply(s[None, :]).tocsr() if self.m else cp.Ar1
+            if self.m:
+                Wr = cp.Ar1.copy()
+                Wr.data = cp.Ar1.data * s[cp.Ar1.indices]
+            else:
+                Wr = cp.Ar1
         else:
             p1 = cp.Ax1.shape[0]
             Wx = (np.swapaxes(cp.Ax1.reshape(p1, -1, q1), 0, 1) @ S1).swapaxes(0, 1).reshape(p1, -1)
@@ -151,7 +168,7 @@ class BlockedFactor:
         if self.m:
             lam = self._rest_scaling(theta)
             if lam is not None:  # all rest terms scalar: Lambda_r is diagonal
-                Wr = sparse.diags(lam) @ Wr
+                Wr.data *= lam[self._row_of_entry(Wr)]
                 d = np.concatenate([lam, np.ones(self.p + 1)])
                 M *= d[:, None]
                 M *= d[None, :]
@@ -175,6 +192,11 @@ class BlockedFactor:
             raise NotPositiveDefinite(f"Cholesky failed at pivot {info}")
         self.L, self.Wr, self.Wx = L, Wr, Wx
         self.theta = theta.copy()
+
+    def _row_of_entry(self, W: sparse.csr_matrix) -> np.ndarray:
+        if getattr(self, "_rows_cache", None) is None or len(self._rows_cache) != W.nnz:
+            self._rows_cache = np.repeat(np.arange(W.shape[0]), np.diff(W.indptr))
+        return self._rows_cache
 
     def _rest_scaling(self, theta: np.ndarray) -> np.ndarray | None:
         if not self.scalar_rest:

@@ -2,7 +2,8 @@
 
 Random-effect variance: for each term, the mean over observations of z_i' Sigma z_i (Johnson's extension to
 random slopes, as ``insight::get_variance``); residual variance: sigma^2 for Gaussian models and the
-distribution-specific (latent) variance for GLMMs (pi^2/3 logit, 1 probit, pi^2/6 cloglog); fixed-effect
+distribution-specific (latent) variance for GLMMs (pi^2/3 logit, 1 probit, pi^2/6 cloglog; log(1 + 1/lambda)
+for the log link) plus the variance of observation-level terms (one level per observation); fixed-effect
 variance: var(X beta).
 
 adjusted ICC = var_random / (var_random + var_residual)
@@ -47,7 +48,7 @@ def latent_residual_variance(fit: Any) -> float:
     if fam.name == "binomial":
         return {"logit": np.pi**2 / 3, "probit": 1.0, "cloglog": np.pi**2 / 6}[link]
     # Poisson / negative binomial, log link: lognormal approximation log(1 + 1/lambda) (+ 1/theta for NB2),
-    # lambda from the null model's intercept, as insight does
+    # lambda = exp(intercept of the null model), as insight (0.18, used by performance 0.10.2) does
     lam = _null_lambda(fit)
     extra = 0.0 if fam.theta is None else 1.0 / fam.theta
     return float(np.log1p(1.0 / lam + extra))
@@ -57,15 +58,23 @@ def _null_lambda(fit: Any) -> float:
     beta0 = getattr(fit, "_null_intercept", None)
     if beta0 is None:
         beta0 = fit.null_intercept()
-    vr = _random_variance(fit)[0]
-    return float(np.exp(beta0 + 0.5 * vr))
+        fit._null_intercept = beta0
+    return float(np.exp(beta0))
 
 
-def _random_variance(fit: Any) -> tuple[float, dict[str, float]]:
+def _observation_level(fit: Any, term: Any) -> bool:
+    """A term with one level per observation (e.g. ``(1 | obs)`` for overdispersion) is residual variance, as in
+    insight."""
+    return fit.design.family.name != "gaussian" and term.n_levels == fit.nobs
+
+
+def _random_variance(fit: Any, observation_level: bool = False) -> tuple[float, dict[str, float]]:
     vc = fit.varcorr
     total = 0.0
     per: dict[str, float] = {}
     for t, tc in zip(fit.design.terms, vc.terms, strict=True):
+        if _observation_level(fit, t) != observation_level:
+            continue
         v = float(np.mean(np.einsum("ij,jk,ik->i", t.z, tc.cov, t.z)))
         total += v
         per[t.group] = per.get(t.group, 0.0) + v
@@ -74,14 +83,14 @@ def _random_variance(fit: Any) -> tuple[float, dict[str, float]]:
 
 def icc(fit: Any) -> ICC:
     var_random, per = _random_variance(fit)
-    var_resid = latent_residual_variance(fit)
+    var_resid = latent_residual_variance(fit) + _random_variance(fit, observation_level=True)[0]
     eta_fixed = fit.design.X @ fit.beta
     var_fixed = float(np.var(eta_fixed, ddof=1)) if fit.nobs > 1 else 0.0
     total = var_random + var_resid
     rows = []
     n = fit.nobs
     for t in fit.design.terms:
-        if t.group in [r["group"] for r in rows]:
+        if t.group in [r["group"] for r in rows] or t.group not in per:
             continue
         rho = per[t.group] / total
         size = n / t.n_levels

@@ -51,7 +51,7 @@ def new_linear_predictor(
     if not isinstance(newdata, pd.DataFrame):
         newdata = pd.DataFrame(newdata)
     grouping = {v for t in design.terms for v in t.group_vars}
-    needed = [c for c in (design.frame.columns if design.frame is not None else []) if c != design.response_name]
+    needed = list(design.predictor_vars)
     needed = [c for c in needed if c not in grouping or not include_random or c in newdata.columns]
     missing = [c for c in needed if c not in newdata.columns]
     if missing:

@@ -1,0 +1,280 @@
+"""Generalised linear mixed models: lme4's two-stage fit.
+
+Stage 1 (lme4's nAGQ = 0): optimise theta, with beta estimated alongside the random effects inside PIRLS.
+Stage 2 (nAGQ >= 1): optimise (theta, beta) jointly, with PIRLS over the random effects only; the objective is
+the Laplace approximation (nAGQ = 1) or adaptive Gauss-Hermite quadrature (nAGQ > 1, one scalar term).
+The negative binomial adds log(dispersion) to the stage-2 parameters (glmmTMB's ``nbinom2``: joint Laplace ML).
+
+``control["pirls"]``: ``"lme4"`` (default) evaluates the objective as lme4 does (PIRLS restarted from the
+previous stage's linear predictor and stopped at ``tolPwrss`` = 1e-7), which reproduces lme4's numbers;
+``"exact"`` converges PIRLS fully (the Laplace approximation at the exact conditional mode; lme4 approaches it
+with ``glmerControl(tolPwrss = 1e-13)``).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..design.matrices import ModelMatrices
+from ..exceptions import DesignError, NotSupportedError
+from .convergence import ConvergenceReport, check_convergence
+from .derivatives import deriv12
+from .optimizers import OptSummary, minimize
+from .pirls import GlmmWorkspace, PirlsFailure, gauss_hermite
+
+__all__ = ["GlmmControl", "GlmmEstimate", "fit_glmm"]
+
+
+@dataclass
+class GlmmControl:
+    """Settings of a GLMM fit (cf. ``glmerControl``).
+
+    optimizer : stage-2 optimiser (stage 1 uses BOBYQA).
+    pirls : ``"lme4"`` or ``"exact"`` (see the module notes).
+    tol_pwrss : lme4's ``tolPwrss``.
+    boundary_tol, check_nobs_vs_nre, calc_derivs, maxeval, settings : as for the LMM.
+    """
+
+    optimizer: str = "bobyqa"
+    pirls: str = "lme4"
+    tol_pwrss: float = 1e-7
+    maxeval: int = 100000
+    boundary_tol: float = 1e-5
+    check_nobs_vs_nre: str = "stop"
+    calc_derivs: bool = True
+    settings: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def from_any(cls, control: Any) -> GlmmControl:
+        if control is None:
+            return cls()
+        if isinstance(control, cls):
+            return control
+        return cls(**dict(control))
+
+
+@dataclass
+class GlmmEstimate:
+    """Raw output of :func:`fit_glmm` (wrapped by :class:`mixbayes.results.glmm.GlmmFit`)."""
+
+    workspace: GlmmWorkspace
+    nAGQ: int
+    theta: np.ndarray
+    beta: np.ndarray
+    u: np.ndarray
+    b: np.ndarray
+    nb_theta: float | None
+    objective_value: float
+    vcov: np.ndarray
+    optsummary: OptSummary
+    stage1: OptSummary
+    gradient: np.ndarray
+    hessian: np.ndarray
+    report: ConvergenceReport
+    exact_objective: float
+    mu: np.ndarray
+    eta: np.ndarray
+    stage_start: dict[int, np.ndarray] = field(default_factory=dict)
+
+
+def _check(design: ModelMatrices, control: GlmmControl, nAGQ: int) -> None:
+    if nAGQ < 0:
+        raise NotSupportedError("nAGQ must be 0, 1 or a larger number of quadrature points")
+    if nAGQ > 1 and (len(design.terms) != 1 or design.terms[0].q != 1):
+        raise NotSupportedError(
+            f"nAGQ = {nAGQ} > 1 is only available for models with a single scalar random-effects term (lme4 "
+            "refuses it too); use the Laplace approximation (nAGQ = 1)"
+        )
+    if design.family.name == "negative_binomial" and nAGQ == 0:
+        raise NotSupportedError("the negative binomial is fitted by joint Laplace ML (nAGQ = 1)")
+    for t in design.terms:
+        if t.n_random > design.n_obs and control.check_nobs_vs_nre == "stop":
+            raise DesignError(
+                f"number of observations (={design.n_obs}) < number of random effects (={t.n_random}) for term "
+                f"{t.expr}; the random-effects parameters are probably unidentifiable (pass "
+                "control={'check_nobs_vs_nre': 'ignore'} to fit anyway)"
+            )
+
+
+def fit_glmm(design: ModelMatrices, nAGQ: int = 1, control: Any = None, start: Any = None,
+             emit_warnings: bool = True) -> GlmmEstimate:
+    """Fit a GLMM by Laplace (nAGQ = 1), adaptive Gauss-Hermite quadrature (nAGQ > 1) or lme4's nAGQ = 0."""
+    control = GlmmControl.from_any(control)
+    _check(design, control, nAGQ)
+    from .lmm import _blas_limit
+
+    with _blas_limit(design, None):
+        return _fit_glmm(design, nAGQ, control, start, emit_warnings)
+
+
+def _fit_glmm(design: ModelMatrices, nAGQ: int, control: GlmmControl, start: Any,
+              emit_warnings: bool) -> GlmmEstimate:
+    family = design.family
+    is_nb = family.name == "negative_binomial"
+    if is_nb:
+        from ..families import get_family
+
+        family = get_family("poisson")
+    ws = GlmmWorkspace(design, family=family)
+    exact = control.pirls == "exact"
+    tol = control.tol_pwrss
+    nt = design.n_theta
+    lower_theta = design.lower
+    settings = {"maxeval": control.maxeval, **control.settings}
+
+    # initial PIRLS at theta0 from mustart (lme4's mkGlmerDevfun), giving the stage-1 starting predictor
+    theta0 = design.theta0 if start is None or "theta" not in dict(start) else np.asarray(dict(start)["theta"])
+    eta_start = family.link.link(family.mustart(design.y, design.weights))
+    _, state = ws.sweep(theta0, None, eta_start, tol)
+    lp0 = state.eta.copy()
+
+    def stage1(theta: np.ndarray) -> float:
+        if exact:
+            return ws.laplace(theta, None)
+        return ws.sweep(theta, None, lp0, tol)[0]
+
+    # stage 1 only supplies a start for stage 2: a looser tolerance changes no reported digit
+    s1 = minimize(_safe(stage1), theta0, lower_theta, optimizer="bobyqa",
+                  settings={**settings, "xtol_abs": 1e-5} if nAGQ > 0 else settings)
+    s1 = _boundary(stage1, s1, lower_theta, control.boundary_tol)
+    theta1 = s1.final
+    stage1(theta1)
+    beta1 = ws.beta.copy()
+    lp1 = ws.random_part(theta1, ws.u) + design.X @ beta1 + design.offset
+
+    if nAGQ == 0 and not is_nb:
+        value = stage1(theta1)
+        factor = ws.factor
+        assert factor is not None
+        vcov = factor.unscaled_vcov_beta()
+        theta, beta, summary = theta1, beta1, s1
+        grad = np.zeros(nt)
+        hess = np.zeros((nt, nt))
+        objective = stage1
+        params = theta1
+        nb_theta = None
+    else:
+        if is_nb:
+            ws.family = design.family.with_theta(_nb_start(design, lp1))
+            ws.observed_info = True
+        nodes, weights = gauss_hermite(nAGQ) if nAGQ > 1 else (None, None)
+
+        def stage2(par: np.ndarray) -> float:
+            theta, beta = par[:nt], par[nt : nt + design.n_fixef]
+            if is_nb:
+                ws.family = ws.family.with_theta(float(np.exp(par[-1])))
+            if nodes is not None:
+                return ws.agq(theta, beta, nodes, weights)
+            if exact or is_nb:
+                return ws.laplace(theta, beta)
+            return ws.sweep(theta, beta, lp1, tol)[0]
+
+        x0 = np.concatenate([theta1, beta1] + ([[np.log(ws.family.theta)]] if is_nb else []))
+        if start is not None and "beta" in dict(start):
+            x0[nt : nt + design.n_fixef] = np.asarray(dict(start)["beta"], dtype=float)
+        lower = np.concatenate([lower_theta, np.full(len(x0) - nt, -np.inf)])
+        summary = minimize(_safe(stage2), x0, lower, optimizer=control.optimizer,
+                           settings={"initial_step": 0.1, "xtol_abs": 1e-7, **settings})
+        summary = _boundary(stage2, summary, lower, control.boundary_tol)
+        params = summary.final
+        theta, beta = params[:nt], params[nt : nt + design.n_fixef]
+        value = stage2(params)
+        objective = stage2
+        nb_theta = float(np.exp(params[-1])) if is_nb else None
+        if control.calc_derivs:
+            grad, hess = deriv12(objective, params, lower=lower)
+            value = stage2(params)  # restore the state at the optimum
+            vcov = _vcov_from_hessian(hess, nt, design.n_fixef)
+            if vcov is None:  # lme4 falls back to the covariance given theta (with a warning)
+                vcov = ws.fisher_vcov(theta, beta)
+                value = stage2(params)
+        else:
+            grad, hess = np.zeros(len(params)), np.zeros((len(params), len(params)))
+            vcov = np.full((design.n_fixef, design.n_fixef), np.nan)
+    u = ws.u.copy()
+    b = np.empty_like(u)
+    pos = 0
+    for t in design.terms:
+        T = t.factor(theta)
+        b[pos : pos + t.n_random] = (u[pos : pos + t.n_random].reshape(t.n_levels, t.q) @ T.T).ravel()
+        pos += t.n_random
+    eta = design.X @ beta + design.offset + ws.random_part(theta, u)
+    mu = ws.family.link.inverse(eta)
+    # the fully converged Laplace value at the same parameters, for the diagnostic report
+    exact_value = value
+    if not exact and nAGQ == 1:
+        probe = GlmmWorkspace(design, family=ws.family)
+        try:
+            exact_value = probe.laplace(theta, beta)
+        except PirlsFailure:
+            exact_value = np.nan
+        ws.u = u
+    extra = ["log(dispersion)"] if is_nb else []
+    names_beta = [f"beta.{n}" for n in design.fixef_names]
+    report = check_convergence(design, params, np.concatenate([lower_theta, np.full(len(params) - nt, -np.inf)]),
+                               grad, hess, summary.optimizer, summary.feval, summary.converged, summary.message,
+                               control.maxeval, emit=False,
+                               extra_names=names_beta + extra if len(params) > nt else None)
+    if nAGQ == 0:
+        report.problems = [p for p in report.problems if p[0] in ("scale", "singular", "optimizer")]
+    if emit_warnings:
+        from .convergence import emit_warnings as emit
+
+        emit(report)
+    return GlmmEstimate(ws, nAGQ, np.asarray(theta), np.asarray(beta), u, b, nb_theta, float(value), vcov, summary,
+                        s1, grad, hess, report, float(exact_value), mu, eta, {1: lp0, 2: lp1})
+
+
+def _safe(fun: Any) -> Any:
+    def wrapped(x: np.ndarray) -> float:
+        try:
+            return float(fun(x))
+        except (PirlsFailure, FloatingPointError, np.linalg.LinAlgError):
+            return np.inf
+
+    return wrapped
+
+
+def _boundary(fun: Any, summary: OptSummary, lower: np.ndarray, tol: float) -> OptSummary:
+    """lme4's ``check.boundary``: snap parameters within ``tol`` of their bound onto it when no worse."""
+    if tol <= 0:
+        return summary
+    x = summary.final.copy()
+    diff = x - lower
+    for i in np.where(np.isfinite(lower) & (diff > 0) & (diff < tol))[0]:
+        trial = x.copy()
+        trial[i] = lower[i]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            value = _safe(fun)(trial)
+        if value < summary.fmin:
+            x, summary.fmin = trial, value
+            summary.restarts.append(f"parameter {i} snapped to its bound")
+    summary.final = x
+    return summary
+
+
+def _vcov_from_hessian(hess: np.ndarray, nt: int, p: int) -> np.ndarray | None:
+    """lme4's ``calc.vcov.hess``: the beta block of 2 H^{-1} (H the Hessian of the deviance)."""
+    try:
+        inv = np.linalg.inv(hess)
+    except np.linalg.LinAlgError:
+        return None
+    block = inv[nt : nt + p, nt : nt + p]
+    v = block + block.T
+    if not np.all(np.isfinite(v)) or np.min(np.linalg.eigvalsh(v)) <= 0:
+        return None
+    return v
+
+
+def _nb_start(design: ModelMatrices, eta: np.ndarray) -> float:
+    """Method-of-moments start for the NB2 dispersion from the Poisson fit's means."""
+    mu = np.exp(eta)
+    y = design.y
+    excess = np.sum((y - mu) ** 2 - mu)
+    theta = np.sum(mu**2) / excess if excess > 0 else 10.0
+    return float(np.clip(theta, 0.05, 1e4))

@@ -1,0 +1,298 @@
+"""Results of a generalised linear mixed model (``mb.glmer``)."""
+
+from __future__ import annotations
+
+import html
+import warnings
+from dataclasses import replace
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..exceptions import NotSupportedError, OverdispersionWarning, SeparationWarning
+from ..likelihood.glmm import GlmmEstimate, fit_glmm
+from ..likelihood.separation import separated_columns
+from .base import MixedFit
+from .format import SIGNIF_LEGEND, coef_table_text
+from .summary import fixed_correlation_text, wald_table
+
+if TYPE_CHECKING:
+    from ..model import Model
+
+__all__ = ["GlmmFit", "fit_glmm_model"]
+
+
+def fit_glmm_model(model: Model, method: str = "laplace", nAGQ: int = 1, control: Any = None, start: Any = None,
+                   emit_warnings: bool = True, **_: Any) -> GlmmFit:
+    """Fit ``model`` (a non-Gaussian family) by likelihood."""
+    method = method.lower()
+    if method in ("agq", "quadrature") and nAGQ <= 1:
+        nAGQ = 9
+    elif method == "laplace" and nAGQ > 1:
+        pass
+    elif method not in ("laplace", "agq", "quadrature", "ml", "pql0", "nagq0"):
+        raise NotSupportedError(f"method {method!r} is not a likelihood method for a GLMM; use 'laplace', "
+                                "'agq' (with nAGQ > 1), 'map' or 'bayes'")
+    if method in ("pql0", "nagq0"):
+        nAGQ = 0
+    est = fit_glmm(model.design, nAGQ=nAGQ, control=control, start=start, emit_warnings=emit_warnings)
+    fit = GlmmFit(model, est, control)
+    if emit_warnings:
+        fit._emit_diagnostics()
+    return fit
+
+
+class GlmmFit(MixedFit):
+    """A GLMM fitted by Laplace (nAGQ = 1), adaptive Gauss-Hermite (nAGQ > 1) or lme4's nAGQ = 0.
+
+    ``loglik``, ``aic``, ``bic`` follow lme4's conventions (for nAGQ > 1 lme4 leaves the family's normalising
+    constants out, so those log-likelihoods are on another scale than the Laplace ones; so do we).
+    ``dispersion`` is the negative binomial's theta (variance mu + mu^2 / theta).
+    """
+
+    def __init__(self, model: Model, estimate: GlmmEstimate, control: Any = None) -> None:
+        super().__init__(model, estimate.theta, estimate.beta, estimate.u, estimate.b, estimate.optsummary,
+                         estimate.report)
+        self.estimate = estimate
+        self.nAGQ = estimate.nAGQ
+        self.family = estimate.workspace.family
+        self.dispersion = estimate.nb_theta
+        self.objective_value = estimate.objective_value
+        self.control = control
+        self.method = "Laplace" if self.nAGQ == 1 else ("nAGQ=0" if self.nAGQ == 0 else f"AGQ({self.nAGQ})")
+        self.y = self.design.y
+
+    # ---- estimates -------------------------------------------------------------------------------------------
+    def _vcov_array(self) -> np.ndarray:
+        return self.estimate.vcov
+
+    def _cond_blocks(self) -> list[np.ndarray]:
+        ws = self.estimate.workspace
+        ws.beta = self.beta
+        blocks = ws.condvar_blocks(self.theta, self.u)
+        out = []
+        for t, blk in zip(self.design.terms, blocks, strict=True):
+            T = t.factor(self.theta)
+            out.append(T @ blk @ T.T)
+        return out
+
+    @property
+    def npar(self) -> int:
+        return self.design.n_fixef + self.design.n_theta + (1 if self.dispersion is not None else 0)
+
+    @property
+    def loglik(self) -> float:
+        return -0.5 * self.objective_value
+
+    @property
+    def aic(self) -> float:
+        return -2.0 * self.loglik + 2.0 * self.npar
+
+    @property
+    def bic(self) -> float:
+        return -2.0 * self.loglik + np.log(self.nobs) * self.npar
+
+    @property
+    def df_residual(self) -> int:
+        return self.nobs - self.npar
+
+    @property
+    def mu(self) -> np.ndarray:
+        return self.family.link.inverse(self.linear_predictor)
+
+    @property
+    def deviance(self) -> float:
+        """lme4's ``deviance()`` for a GLMM: the sum of squared deviance residuals (not -2 logLik)."""
+        return float(np.sum(self.family.dev_resids(self.y, self.mu, self.design.weights)))
+
+    def residuals(self, type: str = "deviance") -> pd.Series:
+        """``deviance`` (default, as lme4), ``pearson``, ``response`` or ``working`` residuals."""
+        y, mu, wt = self.y, self.mu, self.design.weights
+        if type == "response":
+            r = y - mu
+        elif type == "pearson":
+            r = (y - mu) * np.sqrt(wt) / np.sqrt(self.family.variance(mu))
+        elif type == "deviance":
+            r = np.sign(y - mu) * np.sqrt(np.maximum(self.family.dev_resids(y, mu, wt), 0))
+        elif type == "working":
+            r = (y - mu) / self.family.link.mu_eta(self.linear_predictor)
+        else:
+            raise ValueError(f"unknown residual type {type!r}: use deviance, pearson, response or working")
+        return pd.Series(r, index=self.design.row_index, name=f"{type} residuals")
+
+    # ---- diagnostics ---------------------------------------------------------------------------------------------
+    @cached_property
+    def separation(self) -> list[str]:
+        """Fixed effects along which a binomial response is (quasi-)completely separated."""
+        d = self.design
+        if self.family.name != "binomial" or d.successes is None or d.trials is None:
+            return []
+        return separated_columns(d.X, d.successes, d.trials, d.fixef_names)
+
+    @cached_property
+    def overdispersion(self) -> dict[str, float] | None:
+        """Pearson chi-square / residual df for Poisson models, with its chi-square p-value."""
+        if self.family.name != "poisson":
+            return None
+        chisq = float(np.sum(self.residuals("pearson") ** 2))
+        rdf = self.df_residual
+        return {"chisq": chisq, "df": rdf, "ratio": chisq / rdf, "p": float(stats.chi2.sf(chisq, rdf))}
+
+    def _emit_diagnostics(self) -> None:
+        if self.separation:
+            warnings.warn(
+                f"complete or quasi-complete separation: the estimate of {', '.join(map(repr, self.separation))} "
+                "runs off to infinity (fitted probabilities 0 or 1). Remedy: drop or merge the separating "
+                "predictor levels, or fit method='map'/'bayes' whose prior keeps the coefficients finite",
+                SeparationWarning, stacklevel=3)
+        od = self.overdispersion
+        if od is not None and od["ratio"] > 1.0 and od["p"] < 0.05:
+            warnings.warn(
+                f"overdispersion: Pearson chi-square / df = {od['ratio']:.3g} (p = {od['p']:.3g}). Remedy: the "
+                "negative binomial (family='negative_binomial'), or an observation-level random effect "
+                "(1 | obs)", OverdispersionWarning, stacklevel=3)
+
+    def diagnose(self) -> Any:
+        report = self.convergence
+        lines = [str(report)]
+        if self.separation:
+            lines.append(f"Separation: {', '.join(self.separation)}")
+        if self.overdispersion is not None:
+            od = self.overdispersion
+            lines.append(f"Overdispersion: Pearson chi2/df = {od['ratio']:.3f} (p = {od['p']:.3g})")
+        gap = self.estimate.exact_objective - self.objective_value
+        if np.isfinite(gap) and self.nAGQ == 1 and abs(gap) > 0:
+            lines.append(f"Laplace at the exactly converged mode differs by {gap:+.3g} in -2 logLik (lme4-compatible "
+                         "PIRLS tolerance 1e-7; control={'pirls': 'exact'} gives the converged value)")
+        return _Report("\n".join(lines), report)
+
+    # ---- simulation, ICC -----------------------------------------------------------------------------------------
+    def simulate(self, nsim: int = 1, seed: int | np.random.Generator | None = None,
+                 include_random: bool = True) -> pd.DataFrame:
+        """New responses from the fitted model: proportions for the binomial (successes / trials), counts else."""
+        rng = np.random.default_rng(seed)
+        d = self.design
+        out = np.empty((d.n_obs, nsim))
+        base = d.X @ self.beta + d.offset
+        for k in range(nsim):
+            eta = base.copy()
+            if include_random:
+                for t in d.terms:
+                    b = rng.standard_normal((t.n_levels, t.q)) @ t.factor(self.theta).T
+                    eta += np.einsum("ij,ij->i", t.z, b[t.codes])
+            mu = self.family.link.inverse(eta)
+            if self.family.name == "binomial":
+                n = np.round(d.trials if d.trials is not None else d.weights).astype(int)
+                out[:, k] = np.divide(rng.binomial(n, mu), n, out=np.zeros(len(n)), where=n > 0)
+            elif self.family.name == "poisson":
+                out[:, k] = rng.poisson(mu)
+            else:
+                th = self.dispersion
+                out[:, k] = rng.poisson(rng.gamma(th, mu / th))
+        return pd.DataFrame(out, index=d.row_index, columns=[f"sim_{k + 1}" for k in range(nsim)])
+
+    def refit(self, new_response: Any, emit_warnings: bool = False) -> GlmmFit:
+        """Refit the same design to a new response (as produced by :meth:`simulate`)."""
+        y = np.asarray(new_response, dtype=float).ravel()
+        d = self.design
+        successes = None if d.successes is None else y * (d.trials if d.trials is not None else 1.0)
+        design = replace(d, y=y, successes=successes)
+        from ..model import Model
+
+        clone = Model.__new__(Model)
+        clone.__dict__.update(self.model.__dict__)
+        clone.design = design
+        est = fit_glmm(design, nAGQ=self.nAGQ, control=self.control,
+                       start={"theta": self.theta, "beta": self.beta}, emit_warnings=emit_warnings)
+        return GlmmFit(clone, est, self.control)
+
+    def null_intercept(self) -> float:
+        """Intercept of the null model (same random effects, intercept only), as ``insight`` uses for the
+        Poisson latent variance."""
+        from ..model import Model
+
+        f = self.design.formula
+        text = f"{f.response_text} ~ 1" + "".join(f" + offset({o})" for o in f.offsets) + "".join(
+            f" + {s.text}" for s in f.random)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            null = Model(text, self.model.data, family=self.model.family, weights=self.model._weights_arg,
+                         offset=self.model._offset_arg).fit(emit_warnings=False)
+        return float(null.beta[0])
+
+    def icc(self) -> Any:
+        """Latent-scale ICC as ``performance::icc`` (pi^2/3 residual variance for the logit link)."""
+        from .icc import icc
+
+        return icc(self)
+
+    def summary(self, correlation: bool = True) -> GlmmSummary:
+        return GlmmSummary(self, correlation)
+
+
+class _Report:
+    def __init__(self, text: str, report: Any) -> None:
+        self.text = text
+        self.report = report
+        self.problems = report.problems
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+class GlmmSummary:
+    """What ``summary(glmer(...))`` prints."""
+
+    def __init__(self, fit: GlmmFit, correlation: bool = True) -> None:
+        self.fit = fit
+        self.correlation = correlation
+        self.coefficients = wald_table(fit)
+
+    @property
+    def title(self) -> str:
+        approx = {0: "Laplace Approximation, nAGQ = 0", 1: "Laplace Approximation"}.get(
+            self.fit.nAGQ, f"Adaptive Gauss-Hermite Quadrature, nAGQ = {self.fit.nAGQ}")
+        return f"Generalized linear mixed model fit by maximum likelihood ({approx})"
+
+    def __str__(self) -> str:
+        fit = self.fit
+        fam = fit.family
+        family_line = (f" Family: {fam.name}  ( {fam.link.name} )" if fit.dispersion is None else
+                       f" Family: Negative Binomial({fit.dispersion:.4g})  ( {fam.link.name} )")
+        r = fit.residuals("pearson").to_numpy()
+        q = np.quantile(r, [0, 0.25, 0.5, 0.75, 1])
+        lines = [self.title, family_line, f"Formula: {fit.formula}", "",
+                 f"{'AIC':>9}{'BIC':>10}{'logLik':>10}{'deviance':>10}{'df.resid':>10}",
+                 f"{fit.aic:9.1f}{fit.bic:10.1f}{fit.loglik:10.1f}{-2 * fit.loglik:10.1f}{fit.df_residual:10d}",
+                 "", "Scaled residuals: ", "  ".join(f"{k:>7}" for k in ("Min", "1Q", "Median", "3Q", "Max")),
+                 "  ".join(f"{v:7.4f}" for v in q), "", "Random effects:", fit.varcorr.table(variance=True)]
+        lines.append(f"Number of obs: {fit.nobs}, groups:  " + ", ".join(f"{g}, {n}" for g, n in fit.ngroups.items()))
+        lines += ["", "Fixed effects:"]
+        text, _ = coef_table_text(self.coefficients)
+        lines += [text, "---", SIGNIF_LEGEND]
+        if self.correlation:
+            corr = fixed_correlation_text(fit)
+            if corr:
+                lines += ["", corr]
+        if fit.convergence.problems:
+            lines += ["", "Convergence notes:"] + [f"  {m}" for _, m, _ in fit.convergence.problems]
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def _repr_html_(self) -> str:
+        fit = self.fit
+        coef = self.coefficients.copy()
+        coef["Pr(>|z|)"] = [f"{p:.3g}" for p in coef["Pr(>|z|)"]]
+        return (f"<div class='mixbayes-summary'><p><b>{html.escape(self.title)}</b><br>"
+                f"<code>{html.escape(fit.formula)}</code><br>family {html.escape(str(fit.family))}; "
+                f"AIC {fit.aic:.1f}, logLik {fit.loglik:.1f}</p>"
+                f"{fit.varcorr.as_frame().to_html(index=False, float_format=lambda x: f'{x:.4g}')}"
+                f"{coef.to_html(float_format=lambda x: f'{x:.4g}')}</div>")
