@@ -86,9 +86,13 @@ def _reused_ids(design: ModelMatrices) -> list[DesignIssue]:
                 continue
             if f"{outer.group}:{inner.group}" in names or f"{inner.group}:{outer.group}" in names:
                 continue
-            n_cells, _, outer_per_inner = _pair_stats(outer, inner)
+            n_cells, inner_per_outer, outer_per_inner = _pair_stats(outer, inner)
             shared = outer_per_inner > 1
             if shared.mean() < 0.5 or n_cells <= inner.n_levels:
+                continue
+            # reused IDs restart within each outer level, so each outer level holds much of the inner label set;
+            # genuinely crossed units (students across departments) cover a small share of it per level
+            if np.mean(inner_per_outer / inner.n_levels) < 0.5:
                 continue
             if design.n_obs / n_cells <= 1.0:
                 continue  # one observation per cell: a genuinely crossed design (e.g. items x subjects)

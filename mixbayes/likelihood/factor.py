@@ -47,11 +47,13 @@ class _GramPlan:
     """Ar1 diag(v) Ar1' as a linear map of v: one sparse mat-vec per evaluation instead of a sparse product.
 
     Used when the first term is scalar, so that W_r W_r' = Lambda_r Ar1 diag(s^2) Ar1' Lambda_r.  Built once from
-    the (fixed) sparsity pattern of Ar1; ``refresh`` takes new values of Ar1 (PIRLS changes them every step).
+    the (fixed) sparsity pattern of Ar1: C maps v to the row-major lower triangle of the (m, m) Gram matrix.
+    ``refresh`` takes new values of Ar1 (PIRLS changes them every step).
     """
 
     def __init__(self, Ar1: sparse.csr_matrix) -> None:
         m, ncol = Ar1.shape
+        self.m = m
         coo = Ar1.tocoo()
         order = np.lexsort((coo.row, coo.col))  # column-major, rows ascending within a column
         self._order = order
@@ -70,14 +72,13 @@ class _GramPlan:
         pa = np.concatenate(pa_list) if pa_list else np.zeros(0, np.int64)
         pb = np.concatenate(pb_list) if pb_list else np.zeros(0, np.int64)
         pcol = np.concatenate(col_list) if col_list else np.zeros(0, np.int64)
-        keys = rows[pa] * m + rows[pb]
-        uniq, inverse = np.unique(keys, return_inverse=True)
-        self.rows = (uniq // m).astype(np.int64)
-        self.cols = (uniq % m).astype(np.int64)
-        C = sparse.csr_matrix((np.arange(1, len(pa) + 1, dtype=float), (inverse, pcol)), shape=(len(uniq), ncol))
-        self._perm = C.data.astype(np.int64) - 1  # position of each stored entry among (pa, pb)
+        flat = rows[pa] * m + rows[pb]  # row-major position in the lower triangle
+        C = sparse.csr_matrix((np.arange(1, len(pa) + 1, dtype=float), (flat, pcol)), shape=(m * m, ncol))
+        C.sum_duplicates()
+        self._perm = C.data.astype(np.int64) - 1
         self._pa, self._pb = pa[self._perm], pb[self._perm]
         self.C = C
+        self._diag = np.arange(m) * (m + 1)
         self.refresh(Ar1)
 
     def refresh(self, Ar1: sparse.csr_matrix) -> None:
@@ -85,11 +86,15 @@ class _GramPlan:
         self.C.data = data[self._pa] * data[self._pb]
 
     def gram(self, v: np.ndarray, lam: np.ndarray, out: np.ndarray) -> None:
-        """Subtract Lambda_r Ar1 diag(v) Ar1' Lambda_r from the (m, m) array ``out`` (both triangles)."""
-        g = (self.C @ v) * lam[self.rows] * lam[self.cols]
-        out[self.rows, self.cols] -= g
-        off = self.rows != self.cols
-        out[self.cols[off], self.rows[off]] -= g[off]
+        """Subtract Lambda_r Ar1 diag(v) Ar1' Lambda_r from the (m, m) block of ``out`` (both triangles)."""
+        m = self.m
+        G = (self.C @ v).reshape(m, m)  # lower triangle
+        G *= lam[:, None]
+        G *= lam[None, :]
+        G.ravel()[self._diag] *= 0.5
+        block = out[:m, :m]
+        block -= G
+        block -= G.T
 
 
 class BlockedFactor:
@@ -164,15 +169,15 @@ class BlockedFactor:
                 Wr = (cp.Ar1 @ S1_bsr).tocsr()
             else:
                 Wr = cp.Ar1
-        M = cp.Arr.copy()
         if self.m:
             lam = self._rest_scaling(theta)
             if lam is not None:  # all rest terms scalar: Lambda_r is diagonal
                 Wr.data *= lam[self._row_of_entry(Wr)]
                 d = np.concatenate([lam, np.ones(self.p + 1)])
-                M *= d[:, None]
+                M = cp.Arr * d[:, None]
                 M *= d[None, :]
             else:
+                M = cp.Arr.copy()
                 D = self._rest_block_diag(theta)
                 Wr = (D.T @ Wr).tocsr()
                 Dfull = sparse.block_diag([D, sparse.identity(self.p + 1)], format="csr")
@@ -186,8 +191,10 @@ class BlockedFactor:
             cross = np.asarray(Wr @ Wx.T)
             M[: self.m, self.m :] -= cross
             M[self.m :, : self.m] -= cross.T
+        else:
+            M = cp.Arr.copy()
         M[self.m :, self.m :] -= Wx @ Wx.T
-        L, info = lapack.dpotrf(M, lower=1, clean=1, overwrite_a=1)
+        L, info = lapack.dpotrf(M, lower=1, clean=0, overwrite_a=1)
         if info != 0:
             raise NotPositiveDefinite(f"Cholesky failed at pivot {info}")
         self.L, self.Wr, self.Wx = L, Wr, Wx
