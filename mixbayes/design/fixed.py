@@ -86,10 +86,53 @@ def _formulaic_text(node: Node, frame: pd.DataFrame, names: dict[str, str]) -> s
     raise DesignError(f"cannot use {render(node)!r} in a model matrix")
 
 
+class NumericSpec:
+    """Model matrix of plain numeric columns (and an intercept): the fast path that needs no formulaic."""
+
+    def __init__(self, columns: list[str], intercept: bool) -> None:
+        self.columns = columns
+        self.intercept = intercept
+
+    def get_model_matrix(self, data: pd.DataFrame, **_: Any) -> np.ndarray:
+        parts = ([np.ones(len(data))] if self.intercept else []) + [
+            pd.to_numeric(data[c], errors="coerce").to_numpy(dtype=float) for c in self.columns]
+        return np.column_stack(parts) if parts else np.zeros((len(data), 0))
+
+
+def _numeric_only(summands: list[tuple[str, Node]], frame: pd.DataFrame) -> NumericSpec | None:
+    """A NumericSpec when the part is only numeric column names, 0/1/-1 (R's column order is then the written
+    order); None otherwise."""
+    columns: list[str] = []
+    intercept = True
+    for sign, node in summands:
+        if isinstance(node, Number):
+            value = float(node.text)
+            if (value == 0 and sign == "+") or (value == 1 and sign == "-"):
+                intercept = False
+            elif not (value == 1 and sign == "+"):
+                return None
+        elif (isinstance(node, Name) and sign == "+" and node.name in frame.columns and node.name not in columns
+              and pd.api.types.is_numeric_dtype(frame[node.name].dtype)
+              and not pd.api.types.is_bool_dtype(frame[node.name].dtype)):
+            columns.append(node.name)
+        else:
+            return None
+    return NumericSpec(columns, intercept)
+
+
 def build_matrix(
     summands: list[tuple[str, Node]], frame: pd.DataFrame, variable_order: list[str], what: str
 ) -> tuple[np.ndarray, list[str], Any, list[int]]:
     """Evaluate a formula part on ``frame``: (matrix in R's column order, R names, formulaic spec, order)."""
+    fast = _numeric_only(summands, frame)
+    if fast is not None:
+        values = fast.get_model_matrix(frame)
+        names = (["(Intercept)"] if fast.intercept else []) + list(fast.columns)
+        if not np.all(np.isfinite(values)):
+            bad = [names[j] for j in range(values.shape[1]) if not np.all(np.isfinite(values[:, j]))]
+            raise DesignError(f"non-finite values in the {what} column(s) {', '.join(bad)}")
+        return values, names, fast, list(range(len(names)))
+
     import formulaic
 
     names: dict[str, str] = {}

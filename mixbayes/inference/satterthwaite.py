@@ -39,6 +39,13 @@ def varpar_derivatives(fit: LmmFit) -> VarparDerivatives:
     cached = getattr(fit, "_varpar_derivs", None)
     if cached is not None:
         return cached
+    from ..likelihood.lmm import blas_limit
+
+    with blas_limit(fit.design):
+        return _varpar_derivatives(fit)
+
+
+def _varpar_derivatives(fit: LmmFit) -> VarparDerivatives:
     obj = fit._objective
     varpar = np.concatenate([fit.theta, [fit.sigma]])
     p = fit.design.n_fixef
@@ -51,7 +58,7 @@ def varpar_derivatives(fit: LmmFit) -> VarparDerivatives:
     jac = np.stack([J[:, k].reshape(p, p) for k in range(len(varpar))])
     obj(fit.theta)  # restore the factor at the optimum
     out = VarparDerivatives(varpar, A, jac, fit._vcov_array())
-    fit._varpar_derivs = out  # type: ignore[attr-defined]
+    fit._varpar_derivs = out
     return out
 
 

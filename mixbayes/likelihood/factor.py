@@ -25,6 +25,9 @@ from .crossprod import CrossProductPlan, CrossProducts
 __all__ = ["BlockedFactor", "NotPositiveDefinite"]
 
 
+_DENSE_LIMIT = 60_000  # m * (random effects of the first term) below which Ar1 is handled densely
+
+
 class NotPositiveDefinite(ArithmeticError):
     """The Schur complement lost positive definiteness (theta or weights out of range)."""
 
@@ -149,6 +152,9 @@ class BlockedFactor:
             L11 = np.linalg.cholesky(M11)
             S1 = T1 @ np.swapaxes(_batched_tri_inv(L11), 1, 2)  # T1 L11^{-T}
         self.L11, self.S1 = L11, S1
+        if self.m and self.m * first.n_random <= _DENSE_LIMIT:
+            self._update_dense(theta, T1, L11, S1)
+            return
         # W = [Lambda_r' Ar1 ; Ax1] S1
         if q1 == 1:
             s = S1.ravel()
@@ -193,6 +199,46 @@ class BlockedFactor:
             M[self.m :, : self.m] -= cross.T
         else:
             M = cp.Arr.copy()
+        M[self.m :, self.m :] -= Wx @ Wx.T
+        L, info = lapack.dpotrf(M, lower=1, clean=0, overwrite_a=1)
+        if info != 0:
+            raise NotPositiveDefinite(f"Cholesky failed at pivot {info}")
+        self.L, self.Wr, self.Wx = L, Wr, Wx
+        self.theta = theta.copy()
+
+    def _update_dense(self, theta: np.ndarray, T1: np.ndarray, L11: np.ndarray, S1: np.ndarray) -> None:
+        """Phase 1 and 2 with a dense Ar1 (small problems: no sparse-matrix overhead)."""
+        cp = self.cp
+        q1 = self.first.q
+        if getattr(self, "_dense_src", None) is not cp.Ar1:
+            self._dense_src = cp.Ar1
+            self._Ar1_dense = cp.Ar1.toarray()
+        A = self._Ar1_dense
+        if q1 == 1:
+            s = S1.ravel()
+            Wx = cp.Ax1 * s[None, :]
+            Wr = A * s[None, :]
+        else:
+            p1 = cp.Ax1.shape[0]
+            Wx = (np.swapaxes(cp.Ax1.reshape(p1, -1, q1), 0, 1) @ S1).swapaxes(0, 1).reshape(p1, -1)
+            Wr = (np.swapaxes(A.reshape(self.m, -1, q1), 0, 1) @ S1).swapaxes(0, 1).reshape(self.m, -1)
+        lam = self._rest_scaling(theta)
+        if lam is not None:
+            Wr *= lam[:, None]
+            d = np.concatenate([lam, np.ones(self.p + 1)])
+            M = cp.Arr * d[:, None]
+            M *= d[None, :]
+        else:
+            D = self._rest_block_diag(theta).toarray()
+            Wr = D.T @ Wr
+            Dfull = np.eye(self.m + self.p + 1)
+            Dfull[: self.m, : self.m] = D
+            M = Dfull.T @ cp.Arr @ Dfull
+        M[np.arange(self.m), np.arange(self.m)] += 1.0
+        M[: self.m, : self.m] -= Wr @ Wr.T
+        cross = Wr @ Wx.T
+        M[: self.m, self.m :] -= cross
+        M[self.m :, : self.m] -= cross.T
         M[self.m :, self.m :] -= Wx @ Wx.T
         L, info = lapack.dpotrf(M, lower=1, clean=0, overwrite_a=1)
         if info != 0:
@@ -287,14 +333,11 @@ class BlockedFactor:
             return [first.reshape(-1, q1, q1)]
         Lrr = self.L[:m, :m]
         # G = L_rr^{-1} W_r L11^{-1}: the lower part of the first block's columns of L_Z^{-1}
+        Wr = self.Wr.toarray() if sparse.issparse(self.Wr) else np.asarray(self.Wr)
         if q1 == 1:
-            WL = self.Wr.multiply((1.0 / self.L11.ravel())[None, :]).toarray()
+            WL = Wr * (1.0 / self.L11.ravel())[None, :]
         else:
-            inv_bsr = sparse.bsr_matrix(
-                (L11inv, np.arange(self.first.n_levels), np.arange(self.first.n_levels + 1)),
-                shape=(self.first.n_random, self.first.n_random),
-            )
-            WL = (self.Wr @ inv_bsr).toarray()
+            WL = (np.swapaxes(Wr.reshape(m, -1, q1), 0, 1) @ L11inv).swapaxes(0, 1).reshape(m, -1)
         G = solve_triangular(Lrr, WL, lower=True)
         Gl = G.reshape(m, -1, q1)
         first = first.reshape(-1, q1, q1) + np.einsum("mla,mlb->lab", Gl, Gl)

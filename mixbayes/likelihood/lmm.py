@@ -135,6 +135,12 @@ def _check_identifiable(design: ModelMatrices, control: LmmControl) -> None:
             warnings.warn(msg, DesignWarning, stacklevel=4)
 
 
+def blas_limit(design: ModelMatrices, threads: int | None = None) -> Any:
+    """BLAS thread limit for work on ``design``: one thread unless the dense block is large (OpenBLAS threads on
+    small matrices only add wake-up latency, which is severe on shared 2-core machines)."""
+    return _blas_limit(design, threads)
+
+
 def _blas_limit(design: ModelMatrices, threads: int | None) -> Any:
     try:
         from threadpoolctl import threadpool_limits
@@ -163,6 +169,7 @@ class LmmEstimate:
     gradient: np.ndarray
     hessian: np.ndarray
     report: ConvergenceReport
+    unscaled_vcov: np.ndarray
 
 
 def optimize_theta(objective: Any, design: ModelMatrices, control: LmmControl, start: np.ndarray | None = None,
@@ -225,6 +232,7 @@ def fit_lmm(design: ModelMatrices, reml: bool = True, control: Any = None, start
         beta, u = objective.factor.solve()
         b = objective.factor.lambda_times(theta, u)
         sigma = objective.sigma()
-    report = check_convergence(design, theta, design.lower, grad, hess, control.optimizer, summary.feval,
-                               summary.converged, summary.message, control.maxeval, emit=emit_warnings)
-    return LmmEstimate(objective, theta, beta, u, b, sigma, fmin, summary, grad, hess, report)
+        unscaled = objective.factor.unscaled_vcov_beta()
+        report = check_convergence(design, theta, design.lower, grad, hess, control.optimizer, summary.feval,
+                                   summary.converged, summary.message, control.maxeval, emit=emit_warnings)
+    return LmmEstimate(objective, theta, beta, u, b, sigma, fmin, summary, grad, hess, report, unscaled)

@@ -36,9 +36,10 @@ class LmmFit(MixedFit):
         self.gradient = estimate.gradient
         self.hessian = estimate.hessian
         self._objective: LmmObjective = estimate.objective
-        self._unscaled_vcov = estimate.objective.factor.unscaled_vcov_beta()
+        self._unscaled_vcov = estimate.unscaled_vcov
         self.y = self.design.y if y is None else np.asarray(y, dtype=float)
         self.control = control
+        self._varpar_derivs: object | None = None
 
     # ---- estimates -------------------------------------------------------------------------------------
     @property
@@ -49,8 +50,11 @@ class LmmFit(MixedFit):
         return self.sigma**2 * self._unscaled_vcov
 
     def _cond_blocks(self) -> list[np.ndarray]:
-        self._objective(self.theta)
-        blocks = self._objective.factor.conditional_u_blocks()
+        from ..likelihood.lmm import blas_limit
+
+        with blas_limit(self.design):
+            self._objective(self.theta)
+            blocks = self._objective.factor.conditional_u_blocks()
         out = []
         for t, blk in zip(self.design.terms, blocks, strict=True):
             T = t.factor(self.theta)

@@ -1,0 +1,136 @@
+"""LMM benchmark: mixbayes vs lme4 (Rscript) vs statsmodels, REML, in the same run.
+
+Models: sleepstudy, Penicillin (crossed), InstEval y ~ service + (1|s) + (1|d) + (1|dept) and
+y ~ service * dept + (1|s) + (1|d).  Times are whole calls (design + fit); small models report the median of
+repeated calls after a warm-up, InstEval one call each in a fresh process (peak memory measured there).
+
+    python benchmarks/lmm.py [--skip-instEval] [--skip-statsmodels]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from common import fmt_ratio, have_r, median_time, run_python, run_r, table
+
+SMALL = [
+    ("sleepstudy", "sleepstudy", "Reaction ~ Days + (Days | Subject)"),
+    ("Penicillin", "Penicillin", "diameter ~ 1 + (1 | plate) + (1 | sample)"),
+]
+INSTEVAL = [
+    ("InstEval 1", "InstEval", "y ~ service + (1 | s) + (1 | d) + (1 | dept)"),
+    ("InstEval 2", "InstEval", "y ~ service * dept + (1 | s) + (1 | d)"),
+]
+
+STATSMODELS = {
+    "sleepstudy": ("smf.mixedlm('Reaction ~ Days', d, groups='Subject', re_formula='~Days')", "sleepstudy"),
+    "Penicillin": ("smf.mixedlm('diameter ~ 1', d.assign(one=1), groups='one', re_formula='0', "
+                   "vc_formula={'plate': '0 + C(plate)', 'sample': '0 + C(sample)'})", "Penicillin"),
+    "InstEval 1": ("smf.mixedlm('y ~ service', d.assign(one=1), groups='one', re_formula='0', "
+                   "vc_formula={'s': '0 + C(s)', 'd': '0 + C(d)', 'dept': '0 + C(dept)'})", "InstEval"),
+    "InstEval 2": ("smf.mixedlm('y ~ service * dept', d.assign(one=1), groups='one', re_formula='0', "
+                   "vc_formula={'s': '0 + C(s)', 'd': '0 + C(d)'})", "InstEval"),
+}
+
+
+def lme4_times(models: list[tuple[str, str, str]], repeats: int) -> dict[str, dict]:
+    calls = "\n".join(
+        f"""
+        f <- {formula}
+        invisible(lmer(f, data = {data}, REML = TRUE))
+        ts <- numeric(0)
+        for (i in seq_len({repeats})) ts <- c(ts, system.time(m <- lmer(f, data = {data}, REML = TRUE))[["elapsed"]])
+        cat("JSON:", toJSON(list(name = "{name}", seconds = median(ts), objective = REMLcrit(m),
+            feval = m@optinfo$feval), digits = NA, auto_unbox = TRUE), "\\n", sep = "")
+        """
+        for name, data, formula in models
+    )
+    rows = run_r(f"suppressMessages({{library(lme4); library(jsonlite)}})\n{calls}")
+    return {r["name"]: r for r in rows}
+
+
+def mixbayes_small(data: str, formula: str, repeats: int) -> tuple[float, float, float]:
+    import warnings
+
+    import mixbayes as mb
+
+    frame = mb.load_dataset(data)
+    warnings.simplefilter("ignore")
+    t_all, fit = median_time(lambda: mb.lmer(formula, frame), repeats)
+    model = mb.Model(formula, frame)
+    t_fit, _ = median_time(lambda: model.fit("reml", emit_warnings=False), repeats)
+    return t_all, t_fit, fit.objective_value
+
+
+def mixbayes_fresh(data: str, formula: str) -> dict:
+    return run_python(f"""
+        import json, time, warnings
+        warnings.simplefilter("ignore")
+        t0 = time.perf_counter()
+        import mixbayes as mb
+        frame = mb.load_dataset({data!r})
+        t1 = time.perf_counter()
+        fit = mb.lmer({formula!r}, frame)
+        t2 = time.perf_counter()
+        print("JSON:" + json.dumps({{"seconds": t2 - t1, "with_import_and_load": t2 - t0,
+              "objective": fit.objective_value, "feval": fit.optsummary.feval}}))
+    """)
+
+
+def statsmodels_time(name: str, timeout: float) -> dict:
+    expr, data = STATSMODELS[name]
+    return run_python(f"""
+        import json, time, warnings
+        warnings.simplefilter("ignore")
+        import statsmodels.formula.api as smf
+        import mixbayes as mb
+        d = mb.load_dataset({data!r})
+        t0 = time.perf_counter()
+        r = {expr}.fit(reml=True)
+        print("JSON:" + json.dumps({{"seconds": time.perf_counter() - t0, "objective": -2 * float(r.llf)}}))
+    """, timeout=timeout)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--skip-insteval", action="store_true")
+    ap.add_argument("--skip-statsmodels", action="store_true")
+    ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--statsmodels-timeout", type=float, default=300)
+    args = ap.parse_args()
+    r_ok = have_r()
+    models = SMALL + ([] if args.skip_insteval else INSTEVAL)
+    print(f"lme4 through Rscript: {'yes' if r_ok else 'no (R/lme4 not installed: lme4 columns empty)'}")
+    lme4 = lme4_times(SMALL, args.repeats) if r_ok else {}
+    if r_ok and not args.skip_insteval:
+        lme4.update(lme4_times(INSTEVAL, 1))
+    rows = []
+    for name, data, formula in models:
+        if name.startswith("InstEval"):
+            ours = mixbayes_fresh(data, formula)
+            t_ours, obj, extra = ours.get("seconds"), ours.get("objective"), f"peak {ours.get('peak_mib', 0):.0f} MiB"
+            t_fit = None
+        else:
+            t_ours, t_fit, obj = mixbayes_small(data, formula, args.repeats)
+            extra = f"fit only {t_fit * 1000:.1f} ms"
+        peer = lme4.get(name, {})
+        sm = {} if args.skip_statsmodels else statsmodels_time(name, args.statsmodels_timeout)
+        agree = (f"{abs(obj - peer['objective']) / peer['objective']:.1e}" if peer and obj else "n/a")
+        rows.append([
+            name,
+            f"{t_ours:.4f}" if t_ours else "error",
+            f"{peer['seconds']:.4f}" if peer else "-",
+            fmt_ratio(peer.get("seconds"), t_ours),
+            f"{sm['seconds']:.3f}" if "seconds" in sm else sm.get("error", "-"),
+            fmt_ratio(sm.get("seconds"), t_ours),
+            agree,
+            extra,
+        ])
+        print(f"  done {name}", file=sys.stderr)
+    print(table(rows, ["model", "mixbayes s", "lme4 s", "lme4/mb", "statsmodels s", "sm/mb",
+                       "REML rel diff", "notes"]))
+
+
+if __name__ == "__main__":
+    main()
