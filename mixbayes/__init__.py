@@ -9,6 +9,8 @@ from __future__ import annotations
 from .api import glmer, lmer
 from .datasets import list_datasets, load_dataset
 from .exceptions import (
+    BootstrapError,
+    ContrastError,
     ConvergenceWarning,
     DesignError,
     DesignWarning,
@@ -19,6 +21,7 @@ from .exceptions import (
     MixbayesError,
     MixbayesWarning,
     NotSupportedError,
+    ProfileError,
     RankDeficiencyWarning,
     ResponseError,
     SamplingWarning,
@@ -29,12 +32,15 @@ from .exceptions import (
 )
 from .families import Family, get_family
 from .formula import ParsedFormula, expand_formula, parse_formula
+from .inference.bootstrap import pbtest
 from .model import Model
 from .results.anova import anova
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "BootstrapError",
+    "ContrastError",
     "ConvergenceWarning",
     "DesignError",
     "DesignWarning",
@@ -48,6 +54,7 @@ __all__ = [
     "Model",
     "NotSupportedError",
     "ParsedFormula",
+    "ProfileError",
     "RankDeficiencyWarning",
     "ResponseError",
     "SamplingWarning",
@@ -64,4 +71,5 @@ __all__ = [
     "lmer",
     "load_dataset",
     "parse_formula",
+    "pbtest",
 ]
