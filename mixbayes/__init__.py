@@ -9,6 +9,8 @@ from __future__ import annotations
 from .api import glmer, lmer
 from .datasets import list_datasets, load_dataset
 from .exceptions import (
+    BootstrapError,
+    ContrastError,
     ConvergenceWarning,
     DesignError,
     DesignWarning,
@@ -20,6 +22,7 @@ from .exceptions import (
     MixbayesWarning,
     NotSupportedError,
     OverdispersionWarning,
+    ProfileError,
     RankDeficiencyWarning,
     ResponseError,
     SamplingWarning,
@@ -30,12 +33,15 @@ from .exceptions import (
 )
 from .families import Family, get_family
 from .formula import ParsedFormula, expand_formula, parse_formula
+from .inference.bootstrap import pbtest
 from .model import Model
 from .results.anova import anova
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "BootstrapError",
+    "ContrastError",
     "ConvergenceWarning",
     "DesignError",
     "DesignWarning",
@@ -50,6 +56,7 @@ __all__ = [
     "NotSupportedError",
     "OverdispersionWarning",
     "ParsedFormula",
+    "ProfileError",
     "RankDeficiencyWarning",
     "ResponseError",
     "SamplingWarning",
@@ -66,4 +73,5 @@ __all__ = [
     "lmer",
     "load_dataset",
     "parse_formula",
+    "pbtest",
 ]

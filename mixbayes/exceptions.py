@@ -79,6 +79,18 @@ class NotSupportedError(MixbayesError, ValueError):
     """A valid request that this model cannot honour, e.g. nAGQ > 1 with several random-effects terms."""
 
 
+class ContrastError(MixbayesError, ValueError):
+    """A contrast (hypothesis) matrix that does not fit the model's fixed effects."""
+
+
+class BootstrapError(MixbayesError, RuntimeError):
+    """Every refit of a parametric bootstrap failed, so there is nothing to summarise."""
+
+
+class ProfileError(MixbayesError, RuntimeError):
+    """Profiling found a deviance below the fit's (the fit is not at the optimum) or could not proceed."""
+
+
 class MixbayesWarning(UserWarning):
     """Base class of every diagnostic warning emitted by mixbayes."""
 

@@ -142,12 +142,15 @@ class Family:
             return out
         if self.name == "binomial":
             m = wt if trials is None else trials
+            n = np.round(m)
             k = np.round(m * y)
             with np.errstate(divide="ignore", invalid="ignore"):
                 factor = np.where(m > 0, wt / np.where(m > 0, m, 1.0), 0.0)
-            return np.where(m > 0, factor * stats.binom.logpmf(k, np.round(m), mu), 0.0)
+                logpmf = (special.gammaln(n + 1) - special.gammaln(k + 1) - special.gammaln(n - k + 1)
+                          + special.xlogy(k, mu) + special.xlog1py(n - k, -mu))
+            return np.where(m > 0, factor * logpmf, 0.0)
         if self.name == "poisson":
-            return wt * stats.poisson.logpmf(y, mu)
+            return wt * (special.xlogy(y, mu) - mu - special.gammaln(y + 1))
         th = self.theta
         assert th is not None
         lp = (

@@ -86,12 +86,47 @@ def _formulaic_text(node: Node, frame: pd.DataFrame, names: dict[str, str]) -> s
     raise DesignError(f"cannot use {render(node)!r} in a model matrix")
 
 
+@dataclass(frozen=True)
+class _Factor:
+    expr: str
+
+
+@dataclass(frozen=True)
+class _Term:
+    """One single-variable term (stands in for formulaic's Term)."""
+
+    text: str
+
+    @property
+    def factors(self) -> list[_Factor]:
+        return [_Factor(self.text)]
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@dataclass(frozen=True)
+class _Encoded:
+    term: _Term
+    columns: list[str]
+
+
 class NumericSpec:
     """Model matrix of plain numeric columns (and an intercept): the fast path that needs no formulaic."""
 
     def __init__(self, columns: list[str], intercept: bool) -> None:
         self.columns = columns
         self.intercept = intercept
+
+    @property
+    def structure(self) -> list[Any]:
+        """Terms and their columns, in the shape of formulaic's ``ModelSpec.structure``."""
+        intercept = [_Encoded(_Term("1"), ["Intercept"])] if self.intercept else []
+        return intercept + [_Encoded(_Term(c), [c]) for c in self.columns]
+
+    @property
+    def encoder_state(self) -> dict[str, Any]:
+        return {}
 
     def get_model_matrix(self, data: pd.DataFrame, **_: Any) -> np.ndarray:
         parts = ([np.ones(len(data))] if self.intercept else []) + [

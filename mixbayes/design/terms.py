@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -65,7 +66,7 @@ class RandomTerm:
     def theta_slice(self) -> slice:
         return slice(self.theta_offset, self.theta_offset + self.n_theta)
 
-    @property
+    @cached_property
     def tril_index(self) -> tuple[np.ndarray, np.ndarray]:
         """(rows, cols) of the lower triangle, column-wise: lme4's theta order."""
         rows, cols = [], []
@@ -97,6 +98,8 @@ class RandomTerm:
 
     def factor(self, theta: np.ndarray) -> np.ndarray:
         """The (q, q) lower-triangular relative covariance factor T from the model's whole theta vector."""
+        if self.q == 1:
+            return np.asarray(theta, dtype=float)[self.theta_offset : self.theta_offset + 1].reshape(1, 1)
         t = np.zeros((self.q, self.q))
         rows, cols = self.tril_index
         t[rows, cols] = np.asarray(theta)[self.theta_slice]

@@ -127,6 +127,8 @@ class CrossProductPlan:
                         Arr[m + c, cols] = np.bincount(t.codes, weights=xy[:, c] * zi[:, a], minlength=t.n_levels)
             Arr[:m, m:] = Arr[m:, :m].T
         else:
-            Ar1 = sparse.csr_matrix((0, nl1 * q1))
+            if self._template is None:
+                self._template = sparse.csr_matrix((0, nl1 * q1))
+            Ar1 = self._template
         Arr[m:, m:] = xy.T @ xy
         return CrossProducts(A11=A11, Ar1=Ar1, Ax1=Ax1, Arr=Arr)

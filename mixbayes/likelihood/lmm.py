@@ -79,6 +79,12 @@ class LmmObjective:
         self.p = design.n_fixef
         self.log_w = float(np.sum(np.log(w[w > 0])))
 
+    def set_response(self, y: np.ndarray) -> None:
+        """Use a new response (same design): recompute the cross-products, keep the plan (for refits)."""
+        self.y = np.asarray(y, dtype=float)
+        self.cp = self.plan.compute(self.design.X, self.y - self.design.offset, self.design.weights)
+        self.factor.set_crossproducts(self.cp)
+
     def __call__(self, theta: np.ndarray) -> float:
         try:
             self.factor.update(theta)

@@ -130,6 +130,10 @@ class GlmmFit(MixedFit):
         d = self.design
         if self.family.name != "binomial" or d.successes is None or d.trials is None:
             return []
+        # a separated coefficient is pushed far out on the link scale; only then solve the (slower) LP
+        reach = np.abs(self.beta) * np.max(np.abs(d.X), axis=0, initial=0.0)
+        if not np.any(reach > 8.0):
+            return []
         return separated_columns(d.X, d.successes, d.trials, d.fixef_names)
 
     @cached_property

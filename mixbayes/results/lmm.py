@@ -22,7 +22,8 @@ class LmmFit(MixedFit):
 
     Besides the common attributes (see :class:`~mixbayes.results.base.MixedFit`): ``sigma``, ``loglik``,
     ``aic``, ``bic``, ``deviance``, ``reml_criterion``, ``residuals()``, ``simulate()``, ``refit()``,
-    ``summary()``, ``icc()`` and Satterthwaite tests (``satterthwaite()``).
+    ``summary()``, ``icc()``, Satterthwaite tests (``satterthwaite()``), F tests (``anova()``, ``contest()``),
+    ``bootstrap()``, ``profile()`` and ``confint()``.
     """
 
     def __init__(self, model: Model, estimate: LmmEstimate, reml: bool, y: np.ndarray | None = None,
@@ -155,6 +156,43 @@ class LmmFit(MixedFit):
         from ..inference.satterthwaite import satterthwaite_table
 
         return satterthwaite_table(self, L)
+
+    def anova(self, type: int | str = 3, ddf: str = "satterthwaite") -> pd.DataFrame:
+        """F tests of the model terms, as lmerTest's ``anova(fit, type=, ddf=)`` (type III by default;
+        ``ddf``: ``satterthwaite`` or ``kenward-roger``).  To compare fits, use ``mb.anova(fit1, fit2)``."""
+        from ..inference.ftests import anova_table
+
+        return anova_table(self, type=type, ddf=ddf)
+
+    def contest(self, L: Any, ddf: str = "satterthwaite", joint: bool = True, rhs: Any = 0.0,
+                confint: bool = False, level: float = 0.95) -> pd.DataFrame:
+        """Tests of contrasts L beta = rhs, as lmerTest's ``contest``: one F test (``joint=True``) or a t test
+        per row of ``L``."""
+        from ..inference.ftests import contest
+
+        return contest(self, L, ddf=ddf, joint=joint, rhs=rhs, confint=confint, level=level)
+
+    def bootstrap(self, nsim: int = 1000, statistic: Any = None, seed: Any = None, n_jobs: int | None = None,
+                  backend: str | None = None, progress: bool | None = None) -> Any:
+        """Parametric bootstrap, as lme4's ``bootMer`` (see :func:`mixbayes.inference.bootstrap.bootstrap`);
+        ``.confint()`` of the result gives percentile intervals."""
+        from ..inference.bootstrap import bootstrap
+
+        return bootstrap(self, nsim=nsim, statistic=statistic, seed=seed, n_jobs=n_jobs, backend=backend,
+                         progress=progress)
+
+    def profile(self, which: Any = None, **kwargs: Any) -> Any:
+        """Likelihood profiles of the variance parameters and fixed effects, as lme4's ``profile``
+        (see :func:`mixbayes.inference.profile.profile`); ``.confint()`` and ``.plot()`` of the result."""
+        from ..inference.profile import profile
+
+        return profile(self, which=which, **kwargs)
+
+    def confint(self, method: str = "profile", level: float = 0.95, parm: Any = None, **kwargs: Any) -> pd.DataFrame:
+        """Confidence intervals, as lme4's ``confint.merMod`` (``method``: ``profile``, ``wald`` or ``boot``)."""
+        from ..inference.confint import confint
+
+        return confint(self, method=method, level=level, parm=parm, **kwargs)
 
     def icc(self) -> Any:
         """ICC (adjusted and unadjusted, as ``performance::icc``), design effects and effective sample sizes."""

@@ -1,0 +1,392 @@
+"""Parametric bootstrap: pbkrtest's ``PBmodcomp`` (:func:`pbtest`) and lme4's ``bootMer`` (:func:`bootstrap`).
+
+Every replicate draws a response from the fitted model (new random effects and residuals) and refits the same
+design to it, starting from the fitted estimates.  Replicate i uses the random stream
+``SeedSequence(seed).spawn(nsim)[i]``, so results are identical for any number of workers and any joblib backend
+(see :mod:`.parallel`).  A refit that raises is recorded (NaN values, its message counted) instead of stopping the
+run.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..exceptions import BootstrapError, MixbayesError, NotSupportedError
+from .parallel import ChunkResult, replicate_seeds, run_replicates
+
+if TYPE_CHECKING:
+    from ..design.matrices import ModelMatrices
+    from ..results.lmm import LmmFit
+
+__all__ = ["BootstrapResult", "PBTest", "bootstrap", "default_statistic", "pbtest", "percentile_interval"]
+
+
+# ---- workers -------------------------------------------------------------------------------------------------
+
+def _blas_one_thread() -> Any:
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+def _pb_chunk(payload: dict[str, Any], indices: np.ndarray, seeds: list[np.random.SeedSequence]) -> ChunkResult:
+    """LRT of the large against the small model (both ML) for responses simulated from the small model."""
+    from .refit import Refitter, restore_design, simulate_response
+
+    out: ChunkResult = []
+    with warnings.catch_warnings(), _blas_one_thread():
+        warnings.simplefilter("ignore")
+        small = Refitter(restore_design(payload["small_design"]), False, payload["control"])
+        large = Refitter(restore_design(payload["large_design"]), False, payload["control"])
+        for i, ss in zip(indices, seeds, strict=True):
+            try:
+                y = simulate_response(small.design, payload["beta"], payload["theta"], payload["sigma"],
+                                      np.random.default_rng(ss))
+                s = small.fit(y, payload["small_start"])
+                g = large.fit(y, payload["large_start"])
+                out.append((int(i), np.array([2.0 * (g.loglik - s.loglik)]), None))
+            except (MixbayesError, ArithmeticError, ValueError, np.linalg.LinAlgError) as exc:
+                out.append((int(i), None, f"{type(exc).__name__}: {exc}"))
+    return out
+
+
+def default_statistic(design: ModelMatrices, theta: np.ndarray, beta: np.ndarray, sigma: float) -> np.ndarray:
+    """SDs and correlations (lme4's order), sigma, the fixed effects and the adjusted ICC."""
+    from .parameters import sdcor_from_theta
+
+    var_random = 0.0
+    for t in design.terms:
+        T = t.factor(theta) * sigma
+        cov = T @ T.T
+        var_random += float(np.mean(np.einsum("ij,jk,ik->i", t.z, cov, t.z)))
+    icc = var_random / (var_random + sigma**2)
+    return np.concatenate([sdcor_from_theta(design, theta, sigma), beta, [icc]])
+
+
+def _named_statistic(name: str, design: ModelMatrices, est: Any) -> np.ndarray:
+    if name == "fixef":
+        return np.asarray(est.beta, dtype=float)
+    return default_statistic(design, est.theta, est.beta, est.sigma)
+
+
+def _user_values(value: Any) -> np.ndarray:
+    if isinstance(value, pd.Series | pd.DataFrame):
+        value = value.to_numpy()
+    elif isinstance(value, dict):
+        value = list(value.values())
+    return np.atleast_1d(np.asarray(value, dtype=float)).ravel()
+
+
+def _boot_chunk(payload: dict[str, Any], indices: np.ndarray, seeds: list[np.random.SeedSequence]) -> ChunkResult:
+    """Statistic of the refit to each simulated response."""
+    from .refit import Refitter, restore_design, simulate_response
+
+    design = restore_design(payload["design"])
+    statistic = payload["statistic"]
+    out: ChunkResult = []
+    with warnings.catch_warnings(), _blas_one_thread():
+        warnings.simplefilter("ignore")
+        refitter = Refitter(design, payload["reml"], payload["control"]) if isinstance(statistic, str) else None
+        for i, ss in zip(indices, seeds, strict=True):
+            try:
+                y = simulate_response(design, payload["beta"], payload["theta"], payload["sigma"],
+                                      np.random.default_rng(ss))
+                if refitter is not None:
+                    values = _named_statistic(statistic, design, refitter.fit(y, payload["theta"]))
+                else:
+                    values = _user_values(statistic(_full_refit(payload, y)))
+                if values.shape != (payload["n_values"],):
+                    raise ValueError(f"the statistic returned {values.size} values, expected {payload['n_values']}")
+                out.append((int(i), values, None))
+            except Exception as exc:  # a user statistic may raise anything: record it, as bootMer does
+                out.append((int(i), None, f"{type(exc).__name__}: {exc}"))
+    return out
+
+
+def _full_refit(payload: dict[str, Any], y: np.ndarray) -> LmmFit:
+    from ..likelihood.lmm import fit_lmm
+    from ..results.lmm import LmmFit
+
+    model = payload["model"]
+    control = dict(payload["control_dict"], calc_derivs=False)
+    est = fit_lmm(model.design, payload["reml"], control, start=payload["theta"], y=y, emit_warnings=False)
+    return LmmFit(model, est, payload["reml"], y=y, control=payload["control_dict"])
+
+
+def _control(fit: LmmFit) -> Any:
+    from ..likelihood.lmm import LmmControl
+
+    return LmmControl.from_any(fit.control)
+
+
+def _failures(results: ChunkResult) -> dict[str, int]:
+    return dict(Counter(msg for _, v, msg in results if v is None and msg is not None))
+
+
+# ---- pbtest ----------------------------------------------------------------------------------------------------
+
+@dataclass
+class PBTest:
+    """A parametric-bootstrap likelihood-ratio test (pbkrtest's ``PBmodcomp``).
+
+    Attributes
+    ----------
+    stat : observed LRT, 2 (logLik_large - logLik_small), both models fitted by ML.
+    df : difference in the number of parameters.
+    p_chisq : chi-square(df) p-value of ``stat``.
+    p_value : pbkrtest's bootstrap p-value (1 + #{LRT* > stat}) / (1 + #{LRT* > 0}), over the successful
+        replicates with a positive LRT*.
+    p_value_all : (1 + #{LRT* >= stat}) / (1 + number of successful replicates).
+    simulated : the simulated LRT* (NaN for failed refits), in replicate order.
+    nsim, n_failed : replicates asked for and replicates whose refits failed (``failures``: message -> count).
+    seed_entropy : entropy of the SeedSequence (pass it as ``seed`` to reproduce the run).
+    """
+
+    stat: float
+    df: int
+    p_chisq: float
+    p_value: float
+    p_value_all: float
+    simulated: np.ndarray
+    nsim: int
+    n_failed: int
+    n_positive: int
+    n_extreme: int
+    failures: dict[str, int] = field(default_factory=dict)
+    seed_entropy: Any = None
+    elapsed: float = 0.0
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """pbkrtest's test table: rows LRT and PBtest; columns stat, df, p.value."""
+        return pd.DataFrame({"stat": [self.stat, self.stat], "df": [self.df, np.nan],
+                             "p.value": [self.p_chisq, self.p_value]}, index=["LRT", "PBtest"])
+
+    def __str__(self) -> str:
+        lines = [f"Bootstrap test; time: {self.elapsed:.2f} sec; samples: {self.nsim}; extremes: {self.n_extreme}"
+                 + (f"; failed refits: {self.n_failed}" if self.n_failed else ""),
+                 self.table.to_string(float_format=lambda x: f"{x:.4g}", na_rep="")]
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+def _ml(fit: LmmFit) -> LmmFit:
+    return fit.model.fit("ml", emit_warnings=False, control=fit.control, start=fit.theta) if fit.reml else fit
+
+
+def pbtest(small: LmmFit, large: LmmFit, nsim: int = 1000, seed: Any = None, backend: str | None = None,
+           n_jobs: int | None = None, progress: bool | None = None, chunk_size: int | None = None) -> PBTest:
+    """Parametric bootstrap likelihood-ratio test of ``small`` against ``large`` (pbkrtest's ``PBmodcomp``).
+
+    Both fits are refitted by ML when fitted by REML.  Responses are simulated from the small (null) model; each
+    is refitted by both models, giving LRT* = 2 (logLik_large - logLik_small).
+
+    Parameters
+    ----------
+    small, large : nested linear mixed models fitted to the same data.
+    nsim : number of simulated responses.
+    seed : seed of the replicates' random streams (int, sequence of ints or SeedSequence).
+    backend : joblib backend (``"loky"``, ``"threading"``, ``"dask"``...); None keeps the active
+        ``joblib.parallel_config``.
+    n_jobs : joblib's ``n_jobs``.
+    progress : progress bar on stderr (None: when stderr is a terminal).
+
+    Examples
+    --------
+    >>> import mixbayes as mb
+    >>> ss = mb.load_dataset("sleepstudy")
+    >>> m0 = mb.lmer("Reaction ~ Days + (Days || Subject)", ss)
+    >>> m1 = mb.lmer("Reaction ~ Days + (Days | Subject)", ss)
+    >>> res = mb.pbtest(m0, m1, nsim=20, seed=1)
+    >>> round(res.stat, 4), round(res.p_chisq, 3)
+    (0.0639, 0.8)
+    """
+    from ..results.anova import _same_data
+    from .refit import portable_design
+
+    for f in (small, large):
+        if getattr(f, "reml", None) is None:
+            raise NotSupportedError("pbtest compares linear mixed models fitted with mb.lmer")
+    if not _same_data([small, large]):
+        raise MixbayesError("the models were not fitted to the same data (different observations or response)")
+    if nsim < 1:
+        raise ValueError("nsim must be at least 1")
+    t0 = time.perf_counter()
+    s_ml, l_ml = _ml(small), _ml(large)
+    if s_ml.npar > l_ml.npar:
+        s_ml, l_ml = l_ml, s_ml
+    stat = 2.0 * (l_ml.loglik - s_ml.loglik)
+    df = l_ml.npar - s_ml.npar
+    seeds, entropy = replicate_seeds(seed, nsim)
+    payload = {"small_design": portable_design(s_ml.design), "large_design": portable_design(l_ml.design),
+               "control": _control(s_ml), "beta": s_ml.beta, "theta": s_ml.theta, "sigma": s_ml.sigma,
+               "small_start": s_ml.theta, "large_start": l_ml.theta}
+    results = run_replicates(_pb_chunk, payload, seeds, n_jobs=n_jobs, backend=backend, progress=progress,
+                             chunk_size=chunk_size, label="LRT refits")
+    sim = np.array([np.nan if v is None else v[0] for _, v, _ in results])
+    ok = sim[np.isfinite(sim)]
+    n_failed = nsim - len(ok)
+    if len(ok) == 0:
+        raise BootstrapError(f"all {nsim} bootstrap refits failed: {_failures(results)}")
+    pos = ok[ok > 0]
+    n_extreme = int(np.sum(pos > stat))
+    return PBTest(stat=float(stat), df=int(df), p_chisq=float(stats.chi2.sf(stat, df)) if df > 0 else np.nan,
+                  p_value=(1.0 + n_extreme) / (1.0 + len(pos)),
+                  p_value_all=(1.0 + float(np.sum(ok >= stat))) / (1.0 + len(ok)), simulated=sim, nsim=nsim,
+                  n_failed=n_failed, n_positive=len(pos), n_extreme=n_extreme, failures=_failures(results),
+                  seed_entropy=entropy, elapsed=time.perf_counter() - t0)
+
+
+# ---- bootMer --------------------------------------------------------------------------------------------------
+
+def percentile_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+    """Percentile interval as ``boot::boot.ci(type="perc")``: order statistics (R + 1) alpha, interpolated on
+    the normal-quantile scale between neighbours (boot's ``norm.inter``); non-finite values are dropped."""
+    t = np.sort(np.asarray(values, dtype=float)[np.isfinite(values)])
+    R = len(t)
+    if R == 0:
+        return np.nan, np.nan
+    out = []
+    for alpha in ((1 - level) / 2, (1 + level) / 2):
+        rk = (R + 1) * alpha
+        k = int(np.trunc(rk))
+        if k == rk and 0 < k <= R:
+            out.append(t[k - 1])
+        elif k <= 0:
+            out.append(t[0])
+        elif k >= R:
+            out.append(t[R - 1])
+        else:
+            z, z1, z2 = stats.norm.ppf([alpha, k / (R + 1), (k + 1) / (R + 1)])
+            out.append(t[k - 1] + (z - z1) / (z2 - z1) * (t[k] - t[k - 1]))
+    return float(out[0]), float(out[1])
+
+
+def _pct_label(level: float) -> list[str]:
+    a = (1 - level) / 2
+    return [f"{100 * x:.3g} %" for x in (a, 1 - a)]
+
+
+@dataclass
+class BootstrapResult:
+    """A parametric bootstrap of a fit (lme4's ``bootMer``).
+
+    Attributes
+    ----------
+    t0 : the statistic on the original fit.
+    replicates : (nsim, k) values on the refits (NaN rows for failed refits).
+    n_failed : number of failed refits; ``failures`` maps each error message to its count.
+    seed_entropy : entropy of the SeedSequence (pass it as ``seed`` to reproduce the run).
+    """
+
+    t0: pd.Series
+    replicates: pd.DataFrame
+    nsim: int
+    n_failed: int
+    failures: dict[str, int] = field(default_factory=dict)
+    seed_entropy: Any = None
+    elapsed: float = 0.0
+
+    def confint(self, level: float = 0.95, type: str = "perc") -> pd.DataFrame:
+        """Bootstrap intervals per statistic: ``perc`` (percentile), ``basic`` or ``norm``, as
+        ``boot::boot.ci`` computes them (lme4's ``confint(..., method="boot")``)."""
+        rows = []
+        for name in self.t0.index:
+            t = self.replicates[name].to_numpy()
+            t0 = float(self.t0[name])
+            if type == "perc":
+                rows.append(percentile_interval(t, level))
+            elif type == "basic":
+                lo, hi = percentile_interval(t, level)
+                rows.append((2 * t0 - hi, 2 * t0 - lo))
+            elif type == "norm":
+                tt = t[np.isfinite(t)]
+                bias = tt.mean() - t0
+                merr = tt.std(ddof=1) * stats.norm.ppf((1 + level) / 2)
+                rows.append((t0 - bias - merr, t0 - bias + merr))
+            else:
+                raise NotSupportedError(f"unknown interval type {type!r}: use 'perc', 'basic' or 'norm'")
+        return pd.DataFrame(rows, index=self.t0.index, columns=_pct_label(level))
+
+    def summary(self) -> pd.DataFrame:
+        """original, bootBias, bootSE and bootMed per statistic (as ``summary(bootMer)``)."""
+        r = self.replicates
+        return pd.DataFrame({"original": self.t0, "bootBias": r.mean() - self.t0, "bootSE": r.std(ddof=1),
+                             "bootMed": r.median()})
+
+    def __str__(self) -> str:
+        head = (f"Parametric bootstrap: {self.nsim} refits in {self.elapsed:.2f}s"
+                + (f"; {self.n_failed} failed" if self.n_failed else ""))
+        return head + "\n" + self.summary().to_string(float_format=lambda x: f"{x:.4g}")
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+def bootstrap(fit: LmmFit, nsim: int = 1000, statistic: str | Callable[[LmmFit], Any] | None = None,
+              seed: Any = None, n_jobs: int | None = None, backend: str | None = None,
+              progress: bool | None = None, chunk_size: int | None = None) -> BootstrapResult:
+    """Parametric bootstrap of a fit, as lme4's ``bootMer``.
+
+    Parameters
+    ----------
+    nsim : number of simulated responses (each refitted, by REML or ML as the fit was).
+    statistic : None (default): SDs and correlations (lme4's names), sigma, the fixed effects and the adjusted
+        ICC; ``"fixef"``: the fixed effects; or a function of a fitted model returning numbers (a scalar,
+        array, Series or dict; a Series/dict names the statistics).
+    seed, n_jobs, backend, progress : as for :func:`pbtest`.
+    """
+    from .parameters import varpar_names
+    from .refit import portable_design
+
+    if nsim < 1:
+        raise ValueError("nsim must be at least 1")
+    t_start = time.perf_counter()
+    design = fit.design
+    if statistic is None or statistic == "default":
+        stat_name: str | Callable[[LmmFit], Any] = "default"
+        names = varpar_names(design) + list(design.fixef_names) + ["icc"]
+        t0 = default_statistic(design, fit.theta, fit.beta, fit.sigma)
+    elif statistic == "fixef":
+        stat_name = "fixef"
+        names = list(design.fixef_names)
+        t0 = fit.beta.copy()
+    elif callable(statistic):
+        stat_name = statistic
+        value = statistic(fit)
+        t0 = _user_values(value)
+        if isinstance(value, pd.Series | dict):
+            names = [str(k) for k in (value.index if isinstance(value, pd.Series) else value.keys())]
+        else:
+            names = [f"t{i + 1}" for i in range(len(t0))]
+    else:
+        raise NotSupportedError(f"statistic must be None, 'fixef' or a function, not {statistic!r}")
+    seeds, entropy = replicate_seeds(seed, nsim)
+    payload: dict[str, Any] = {"design": portable_design(design), "reml": fit.reml, "control": _control(fit),
+                               "beta": fit.beta, "theta": fit.theta, "sigma": fit.sigma, "statistic": stat_name,
+                               "n_values": len(t0)}
+    if not isinstance(stat_name, str):
+        payload["model"] = fit.model
+        payload["control_dict"] = dict(vars(_control(fit)))
+    results = run_replicates(_boot_chunk, payload, seeds, n_jobs=n_jobs, backend=backend, progress=progress,
+                             chunk_size=chunk_size, label="refits")
+    values = np.full((nsim, len(t0)), np.nan)
+    for i, v, _ in results:
+        if v is not None:
+            values[i] = v
+    n_failed = sum(1 for _, v, _ in results if v is None)
+    if n_failed == nsim:
+        raise BootstrapError(f"all {nsim} bootstrap refits failed: {_failures(results)}")
+    return BootstrapResult(pd.Series(t0, index=names), pd.DataFrame(values, columns=names), nsim, n_failed,
+                           _failures(results), entropy, time.perf_counter() - t_start)

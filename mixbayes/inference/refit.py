@@ -1,0 +1,84 @@
+"""Fast refits of one design to many responses (parametric bootstrap, profiles), and simulation.
+
+A :class:`Refitter` keeps one objective (its cross-product plan and factor workspace) and only recomputes the
+cross-products for each new response; the optimisation is the one :func:`~mixbayes.likelihood.lmm.fit_lmm`
+runs (same optimiser, starting point and boundary handling), without the derivative-based convergence checks.
+:func:`portable_design` strips a design down to what a refit needs, so it pickles with the standard pickler
+(for process pools and Dask workers).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from ..design.matrices import ModelMatrices
+from ..likelihood.lmm import LmmControl, LmmObjective, optimize_theta
+
+__all__ = ["RefitEstimate", "Refitter", "portable_design", "restore_design", "simulate_response"]
+
+
+@dataclass(frozen=True)
+class RefitEstimate:
+    """theta, beta, sigma and the objective (REML criterion or deviance) of one refit."""
+
+    theta: np.ndarray
+    beta: np.ndarray
+    sigma: float
+    objective: float
+    converged: bool
+    message: str
+
+    @property
+    def loglik(self) -> float:
+        return -0.5 * self.objective
+
+
+def portable_design(design: ModelMatrices) -> ModelMatrices:
+    """The design without the data frame, formula, formulaic specs and family (restored by
+    :func:`restore_design`)."""
+    terms = tuple(replace(t, spec=None) for t in design.terms)
+    return replace(design, terms=terms, frame=None, fixed_spec=None, formula=None, family=None)  # type: ignore[arg-type]
+
+
+def restore_design(design: ModelMatrices) -> ModelMatrices:
+    """Give a portable design its (Gaussian, identity) family back."""
+    if design.family is not None:
+        return design
+    from ..families import get_family
+
+    return replace(design, family=get_family("gaussian"))
+
+
+class Refitter:
+    """Refit one design (by REML or ML) to new responses, reusing the objective's workspace."""
+
+    def __init__(self, design: ModelMatrices, reml: bool, control: Any = None) -> None:
+        ctl = LmmControl.from_any(control)
+        self.control = replace(ctl, calc_derivs=False)
+        self.design = design
+        self.reml = reml
+        self.objective = LmmObjective(design, reml)
+
+    def fit(self, y: np.ndarray, start: np.ndarray | None = None) -> RefitEstimate:
+        obj = self.objective
+        obj.set_response(y)
+        summary = optimize_theta(obj, self.design, self.control, start)
+        theta = summary.final
+        value = obj(theta)
+        beta, _ = obj.factor.solve()
+        return RefitEstimate(theta.copy(), beta, obj.sigma(), float(value), bool(summary.converged),
+                             summary.message)
+
+
+def simulate_response(design: ModelMatrices, beta: np.ndarray, theta: np.ndarray, sigma: float,
+                      rng: np.random.Generator) -> np.ndarray:
+    """One response drawn from the fitted model; the same draws as ``LmmFit.simulate(1, seed=rng)``."""
+    y = design.X @ beta + design.offset
+    for t in design.terms:
+        T = t.factor(theta)
+        b = rng.standard_normal((t.n_levels, t.q)) @ T.T * sigma
+        y = y + np.einsum("ij,ij->i", t.z, b[t.codes])
+    return y + sigma * rng.standard_normal(design.n_obs) / np.sqrt(design.weights)
