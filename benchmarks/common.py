@@ -43,13 +43,27 @@ def median_time(fn: Callable[[], Any], repeats: int = 5, warmup: int = 1) -> tup
     return times[len(times) // 2], result
 
 
-def run_r(code: str, timeout: float | None = None) -> list[dict[str, Any]]:
-    """Run R code that prints one JSON object per line (prefixed 'JSON:'); return the parsed objects."""
+REFERENCE_BLAS = ("/usr/lib/x86_64-linux-gnu/blas/libblas.so.3", "/usr/lib/x86_64-linux-gnu/lapack/liblapack.so.3")
+
+
+def reference_blas_available() -> bool:
+    """Debian's reference BLAS/LAPACK, which R uses unless OpenBLAS is installed (then R picks OpenBLAS)."""
+    return all(os.path.exists(p) for p in REFERENCE_BLAS)
+
+
+def run_r(code: str, timeout: float | None = None, reference_blas: bool = False) -> list[dict[str, Any]]:
+    """Run R code that prints one JSON object per line (prefixed 'JSON:'); return the parsed objects.
+
+    ``reference_blas`` preloads Debian's reference BLAS/LAPACK, the configuration R has without OpenBLAS.
+    """
     with tempfile.NamedTemporaryFile("w", suffix=".R", delete=False) as fh:
         fh.write(textwrap.dedent(code))
         path = fh.name
+    env = dict(os.environ)
+    if reference_blas:
+        env["LD_PRELOAD"] = " ".join(REFERENCE_BLAS)
     try:
-        out = subprocess.run(["Rscript", path], capture_output=True, text=True, timeout=timeout)
+        out = subprocess.run(["Rscript", path], capture_output=True, text=True, timeout=timeout, env=env)
     finally:
         os.unlink(path)
     if out.returncode != 0:
@@ -58,23 +72,17 @@ def run_r(code: str, timeout: float | None = None) -> list[dict[str, Any]]:
 
 
 def run_python(code: str, timeout: float | None = None) -> dict[str, Any]:
-    """Run Python code in a fresh interpreter (this venv); it prints 'JSON:{...}'.  Adds peak RSS (MiB) of the
-    child as 'peak_mib'.  On timeout returns {'error': 'timeout after N s'}."""
-    import resource
-
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    """Run Python code in a fresh interpreter (this venv); it prints 'JSON:{...}' (include 'peak_mib' from
+    ``resource.getrusage(RUSAGE_SELF)`` for the child's own peak memory).  On timeout returns {'error': ...}."""
     try:
         out = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
                              timeout=timeout, cwd=ROOT, env={**os.environ, "PYTHONWARNINGS": "ignore"})
     except subprocess.TimeoutExpired:
         return {"error": f"timeout after {timeout:.0f} s"}
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     if out.returncode != 0:
         return {"error": out.stderr.strip().splitlines()[-1] if out.stderr.strip() else f"exit {out.returncode}"}
     rows = [json.loads(line[5:]) for line in out.stdout.splitlines() if line.startswith("JSON:")]
-    result = rows[-1] if rows else {"error": "no output"}
-    result["peak_mib"] = max(peak, before) / 1024  # ru_maxrss is in KiB on Linux (max over children so far)
-    return result
+    return rows[-1] if rows else {"error": "no output"}
 
 
 def fmt_ratio(peer: float | None, ours: float | None) -> str:

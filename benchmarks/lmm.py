@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from common import fmt_ratio, have_r, median_time, run_python, run_r, table
+from common import fmt_ratio, have_r, median_time, reference_blas_available, run_python, run_r, table
 
 SMALL = [
     ("sleepstudy", "sleepstudy", "Reaction ~ Days + (Days | Subject)"),
@@ -34,7 +34,7 @@ STATSMODELS = {
 }
 
 
-def lme4_times(models: list[tuple[str, str, str]], repeats: int) -> dict[str, dict]:
+def lme4_times(models: list[tuple[str, str, str]], repeats: int, reference_blas: bool = False) -> dict[str, dict]:
     calls = "\n".join(
         f"""
         f <- {formula}
@@ -46,7 +46,7 @@ def lme4_times(models: list[tuple[str, str, str]], repeats: int) -> dict[str, di
         """
         for name, data, formula in models
     )
-    rows = run_r(f"suppressMessages({{library(lme4); library(jsonlite)}})\n{calls}")
+    rows = run_r(f"suppressMessages({{library(lme4); library(jsonlite)}})\n{calls}", reference_blas=reference_blas)
     return {r["name"]: r for r in rows}
 
 
@@ -73,8 +73,10 @@ def mixbayes_fresh(data: str, formula: str) -> dict:
         t1 = time.perf_counter()
         fit = mb.lmer({formula!r}, frame)
         t2 = time.perf_counter()
+        import resource
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print("JSON:" + json.dumps({{"seconds": t2 - t1, "with_import_and_load": t2 - t0,
-              "objective": fit.objective_value, "feval": fit.optsummary.feval}}))
+              "objective": fit.objective_value, "feval": fit.optsummary.feval, "peak_mib": peak}}))
     """)
 
 
@@ -96,25 +98,32 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--skip-insteval", action="store_true")
     ap.add_argument("--skip-statsmodels", action="store_true")
+    ap.add_argument("--skip-reference-blas", action="store_true")
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--statsmodels-timeout", type=float, default=300)
     args = ap.parse_args()
     r_ok = have_r()
+    ref_ok = r_ok and reference_blas_available() and not args.skip_reference_blas
     models = SMALL + ([] if args.skip_insteval else INSTEVAL)
-    print(f"lme4 through Rscript: {'yes' if r_ok else 'no (R/lme4 not installed: lme4 columns empty)'}")
+    print(f"lme4 through Rscript: {'yes' if r_ok else 'no (R/lme4 not installed: lme4 columns empty)'}; "
+          f"R's BLAS as installed, and {'also' if ref_ok else 'not'} with reference BLAS (LD_PRELOAD)")
     lme4 = lme4_times(SMALL, args.repeats) if r_ok else {}
+    lme4_ref = lme4_times(SMALL, args.repeats, reference_blas=True) if ref_ok else {}
     if r_ok and not args.skip_insteval:
         lme4.update(lme4_times(INSTEVAL, 1))
+        if ref_ok:
+            lme4_ref.update(lme4_times(INSTEVAL, 1, reference_blas=True))
     rows = []
     for name, data, formula in models:
         if name.startswith("InstEval"):
             ours = mixbayes_fresh(data, formula)
-            t_ours, obj, extra = ours.get("seconds"), ours.get("objective"), f"peak {ours.get('peak_mib', 0):.0f} MiB"
-            t_fit = None
+            t_ours, obj = ours.get("seconds"), ours.get("objective")
+            extra = f"peak {ours.get('peak_mib', 0):.0f} MiB, {ours.get('feval')} evals"
         else:
             t_ours, t_fit, obj = mixbayes_small(data, formula, args.repeats)
             extra = f"fit only {t_fit * 1000:.1f} ms"
         peer = lme4.get(name, {})
+        ref = lme4_ref.get(name, {})
         sm = {} if args.skip_statsmodels else statsmodels_time(name, args.statsmodels_timeout)
         agree = (f"{abs(obj - peer['objective']) / peer['objective']:.1e}" if peer and obj else "n/a")
         rows.append([
@@ -122,14 +131,16 @@ def main() -> None:
             f"{t_ours:.4f}" if t_ours else "error",
             f"{peer['seconds']:.4f}" if peer else "-",
             fmt_ratio(peer.get("seconds"), t_ours),
+            f"{ref['seconds']:.4f}" if ref else "-",
+            fmt_ratio(ref.get("seconds"), t_ours),
             f"{sm['seconds']:.3f}" if "seconds" in sm else sm.get("error", "-"),
             fmt_ratio(sm.get("seconds"), t_ours),
             agree,
             extra,
         ])
         print(f"  done {name}", file=sys.stderr)
-    print(table(rows, ["model", "mixbayes s", "lme4 s", "lme4/mb", "statsmodels s", "sm/mb",
-                       "REML rel diff", "notes"]))
+    print(table(rows, ["model", "mixbayes s", "lme4 s", "lme4/mb", "lme4 refBLAS s", "ref/mb", "statsmodels s",
+                       "sm/mb", "REML rel diff", "notes"]))
 
 
 if __name__ == "__main__":

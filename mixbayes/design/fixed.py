@@ -49,6 +49,21 @@ def _context() -> dict[str, Any]:
     return ctx
 
 
+def _sequential_keep(X: np.ndarray, norms: np.ndarray, tol: float) -> list[int]:
+    keep: list[int] = []
+    for j in range(X.shape[1]):
+        if norms[j] == 0:
+            continue
+        if keep:
+            coef, *_ = np.linalg.lstsq(X[:, keep], X[:, j], rcond=None)
+            resid = np.linalg.norm(X[:, j] - X[:, keep] @ coef)
+        else:
+            resid = norms[j]
+        if resid > tol * norms[j]:
+            keep.append(j)
+    return keep
+
+
 def _formulaic_text(node: Node, frame: pd.DataFrame, names: dict[str, str]) -> str:
     """Render a fixed-part node for formulaic, recording formulaic factor text -> R text."""
     match node:
@@ -195,21 +210,20 @@ def build_matrix(
 
 
 def drop_aliased(X: np.ndarray, names: list[str], tol: float = 1e-7) -> list[int]:
-    """Columns to keep, dropping aliased ones as lme4's ``chkRank.drop.cols`` does (R's pivoting QR)."""
+    """Columns to keep, dropping aliased ones as lme4's ``chkRank.drop.cols`` does (R's pivoting QR).
+
+    R's ``dqrdc2`` moves a column to the end when its norm, after projecting out the columns before it, falls
+    below ``tol`` times its original norm; |R_jj| of an unpivoted Householder QR is that residual norm.
+    """
     n, p = X.shape
     if p == 0:
         return []
-    keep: list[int] = []
-    q = np.zeros((n, 0))
-    for j in range(p):
-        col = X[:, j]
-        norm = np.linalg.norm(col)
-        resid = col - q @ (q.T @ col) if keep else col
-        resid = resid - q @ (q.T @ resid) if keep else resid
-        rnorm = np.linalg.norm(resid)
-        if norm > 0 and rnorm > tol * norm:
-            keep.append(j)
-            q = np.column_stack([q, resid / rnorm])
+    norms = np.linalg.norm(X, axis=0)
+    R = np.linalg.qr(X, mode="r")
+    resid = np.abs(np.diagonal(R))
+    keep = [j for j in range(p) if norms[j] > 0 and resid[j] > tol * norms[j]]
+    if len(keep) < p:  # confirm against the accepted columns only (QR above also projected on rejected ones)
+        keep = _sequential_keep(X, norms, tol)
     dropped = [names[j] for j in range(p) if j not in keep]
     if dropped:
         warnings.warn(

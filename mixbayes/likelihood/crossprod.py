@@ -73,13 +73,21 @@ class CrossProductPlan:
         self._rest_idx = [_level_index(t) + self.offsets[i] for i, t in enumerate(self.rest)]
         self._template: sparse.csr_matrix | None = None
 
+    def _stacked(self, codes: np.ndarray, n_levels: int, k: int) -> np.ndarray:
+        """Codes repeated for k stacked columns: column c's codes shifted by c * n_levels (cached)."""
+        key = (id(codes), n_levels, k)
+        cache = self.__dict__.setdefault("_stack_cache", {})
+        if key not in cache:
+            cache[key] = (np.arange(k)[:, None] * n_levels + codes[None, :]).ravel()
+        return cache[key]
+
     def _r1_template(self, ncols: int) -> sparse.csr_matrix:
-        """A CSR matrix with Zr'Z1's pattern; each compute() gets a shallow copy with new data (no checks)."""
+        """The CSR matrix with Zr'Z1's pattern, shared by every compute(): its data are replaced each time, so a
+        CrossProducts' Ar1 is valid until the next compute() of the same plan."""
         if self._template is None:
             self._template = sparse.csr_matrix(
                 (np.zeros(self._r1_nnz), self._r1_indices, self._r1_indptr), shape=(self.m, ncols))
-        out = self._template.copy()
-        return out
+        return self._template
 
     def compute(self, X: np.ndarray, y: np.ndarray, w: np.ndarray) -> CrossProducts:
         sw = np.sqrt(w)
@@ -95,9 +103,9 @@ class CrossProductPlan:
                 A11[:, b, a] = v
         p1 = xy.shape[1]
         Ax1 = np.empty((p1, nl1 * q1))
-        for c in range(p1):
-            for b in range(q1):
-                Ax1[c, b::q1] = np.bincount(first.codes, weights=xy[:, c] * z1[:, b], minlength=nl1)
+        for b in range(q1):
+            Ax1[:, b::q1] = np.bincount(self._stacked(first.codes, nl1, p1), weights=(xy * z1[:, b : b + 1]).T.ravel(),
+                                        minlength=p1 * nl1).reshape(p1, nl1)
         m = self.m
         size = m + p1
         Arr = np.zeros((size, size))
@@ -109,22 +117,36 @@ class CrossProductPlan:
             data = np.bincount(self._r1_inverse, weights=vals, minlength=self._r1_nnz)
             Ar1 = self._r1_template(nl1 * q1)
             Ar1.data = data
-            flat = Arr.reshape(-1)
-            for i, (zi, ri) in enumerate(zip(zr, self._rest_idx, strict=True)):
+            off = self.offsets
+            for i, zi in enumerate(zr):
+                ti = self.rest[i]
                 for j in range(i + 1):
-                    zj, rj = zr[j], self._rest_idx[j]
-                    key = (ri[:, :, None] * size + rj[:, None, :]).ravel()
+                    tj, zj = self.rest[j], zr[j]
+                    if ti.q == 1 and tj.q == 1:
+                        if i == j:  # a scalar term's own block is diagonal
+                            diag = np.bincount(ti.codes, weights=zi[:, 0] * zi[:, 0], minlength=ti.n_levels)
+                            idx = np.arange(off[i], off[i + 1])
+                            Arr[idx, idx] = diag
+                        else:
+                            block = np.bincount(ti.codes * tj.n_levels + tj.codes, weights=zi[:, 0] * zj[:, 0],
+                                                minlength=ti.n_levels * tj.n_levels).reshape(ti.n_levels, tj.n_levels)
+                            Arr[off[i] : off[i + 1], off[j] : off[j + 1]] = block
+                            Arr[off[j] : off[j + 1], off[i] : off[i + 1]] = block.T
+                        continue
+                    ri, rj = self._rest_idx[i] - off[i], self._rest_idx[j] - off[j]
+                    key = (ri[:, :, None] * tj.n_random + rj[:, None, :]).ravel()
                     v = (zi[:, :, None] * zj[:, None, :]).ravel()
-                    block = np.bincount(key, weights=v, minlength=size * size)
-                    flat += block
-                    if j < i:  # mirror the off-diagonal block into the upper triangle
-                        flat += block.reshape(size, size).T.ravel()
+                    block = np.bincount(key, weights=v, minlength=ti.n_random * tj.n_random).reshape(
+                        ti.n_random, tj.n_random)
+                    Arr[off[i] : off[i + 1], off[j] : off[j + 1]] = block
+                    if j < i:
+                        Arr[off[j] : off[j + 1], off[i] : off[i + 1]] = block.T
                 # [X y]-by-term block
-                t = self.rest[i]
-                for c in range(p1):
-                    for a in range(t.q):
-                        cols = self.offsets[i] + a + t.q * np.arange(t.n_levels)
-                        Arr[m + c, cols] = np.bincount(t.codes, weights=xy[:, c] * zi[:, a], minlength=t.n_levels)
+                for a in range(ti.q):
+                    cols = off[i] + a + ti.q * np.arange(ti.n_levels)
+                    Arr[m:, cols] = np.bincount(self._stacked(ti.codes, ti.n_levels, p1),
+                                                weights=(xy * zi[:, a : a + 1]).T.ravel(),
+                                                minlength=p1 * ti.n_levels).reshape(p1, ti.n_levels)
             Arr[:m, m:] = Arr[m:, :m].T
         else:
             if self._template is None:

@@ -25,6 +25,36 @@ from .crossprod import CrossProductPlan, CrossProducts
 __all__ = ["BlockedFactor", "NotPositiveDefinite"]
 
 
+class SparseRows:
+    """A sparse matrix as (rows, cols, data) triples with the two products the factor needs; cheaper than
+    scipy.sparse objects for the small, fixed patterns updated at every PIRLS step."""
+
+    __slots__ = ("cols", "data", "indptr", "rows", "shape")
+
+    def __init__(self, rows: np.ndarray, cols: np.ndarray, data: np.ndarray, shape: tuple[int, int],
+                 indptr: np.ndarray | None = None) -> None:
+        self.rows, self.cols, self.data, self.shape, self.indptr = rows, cols, data, shape, indptr
+
+    def times_dense_t(self, B: np.ndarray) -> np.ndarray:
+        """self @ B.T for a dense (k, ncols) B: an (nrows, k) array."""
+        if B.shape[0] > 4 and self.indptr is not None:  # wide B: one CSR product beats k bincounts
+            csr = sparse.csr_matrix((self.data, self.cols, self.indptr), shape=self.shape)
+            return np.asarray(csr @ np.ascontiguousarray(B.T))
+        out = np.empty((self.shape[0], B.shape[0]))
+        for c in range(B.shape[0]):
+            out[:, c] = np.bincount(self.rows, weights=self.data * B[c, self.cols], minlength=self.shape[0])
+        return out
+
+    def t_dot(self, v: np.ndarray) -> np.ndarray:
+        """self.T @ v."""
+        return np.bincount(self.cols, weights=self.data * v[self.rows], minlength=self.shape[1])
+
+    def toarray(self) -> np.ndarray:
+        out = np.zeros(self.shape)
+        np.add.at(out, (self.rows, self.cols), self.data)
+        return out
+
+
 _DENSE_LIMIT = 60_000  # m * (random effects of the first term) below which Ar1 is handled densely
 
 
@@ -57,11 +87,13 @@ class _GramPlan:
     def __init__(self, Ar1: sparse.csr_matrix) -> None:
         m, ncol = Ar1.shape
         self.m = m
-        coo = Ar1.tocoo()
-        order = np.lexsort((coo.row, coo.col))  # column-major, rows ascending within a column
+        # column-major order of the CSR entries (rows ascending within a column), by a counting-sort conversion
+        pos = sparse.csr_matrix((np.arange(1, Ar1.nnz + 1, dtype=float), Ar1.indices, Ar1.indptr),
+                                shape=Ar1.shape).tocsc()
+        order = pos.data.astype(np.int64) - 1
         self._order = order
-        rows = coo.row[order].astype(np.int64)
-        cols = coo.col[order].astype(np.int64)
+        rows = pos.indices.astype(np.int64)
+        cols = np.repeat(np.arange(ncol, dtype=np.int64), np.diff(pos.indptr))
         counts = np.bincount(cols, minlength=ncol)
         starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
         pa_list, pb_list, col_list = [], [], []
@@ -76,7 +108,22 @@ class _GramPlan:
         pb = np.concatenate(pb_list) if pb_list else np.zeros(0, np.int64)
         pcol = np.concatenate(col_list) if col_list else np.zeros(0, np.int64)
         flat = rows[pa] * m + rows[pb]  # row-major position in the lower triangle
-        C = sparse.csr_matrix((np.arange(1, len(pa) + 1, dtype=float), (flat, pcol)), shape=(m * m, ncol))
+        if m * m <= 64_000_000:  # unique positions by an occupancy array (no sort)
+            present = np.zeros(m * m, dtype=bool)
+            present[flat] = True
+            uniq = np.flatnonzero(present)
+            ids = np.cumsum(present) - 1
+            inverse = ids[flat]
+        else:
+            uniq, inverse = np.unique(flat, return_inverse=True)
+        # a sparse Gram matrix is scattered entry by entry; a dense one as a whole (m, m) array
+        self.compressed = len(uniq) < (m * m) // 8
+        if self.compressed:
+            self.rows, self.cols = uniq // m, uniq % m
+            self._off = self.rows != self.cols
+            C = sparse.csr_matrix((np.arange(1, len(pa) + 1, dtype=float), (inverse, pcol)), shape=(len(uniq), ncol))
+        else:
+            C = sparse.csr_matrix((np.arange(1, len(pa) + 1, dtype=float), (flat, pcol)), shape=(m * m, ncol))
         C.sum_duplicates()
         self._perm = C.data.astype(np.int64) - 1
         self._pa, self._pb = pa[self._perm], pb[self._perm]
@@ -85,12 +132,27 @@ class _GramPlan:
         self.refresh(Ar1)
 
     def refresh(self, Ar1: sparse.csr_matrix) -> None:
-        data = Ar1.tocoo().data[self._order]
+        data = Ar1.data[self._order]  # CSR data are in the order tocoo() gives
         self.C.data = data[self._pa] * data[self._pb]
 
     def gram(self, v: np.ndarray, lam: np.ndarray, out: np.ndarray) -> None:
         """Subtract Lambda_r Ar1 diag(v) Ar1' Lambda_r from the (m, m) block of ``out`` (both triangles)."""
         m = self.m
+        if self.compressed:
+            g = (self.C @ v) * lam[self.rows] * lam[self.cols]
+            stride = out.shape[1]
+            if getattr(self, "_stride", None) != stride or not out.flags.c_contiguous:
+                self._stride = stride
+                self._flat_lo = self.rows * stride + self.cols
+                self._flat_up = (self.cols * stride + self.rows)[self._off]
+            if out.flags.c_contiguous:
+                flat = out.reshape(-1)
+                flat[self._flat_lo] -= g
+                flat[self._flat_up] -= g[self._off]
+            else:
+                out[self.rows, self.cols] -= g
+                out[self.cols[self._off], self.rows[self._off]] -= g[self._off]
+            return
         G = (self.C @ v).reshape(m, m)  # lower triangle
         G *= lam[:, None]
         G *= lam[None, :]
@@ -119,13 +181,58 @@ class BlockedFactor:
         self.scalar_rest = all(t.q == 1 for t in self.rest)
         self.theta: np.ndarray | None = None
         self._gram: _GramPlan | None = None
+        self._dense_src: CrossProducts | None = None
 
     def set_crossproducts(self, cp: CrossProducts) -> None:
         """New cross-products with the same sparsity pattern (new weights or response)."""
         self.cp = cp
         self.theta = None
+        self._dense_src = None
         if self._gram is not None:
             self._gram.refresh(cp.Ar1)
+
+    @property
+    def _diag_lead(self) -> int:
+        """Size of a leading block of the Schur complement that stays diagonal for every theta: the second term,
+        when it is scalar and each level of the first term meets at most one of its levels (e.g. an
+        observation-level term nested in a grouping factor).  Phase 2 then eliminates it without LAPACK."""
+        cached = getattr(self, "_diag_lead_cache", None)
+        if cached is not None:
+            return cached
+        lead = 0
+        if self.rest and self.rest[0].q == 1 and self.first.q == 1 and self.m:
+            size = self.rest[0].n_random
+            Ar1 = self.cp.Ar1
+            coo = Ar1.tocoo()
+            in_term = coo.row < size
+            per_col = np.bincount(coo.col[in_term], minlength=Ar1.shape[1])
+            if size > 16 and np.all(per_col <= 1):
+                lead = size
+        self._diag_lead_cache = lead
+        return lead
+
+    def _factor_schur(self, M: np.ndarray) -> np.ndarray:
+        """Cholesky factor of the Schur complement M, eliminating a structurally diagonal leading block first."""
+        k = self._diag_lead
+        if k == 0:
+            L, info = lapack.dpotrf(M.T, lower=1, clean=0, overwrite_a=1)
+            if info != 0:
+                raise NotPositiveDefinite(f"Cholesky failed at pivot {info}")
+            return L
+        d = np.diagonal(M)[:k].copy()
+        if np.any(d <= 0):
+            raise NotPositiveDefinite("Cholesky failed in the diagonal block")
+        root = np.sqrt(d)
+        L21 = M[k:, :k] / root[None, :]
+        S = M[k:, k:] - L21 @ L21.T
+        L22, info = lapack.dpotrf(S.T, lower=1, clean=1, overwrite_a=1)
+        if info != 0:
+            raise NotPositiveDefinite(f"Cholesky failed at pivot {k + info}")
+        L = np.zeros_like(M, order="F")
+        L[np.arange(k), np.arange(k)] = root
+        L[k:, :k] = L21
+        L[k:, k:] = L22
+        return L
 
     def _gram_plan(self) -> _GramPlan | None:
         if self.first.q != 1 or not self.scalar_rest or self.m < 64:
@@ -160,8 +267,9 @@ class BlockedFactor:
             s = S1.ravel()
             Wx = cp.Ax1 * s[None, :]
             if self.m:
-                Wr = cp.Ar1.copy()
-                Wr.data = cp.Ar1.data * s[cp.Ar1.indices]
+                Ar1 = cp.Ar1
+                Wr = SparseRows(self._row_of_entry(Ar1), Ar1.indices, Ar1.data * s[Ar1.indices], Ar1.shape,
+                                Ar1.indptr)
             else:
                 Wr = cp.Ar1
         else:
@@ -178,11 +286,13 @@ class BlockedFactor:
         if self.m:
             lam = self._rest_scaling(theta)
             if lam is not None:  # all rest terms scalar: Lambda_r is diagonal
-                Wr.data *= lam[self._row_of_entry(Wr)]
+                Wr.data *= lam[Wr.rows] if isinstance(Wr, SparseRows) else lam[self._row_of_entry(Wr)]
                 d = np.concatenate([lam, np.ones(self.p + 1)])
                 M = cp.Arr * d[:, None]
                 M *= d[None, :]
             else:
+                if isinstance(Wr, SparseRows):
+                    Wr = sparse.csr_matrix((Wr.data, (Wr.rows, Wr.cols)), shape=Wr.shape)
                 M = cp.Arr.copy()
                 D = self._rest_block_diag(theta)
                 Wr = (D.T @ Wr).tocsr()
@@ -193,14 +303,16 @@ class BlockedFactor:
             if gram is not None and lam is not None:
                 gram.gram(S1.ravel() ** 2, lam, M)
             else:
+                if isinstance(Wr, SparseRows):
+                    Wr = sparse.csr_matrix((Wr.data, (Wr.rows, Wr.cols)), shape=Wr.shape)
                 M[: self.m, : self.m] -= (Wr @ Wr.T).toarray()
-            cross = np.asarray(Wr @ Wx.T)
+            cross = Wr.times_dense_t(Wx) if isinstance(Wr, SparseRows) else np.asarray(Wr @ Wx.T)
             M[: self.m, self.m :] -= cross
             M[self.m :, : self.m] -= cross.T
         else:
             M = cp.Arr.copy()
         M[self.m :, self.m :] -= Wx @ Wx.T
-        L, info = lapack.dpotrf(M, lower=1, clean=0, overwrite_a=1)
+        L, info = lapack.dpotrf(M.T, lower=1, clean=0, overwrite_a=1)
         if info != 0:
             raise NotPositiveDefinite(f"Cholesky failed at pivot {info}")
         self.L, self.Wr, self.Wx = L, Wr, Wx
@@ -210,8 +322,8 @@ class BlockedFactor:
         """Phase 1 and 2 with a dense Ar1 (small problems: no sparse-matrix overhead)."""
         cp = self.cp
         q1 = self.first.q
-        if getattr(self, "_dense_src", None) is not cp.Ar1:
-            self._dense_src = cp.Ar1
+        if self._dense_src is not cp:
+            self._dense_src = cp
             self._Ar1_dense = cp.Ar1.toarray()
         A = self._Ar1_dense
         if q1 == 1:
@@ -240,10 +352,7 @@ class BlockedFactor:
         M[: self.m, self.m :] -= cross
         M[self.m :, : self.m] -= cross.T
         M[self.m :, self.m :] -= Wx @ Wx.T
-        L, info = lapack.dpotrf(M, lower=1, clean=0, overwrite_a=1)
-        if info != 0:
-            raise NotPositiveDefinite(f"Cholesky failed at pivot {info}")
-        self.L, self.Wr, self.Wx = L, Wr, Wx
+        self.L, self.Wr, self.Wx = self._factor_schur(M), Wr, Wx
         self.theta = theta.copy()
 
     def _row_of_entry(self, W: sparse.csr_matrix) -> np.ndarray:
@@ -283,18 +392,15 @@ class BlockedFactor:
         """(beta, u): fixed effects and spherical random effects at the current theta."""
         m, p = self.m, self.p
         L = self.L
-        c = L[-1, :-1]
-        LXX = L[m : m + p, m : m + p]
-        beta = solve_triangular(LXX, c[m : m + p], lower=True, trans="T") if p else np.zeros(0)
-        if m:
-            rhs_r = c[:m] - L[m : m + p, :m].T @ beta
-            u_r = solve_triangular(L[:m, :m], rhs_r, lower=True, trans="T")
-        else:
-            u_r = np.zeros(0)
+        # L' [x; 1] = [0; r] gives x = -[u_r; beta] in one triangular solve on the whole factor
+        rhs = np.zeros(L.shape[0])
+        rhs[-1] = L[-1, -1]
+        z, _ = lapack.dtrtrs(L, rhs, lower=1, trans=1)
+        u_r, beta = -z[:m], -z[m : m + p]
         c1 = self.Wx[-1]
         rhs1 = c1 - self.Wx[:p].T @ beta
         if m:
-            rhs1 = rhs1 - self.Wr.T @ u_r
+            rhs1 = rhs1 - (self.Wr.t_dot(u_r) if isinstance(self.Wr, SparseRows) else self.Wr.T @ u_r)
         q1 = self.first.q
         if q1 == 1:
             u1 = rhs1 / self.L11.ravel()
@@ -333,7 +439,8 @@ class BlockedFactor:
             return [first.reshape(-1, q1, q1)]
         Lrr = self.L[:m, :m]
         # G = L_rr^{-1} W_r L11^{-1}: the lower part of the first block's columns of L_Z^{-1}
-        Wr = self.Wr.toarray() if sparse.issparse(self.Wr) else np.asarray(self.Wr)
+        Wr = self.Wr.toarray() if (sparse.issparse(self.Wr) or isinstance(self.Wr, SparseRows)) else \
+            np.asarray(self.Wr)
         if q1 == 1:
             WL = Wr * (1.0 / self.L11.ravel())[None, :]
         else:

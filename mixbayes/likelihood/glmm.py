@@ -34,6 +34,7 @@ class GlmmControl:
     """Settings of a GLMM fit (cf. ``glmerControl``).
 
     optimizer : stage-2 optimiser (stage 1 uses BOBYQA).
+    stage1_settings : optimiser settings of stage 1 when it only supplies starting values (nAGQ >= 1).
     pirls : ``"lme4"`` or ``"exact"`` (see the module notes).
     tol_pwrss : lme4's ``tolPwrss``.
     boundary_tol, check_nobs_vs_nre, calc_derivs, maxeval, settings : as for the LMM.
@@ -47,6 +48,7 @@ class GlmmControl:
     check_nobs_vs_nre: str = "stop"
     calc_derivs: bool = True
     settings: dict[str, float] = field(default_factory=dict)
+    stage1_settings: dict[str, float] = field(default_factory=lambda: {"xtol_abs": 1e-3, "ftol_rel": 1e-7})
 
     @classmethod
     def from_any(cls, control: Any) -> GlmmControl:
@@ -139,7 +141,7 @@ def _fit_glmm(design: ModelMatrices, nAGQ: int, control: GlmmControl, start: Any
 
     # stage 1 only supplies a start for stage 2: a looser tolerance changes no reported digit
     s1 = minimize(_safe(stage1), theta0, lower_theta, optimizer="bobyqa",
-                  settings={**settings, "xtol_abs": 1e-5} if nAGQ > 0 else settings)
+                  settings={**settings, **control.stage1_settings} if nAGQ > 0 else settings)
     s1 = _boundary(stage1, s1, lower_theta, control.boundary_tol)
     theta1 = s1.final
     stage1(theta1)
@@ -178,7 +180,7 @@ def _fit_glmm(design: ModelMatrices, nAGQ: int, control: GlmmControl, start: Any
             x0[nt : nt + design.n_fixef] = np.asarray(dict(start)["beta"], dtype=float)
         lower = np.concatenate([lower_theta, np.full(len(x0) - nt, -np.inf)])
         summary = minimize(_safe(stage2), x0, lower, optimizer=control.optimizer,
-                           settings={"initial_step": 0.1, "xtol_abs": 1e-7, **settings})
+                           settings={"initial_step": 0.1, "xtol_abs": 1e-6, **settings})
         summary = _boundary(stage2, summary, lower, control.boundary_tol)
         params = summary.final
         theta, beta = params[:nt], params[nt : nt + design.n_fixef]
@@ -204,15 +206,8 @@ def _fit_glmm(design: ModelMatrices, nAGQ: int, control: GlmmControl, start: Any
         pos += t.n_random
     eta = design.X @ beta + design.offset + ws.random_part(theta, u)
     mu = ws.family.link.inverse(eta)
-    # the fully converged Laplace value at the same parameters, for the diagnostic report
-    exact_value = value
-    if not exact and nAGQ == 1:
-        probe = GlmmWorkspace(design, family=ws.family)
-        try:
-            exact_value = probe.laplace(theta, beta)
-        except PirlsFailure:
-            exact_value = np.nan
-        ws.u = u
+    # the fully converged Laplace value is computed on demand (GlmmFit.diagnose)
+    exact_value = value if (exact or nAGQ != 1) else np.nan
     extra = ["log(dispersion)"] if is_nb else []
     names_beta = [f"beta.{n}" for n in design.fixef_names]
     report = check_convergence(design, params, np.concatenate([lower_theta, np.full(len(params) - nt, -np.inf)]),

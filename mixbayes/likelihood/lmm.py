@@ -178,12 +178,25 @@ class LmmEstimate:
     unscaled_vcov: np.ndarray
 
 
+EXPENSIVE_RANDOM = 1000
+
+
+def _size_settings(design: ModelMatrices) -> dict[str, float]:
+    """Stopping rule by cost: when a deviance evaluation means a dense factorisation of more than
+    EXPENSIVE_RANDOM random effects (outside the first term), also stop once the relative change of the
+    objective is below 1e-12 (the REML criterion then agrees to ~1e-12, theta to ~1e-5 relative); otherwise only
+    the x tolerance (1e-8) stops BOBYQA, which small models need to reach theta to ~1e-7."""
+    if sum(t.n_random for t in design.terms[1:]) > EXPENSIVE_RANDOM:
+        return {"ftol_rel": 1e-12}
+    return {}
+
+
 def optimize_theta(objective: Any, design: ModelMatrices, control: LmmControl, start: np.ndarray | None = None,
                    lower: np.ndarray | None = None) -> OptSummary:
     """BOBYQA (or another optimiser) over theta with lme4's ``restart_edge`` and ``check.boundary``."""
     lower = design.lower if lower is None else lower
     x0 = design.theta0 if start is None else np.asarray(start, dtype=float)
-    settings = {"maxeval": control.maxeval, **control.settings}
+    settings = {"maxeval": control.maxeval, **_size_settings(design), **control.settings}
     summary = minimize(objective, x0, lower, optimizer=control.optimizer, settings=settings)
     if control.optimizer == "none":
         return summary

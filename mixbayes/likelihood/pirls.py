@@ -69,6 +69,8 @@ class GlmmWorkspace:
         self.observed_info = (self.family.name == "negative_binomial") if observed_info is None else observed_info
         self.factor: BlockedFactor | None = None
         self._empty_X = np.zeros((self.n, 0))
+        self._scalar_single = len(self.terms) == 1 and self.terms[0].q == 1
+        self._diag_logdet = 0.0
 
     # ---- pieces ---------------------------------------------------------------------------------------
     def random_part(self, theta: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -97,6 +99,17 @@ class GlmmWorkspace:
 
     def _solve(self, theta: np.ndarray, w: np.ndarray, z: np.ndarray,
                estimate_beta: bool) -> tuple[np.ndarray, np.ndarray]:
+        if not estimate_beta and self._scalar_single:
+            # one scalar term, beta fixed: the system is diagonal, u_j = t c_j / (1 + t^2 a_j)
+            term = self.terms[0]
+            t = float(theta[0])
+            zw = term.z[:, 0] * w
+            a = np.bincount(term.codes, weights=zw * term.z[:, 0], minlength=term.n_levels)
+            c = np.bincount(term.codes, weights=zw * z, minlength=term.n_levels)
+            diag = 1.0 + t * t * a
+            self._diag_logdet = float(np.sum(np.log(diag)))
+            self.factor = None
+            return np.zeros(0), t * c / diag
         factor = self._factor(estimate_beta)
         plan = self.plan_ub if estimate_beta else self.plan_u
         X = self.X if estimate_beta else self._empty_X
@@ -259,8 +272,7 @@ class GlmmWorkspace:
             oldpdev = pdev
         else:
             raise PirlsFailure(f"pwrssUpdate did not converge in {maxit} iterations")
-        assert self.factor is not None
-        ldL2 = self.factor.logdet_theta
+        ldL2 = self._diag_logdet if self.factor is None else self.factor.logdet_theta
         aic = -2.0 * fam.loglik(self.y, mu, self.wt, self.trials)
         self.u, self.beta, self.started = u, b, True
         return aic + float(u @ u) + ldL2, PirlsState(u, b, eta, mu, pdev)
