@@ -35,6 +35,7 @@ from .families import Family, get_family
 from .formula import ParsedFormula, expand_formula, parse_formula
 from .inference.bootstrap import pbtest
 from .model import Model
+from .results.allfit import allfit
 from .results.anova import anova
 
 __version__ = "0.1.0"
@@ -65,6 +66,7 @@ __all__ = [
     "TooFewLevelsError",
     "UnknownColumnError",
     "__version__",
+    "allfit",
     "anova",
     "expand_formula",
     "get_family",

@@ -215,7 +215,7 @@ def drop_aliased(X: np.ndarray, names: list[str], tol: float = 1e-7) -> list[int
     R's ``dqrdc2`` moves a column to the end when its norm, after projecting out the columns before it, falls
     below ``tol`` times its original norm; |R_jj| of an unpivoted Householder QR is that residual norm.
     """
-    n, p = X.shape
+    p = X.shape[1]
     if p == 0:
         return []
     norms = np.linalg.norm(X, axis=0)

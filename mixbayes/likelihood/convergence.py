@@ -153,13 +153,23 @@ def check_convergence(
     H = hessian[np.ix_(free, free)]
     scgrad = np.full_like(g, np.nan)
     max_grad = float(np.max(np.abs(g))) if len(g) else 0.0
-    try:
-        R = np.linalg.cholesky(H)
-        scgrad = np.linalg.solve(R, g)
-        mingrad = np.minimum(np.abs(scgrad), np.abs(g))
-        max_grad = float(np.max(mingrad)) if len(mingrad) else 0.0
-    except np.linalg.LinAlgError:
-        pass
+    usable = bool(np.all(np.isfinite(H)) and np.all(np.isfinite(g)))
+    if usable:
+        try:
+            R = np.linalg.cholesky(H)
+            scgrad = np.linalg.solve(R, g)
+            mingrad = np.minimum(np.abs(scgrad), np.abs(g))
+            max_grad = float(np.max(mingrad)) if len(mingrad) else 0.0
+        except np.linalg.LinAlgError:
+            pass
+    else:
+        problems.append((
+            "hessian",
+            "the gradient and Hessian could not be evaluated around the optimum (the objective failed at a "
+            "neighbouring point), so the standard errors are conditional on theta",
+            "switch optimizer (optimizer='bobyqa' or 'nelder_mead'; compare with mb.allfit(model))",
+        ))
+        max_grad = float(np.max(np.abs(g[np.isfinite(g)]))) if np.any(np.isfinite(g)) else np.inf
     singular = singular_components(design, theta[: design.n_theta])
     free_names = [n for n, f in zip(names, free, strict=False) if f]
     if len(g) and max_grad > GRAD_TOL:
@@ -171,7 +181,7 @@ def check_convergence(
             f"{comp + 1}: {free_names[comp] if comp < len(free_names) else comp})",
             remedy,
         ))
-    ev = np.linalg.eigvalsh(H) if len(H) > 1 and np.all(np.isfinite(H)) else np.zeros(0)
+    ev = np.linalg.eigvalsh(H) if len(H) > 1 and usable else np.zeros(0)
     if len(ev):
         if np.sum(ev < -HESS_TOL):
             problems.append((

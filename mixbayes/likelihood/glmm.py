@@ -188,7 +188,9 @@ def _fit_glmm(design: ModelMatrices, nAGQ: int, control: GlmmControl, start: Any
         objective = stage2
         nb_theta = float(np.exp(params[-1])) if is_nb else None
         if control.calc_derivs:
-            grad, hess = deriv12(objective, params, lower=lower)
+            grad, hess = deriv12(_safe(objective), params, lower=lower)
+            if not np.all(np.isfinite(hess)):
+                grad, hess = np.nan_to_num(grad, nan=np.inf), np.full_like(hess, np.nan)
             value = stage2(params)  # restore the state at the optimum
             vcov = _vcov_from_hessian(hess, nt, design.n_fixef)
             if vcov is None:  # lme4 falls back to the covariance given theta (with a warning)
@@ -255,6 +257,8 @@ def _boundary(fun: Any, summary: OptSummary, lower: np.ndarray, tol: float) -> O
 
 def _vcov_from_hessian(hess: np.ndarray, nt: int, p: int) -> np.ndarray | None:
     """lme4's ``calc.vcov.hess``: the beta block of 2 H^{-1} (H the Hessian of the deviance)."""
+    if not np.all(np.isfinite(hess)):
+        return None
     try:
         inv = np.linalg.inv(hess)
     except np.linalg.LinAlgError:
