@@ -83,6 +83,12 @@ class GlmmWorkspace:
             out += np.einsum("ij,ij->i", t.z, b[t.codes]) if t.q > 1 else t.z[:, 0] * b[t.codes, 0]
         return out
 
+    def evaluate(self, theta: np.ndarray, u: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+        """(eta, mu, penalised deviance) at spherical random effects u and fixed effects b."""
+        eta = self.X @ b + self.offset + self.random_part(theta, u)
+        mu = self.family.valid_mu(self.family.link.inverse(eta))
+        return eta, mu, self.penalised_deviance(mu, u)
+
     def penalised_deviance(self, mu: np.ndarray, u: np.ndarray) -> float:
         return float(np.sum(self.family.dev_resids(self.y, mu, self.wt)) + u @ u)
 
@@ -157,9 +163,7 @@ class GlmmWorkspace:
             while True:
                 u_try = u + step * (u_new - u)
                 b_try = b + step * (b_new - b) if estimate_beta else b
-                eta_try = self.X @ b_try + self.offset + self.random_part(theta, u_try)
-                mu_try = fam.valid_mu(fam.link.inverse(eta_try))
-                pdev_try = self.penalised_deviance(mu_try, u_try)
+                eta_try, mu_try, pdev_try = self.evaluate(theta, u_try, b_try)
                 if np.isfinite(pdev_try) and pdev_try <= pdev * (1 + 1e-14) + 1e-14:
                     break
                 step *= 0.5
@@ -253,15 +257,11 @@ class GlmmWorkspace:
                 raise PirlsFailure(str(exc)) from None
             if not estimate_beta:
                 b_new = b
-            eta_new = self.X @ b_new + self.offset + self.random_part(theta, u_new)
-            mu_new = fam.valid_mu(fam.link.inverse(eta_new))
-            pdev = float(np.sum(fam.dev_resids(self.y, mu_new, self.wt)) + u_new @ u_new)
+            eta_new, mu_new, pdev = self.evaluate(theta, u_new, b_new)
             if pdev > oldpdev:  # step halving towards the previous iterate, as lme4
                 for _ in range(10):
                     u_new, b_new = (u + u_new) / 2, (b + b_new) / 2
-                    eta_new = self.X @ b_new + self.offset + self.random_part(theta, u_new)
-                    mu_new = fam.valid_mu(fam.link.inverse(eta_new))
-                    pdev = float(np.sum(fam.dev_resids(self.y, mu_new, self.wt)) + u_new @ u_new)
+                    eta_new, mu_new, pdev = self.evaluate(theta, u_new, b_new)
                     if pdev <= oldpdev:
                         break
                 else:

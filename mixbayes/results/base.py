@@ -65,6 +65,27 @@ class MixedFit:
     def formula(self) -> str:
         return self.design.formula.text
 
+    # ---- information criteria (subclasses define loglik and npar) --------------------------------------------
+    @property
+    def loglik(self) -> float:
+        raise NotImplementedError
+
+    @property
+    def npar(self) -> int:
+        raise NotImplementedError
+
+    @property
+    def aic(self) -> float:
+        return -2.0 * self.loglik + 2.0 * self.npar
+
+    @property
+    def bic(self) -> float:
+        return -2.0 * self.loglik + np.log(self.nobs) * self.npar
+
+    @property
+    def df_residual(self) -> int:
+        return self.nobs - self.npar
+
     # ---- estimates ---------------------------------------------------------------------------------------
     @property
     def fixef(self) -> pd.Series:

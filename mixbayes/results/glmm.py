@@ -16,8 +16,7 @@ from ..exceptions import NotSupportedError, OverdispersionWarning, SeparationWar
 from ..likelihood.glmm import GlmmEstimate, fit_glmm
 from ..likelihood.separation import separated_columns
 from .base import MixedFit
-from .format import SIGNIF_LEGEND, coef_table_text
-from .summary import fixed_correlation_text, wald_table
+from .summary import residual_lines, summary_tail, wald_table
 
 if TYPE_CHECKING:
     from ..model import Model
@@ -86,18 +85,6 @@ class GlmmFit(MixedFit):
     @property
     def loglik(self) -> float:
         return -0.5 * self.objective_value
-
-    @property
-    def aic(self) -> float:
-        return -2.0 * self.loglik + 2.0 * self.npar
-
-    @property
-    def bic(self) -> float:
-        return -2.0 * self.loglik + np.log(self.nobs) * self.npar
-
-    @property
-    def df_residual(self) -> int:
-        return self.nobs - self.npar
 
     @property
     def mu(self) -> np.ndarray:
@@ -283,23 +270,12 @@ class GlmmSummary:
         fam = fit.family
         family_line = (f" Family: {fam.name}  ( {fam.link.name} )" if fit.dispersion is None else
                        f" Family: Negative Binomial({fit.dispersion:.4g})  ( {fam.link.name} )")
-        r = fit.residuals("pearson").to_numpy()
-        q = np.quantile(r, [0, 0.25, 0.5, 0.75, 1])
         lines = [self.title, family_line, f"Formula: {fit.formula}", "",
                  f"{'AIC':>9}{'BIC':>10}{'logLik':>10}{'deviance':>10}{'df.resid':>10}",
-                 f"{fit.aic:9.1f}{fit.bic:10.1f}{fit.loglik:10.1f}{-2 * fit.loglik:10.1f}{fit.df_residual:10d}",
-                 "", "Scaled residuals: ", "  ".join(f"{k:>7}" for k in ("Min", "1Q", "Median", "3Q", "Max")),
-                 "  ".join(f"{v:7.4f}" for v in q), "", "Random effects:", fit.varcorr.table(variance=True)]
-        lines.append(f"Number of obs: {fit.nobs}, groups:  " + ", ".join(f"{g}, {n}" for g, n in fit.ngroups.items()))
-        lines += ["", "Fixed effects:"]
-        text, _ = coef_table_text(self.coefficients)
-        lines += [text, "---", SIGNIF_LEGEND]
-        if self.correlation:
-            corr = fixed_correlation_text(fit)
-            if corr:
-                lines += ["", corr]
-        if fit.convergence.problems:
-            lines += ["", "Convergence notes:"] + [f"  {m}" for _, m, _ in fit.convergence.problems]
+                 f"{fit.aic:9.1f}{fit.bic:10.1f}{fit.loglik:10.1f}{-2 * fit.loglik:10.1f}{fit.df_residual:10d}", ""]
+        lines += residual_lines(fit.residuals("pearson").to_numpy())
+        lines += ["Random effects:", fit.varcorr.table(variance=True)]
+        lines += summary_tail(fit, self.coefficients, self.correlation)
         return "\n".join(lines)
 
     def __repr__(self) -> str:

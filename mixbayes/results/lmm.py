@@ -74,14 +74,6 @@ class LmmFit(MixedFit):
         return -0.5 * self.objective_value
 
     @property
-    def aic(self) -> float:
-        return -2.0 * self.loglik + 2.0 * self.npar
-
-    @property
-    def bic(self) -> float:
-        return -2.0 * self.loglik + np.log(self.nobs) * self.npar
-
-    @property
     def reml_criterion(self) -> float | None:
         """-2 REML log-likelihood (REML fits only)."""
         return self.objective_value if self.reml else None
@@ -92,10 +84,6 @@ class LmmFit(MixedFit):
         if not self.reml:
             return self.objective_value
         return float(LmmObjective(self.design, reml=False, y=self.y)(self.theta))
-
-    @property
-    def df_residual(self) -> int:
-        return self.nobs - self.npar
 
     # ---- residuals ------------------------------------------------------------------------------------------
     @property

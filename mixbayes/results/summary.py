@@ -35,6 +35,30 @@ def fixed_correlation_text(fit: MixedFit) -> str:
     return "Correlation of Fixed Effects:\n" + "\n".join(lines)
 
 
+def summary_tail(fit: MixedFit, coefficients: pd.DataFrame, correlation: bool) -> list[str]:
+    """The lines both summaries end with: groups, fixed effects, their correlation, convergence notes."""
+    groups = ", ".join(f"{g}, {n}" for g, n in fit.ngroups.items())
+    lines = [f"Number of obs: {fit.nobs}, groups:  {groups}", "", "Fixed effects:"]
+    text, has_p = coef_table_text(coefficients)
+    lines.append(text)
+    if has_p:
+        lines += ["---", SIGNIF_LEGEND]
+    if correlation:
+        corr = fixed_correlation_text(fit)
+        if corr:
+            lines += ["", corr]
+    if fit.convergence.problems:
+        lines += ["", "Convergence notes:"] + [f"  {m}" for _, m, _ in fit.convergence.problems]
+    return lines
+
+
+def residual_lines(values: np.ndarray) -> list[str]:
+    """The 'Scaled residuals' block: Min, 1Q, Median, 3Q, Max."""
+    q = np.quantile(values, [0, 0.25, 0.5, 0.75, 1])
+    return ["Scaled residuals: ", "  ".join(f"{k:>7}" for k in ("Min", "1Q", "Median", "3Q", "Max")),
+            "  ".join(f"{v:7.4f}" for v in q), ""]
+
+
 class LmmSummary:
     """What ``summary(lmer(...))`` prints, with lmerTest's df and p-values.
 
@@ -87,23 +111,9 @@ class LmmSummary:
         else:
             lines.append(f"{'AIC':>9}{'BIC':>10}{'logLik':>10}{'deviance':>10}{'df.resid':>10}")
             lines.append(f"{fit.aic:9.1f}{fit.bic:10.1f}{fit.loglik:10.1f}{fit.deviance:10.1f}{fit.df_residual:10d}")
-        lines += ["", "Scaled residuals: ",
-                  "  ".join(f"{k:>7}" for k in self.residual_quantiles.index),
-                  "  ".join(f"{v:7.4f}" for v in self.residual_quantiles.to_numpy()), ""]
+        lines += ["", *residual_lines(fit.residuals("scaled").to_numpy())]
         lines += ["Random effects:", fit.varcorr.table(variance=True)]
-        groups = ", ".join(f"{g}, {n}" for g, n in fit.ngroups.items())
-        lines.append(f"Number of obs: {fit.nobs}, groups:  {groups}")
-        lines += ["", "Fixed effects:"]
-        text, has_p = coef_table_text(self.coefficients)
-        lines.append(text)
-        if has_p:
-            lines += ["---", SIGNIF_LEGEND]
-        if self.correlation:
-            corr = fixed_correlation_text(fit)
-            if corr:
-                lines += ["", corr]
-        if fit.convergence.problems:
-            lines += ["", "Convergence notes:"] + [f"  {m}" for _, m, _ in fit.convergence.problems]
+        lines += summary_tail(fit, self.coefficients, self.correlation)
         return "\n".join(lines)
 
     def __repr__(self) -> str:
