@@ -75,6 +75,10 @@ class DatasetNotFoundError(MixbayesError, LookupError):
     """``load_dataset`` was asked for a data set that is not bundled."""
 
 
+class PriorError(MixbayesError, ValueError):
+    """An invalid prior, or a prior override that names no parameter of the model."""
+
+
 class NotSupportedError(MixbayesError, ValueError):
     """A valid request that this model cannot honour, e.g. nAGQ > 1 with several random-effects terms."""
 
@@ -125,3 +129,23 @@ class OverdispersionWarning(MixbayesWarning):
 
 class SamplingWarning(MixbayesWarning):
     """A Bayesian fit failed a convergence diagnostic (divergences, R-hat, ESS, tree depth, E-BFMI)."""
+
+
+class DivergenceWarning(SamplingWarning):
+    """Divergent transitions after warm-up: the sampler met curvature it could not follow."""
+
+
+class RhatWarning(SamplingWarning):
+    """R-hat above 1.01: the chains have not mixed."""
+
+
+class LowEssWarning(SamplingWarning):
+    """Bulk or tail effective sample size below 100 per chain."""
+
+
+class TreeDepthWarning(SamplingWarning):
+    """Draws reached the maximum tree depth: trajectories were cut short."""
+
+
+class EnergyWarning(SamplingWarning):
+    """E-BFMI below 0.3 in a chain: the energy is explored poorly."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
@@ -106,11 +107,54 @@ class Model:
         return fit_glmm_model(self, method=method, nAGQ=nAGQ, control=control, start=start,
                               emit_warnings=emit_warnings, **kwargs)
 
-    def sample(self, **kwargs: Any) -> Any:
-        """Sample the posterior with NUTS (see :func:`mixbayes.bayes.sample`)."""
+    def sample(self, draws: int = 1000, tune: int = 1000, chains: int = 4, sampler: str = "blackjax",
+               target_accept: float = 0.8, random_seed: int | None = None, priors: Mapping[str, Any] | None = None,
+               progressbar: bool = True, posterior_predictive: bool = False, max_treedepth: int = 10,
+               marginalize: bool | None = None, cores: int | None = None,
+               sampler_kwargs: dict[str, Any] | None = None, emit_warnings: bool = True) -> Any:
+        """Sample the posterior with NUTS; returns a :class:`~mixbayes.bayes.results.BayesFit`.
+
+        Parameters
+        ----------
+        draws, tune, chains : kept draws and warm-up steps per chain, and the number of chains.
+        sampler : ``"blackjax"`` (default: warm-up and sampling compiled into one XLA program, cached on the
+            model), ``"nutpie"``, ``"pymc"`` (PyMC's own NUTS) or ``"numpyro"``.
+        target_accept : target acceptance rate of the step-size adaptation (raise it, e.g. to 0.95, when
+            there are divergences).
+        random_seed : makes the draws reproducible (None: a fresh seed, recorded in ``fit.sampler_info``).
+        priors : overrides of the default priors by name, e.g. ``{"sigma": mb.Prior("Exponential", lam=0.1)}``;
+            see :attr:`priors`.
+        progressbar : phase messages on stderr (and the external samplers' own progress bars).
+        posterior_predictive : add a ``posterior_predictive`` group to ``fit.idata``.
+        max_treedepth : the largest number of trajectory doublings.
+        marginalize : integrate the Gaussian random effects out (None: whenever possible; see docs/bayes.md).
+        cores : processes for the nutpie and PyMC samplers (default: one per chain, at most the CPUs).
+        sampler_kwargs : sampler options: ``dense_mass=True`` for blackjax (adapt a dense mass matrix),
+            ``backend="jax"`` for nutpie, ``nuts={...}`` for PyMC and numpyro.
+        emit_warnings : issue :class:`~mixbayes.exceptions.SamplingWarning` s for failed diagnostics.
+        """
         from .bayes import sample
 
-        return sample(self, **kwargs)
+        return sample(self, draws=draws, tune=tune, chains=chains, sampler=sampler, target_accept=target_accept,
+                      random_seed=random_seed, priors=priors, progressbar=progressbar,
+                      posterior_predictive=posterior_predictive, max_treedepth=max_treedepth,
+                      marginalize=marginalize, cores=cores, sampler_kwargs=sampler_kwargs,
+                      emit_warnings=emit_warnings)
+
+    @property
+    def priors(self) -> Any:
+        """The default priors (a :class:`~mixbayes.bayes.priors.PriorSet`; ``print(model.priors)`` shows them)."""
+        from .bayes.sampling import model_priors
+
+        return model_priors(self, None)
+
+    def sample_prior_predictive(self, draws: int = 500, random_seed: int | None = None,
+                                priors: Mapping[str, Any] | None = None) -> Any:
+        """Draws from the priors and the prior predictive distribution: a DataTree with ``prior``,
+        ``prior_predictive`` and ``observed_data`` groups."""
+        from .bayes import sample_prior_predictive
+
+        return sample_prior_predictive(self, draws=draws, random_seed=random_seed, priors=priors)
 
     @property
     def _is_lmm(self) -> bool:

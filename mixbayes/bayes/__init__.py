@@ -1,1 +1,31 @@
-"""Package part; see the architecture notes in docs/."""
+"""The Bayesian engine: the same design as a PyMC model, sampled with NUTS (blackjax by default).
+
+Importing this package is light (no PyMC, PyTensor, ArviZ or JAX): :func:`sample` and
+:func:`sample_prior_predictive` load them on first use.  See docs/bayes.md.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .priors import Prior, PriorSet, default_priors
+
+if TYPE_CHECKING:
+    from ..model import Model
+    from .results import BayesFit
+
+__all__ = ["Prior", "PriorSet", "default_priors", "sample", "sample_prior_predictive"]
+
+
+def sample(model: Model, **kwargs: Any) -> BayesFit:
+    """Sample the posterior of ``model``; the keyword arguments are those of :meth:`mixbayes.Model.sample`."""
+    from .sampling import sample as _sample
+
+    return _sample(model, **kwargs)
+
+
+def sample_prior_predictive(model: Model, **kwargs: Any) -> Any:
+    """Prior and prior-predictive draws as a DataTree (see :meth:`mixbayes.Model.sample_prior_predictive`)."""
+    from .sampling import sample_prior_predictive as _spp
+
+    return _spp(model, **kwargs)

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["ICC", "icc", "latent_residual_variance"]
+__all__ = ["ICC", "ICCDraws", "icc", "icc_draws", "latent_residual_variance"]
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,9 @@ class ICC:
                 f"  Unadjusted ICC: {self.unadjusted:.3f}\n\n{self.groups.round(3).to_string()}")
 
 
-def latent_residual_variance(fit: Any) -> float:
+def latent_residual_variance(fit: Any, theta_nb: float | np.ndarray | None = None) -> float | np.ndarray:
+    """Residual variance on the latent scale; ``theta_nb`` overrides the negative binomial's dispersion (one
+    value per posterior draw for Bayesian fits)."""
     fam = fit.design.family
     if fam.name == "gaussian":
         return float(fit.sigma**2)
@@ -50,8 +52,10 @@ def latent_residual_variance(fit: Any) -> float:
     # Poisson / negative binomial, log link: lognormal approximation log(1 + 1/lambda) (+ 1/theta for NB2),
     # lambda = exp(intercept of the null model), as insight (0.18, used by performance 0.10.2) does
     lam = _null_lambda(fit)
-    extra = 0.0 if fam.theta is None else 1.0 / fam.theta
-    return float(np.log1p(1.0 / lam + extra))
+    theta = fam.theta if theta_nb is None else theta_nb
+    extra = 0.0 if theta is None else 1.0 / np.asarray(theta, dtype=float)
+    out = np.log1p(1.0 / lam + extra)
+    return float(out) if np.ndim(out) == 0 else out
 
 
 def _null_lambda(fit: Any) -> float:
@@ -62,40 +66,68 @@ def _null_lambda(fit: Any) -> float:
     return float(np.exp(beta0))
 
 
-def _observation_level(fit: Any, term: Any) -> bool:
+def _observation_level(design: Any, term: Any) -> bool:
     """A term with one level per observation (e.g. ``(1 | obs)`` for overdispersion) is residual variance, as in
     insight."""
-    return fit.design.family.name != "gaussian" and term.n_levels == fit.nobs
+    return design.family.name != "gaussian" and term.n_levels == design.n_obs
 
 
-def _random_variance(fit: Any, observation_level: bool = False) -> tuple[float, dict[str, float]]:
-    vc = fit.varcorr
-    total = 0.0
-    per: dict[str, float] = {}
-    for t, tc in zip(fit.design.terms, vc.terms, strict=True):
-        if _observation_level(fit, t) != observation_level:
+@dataclass(frozen=True)
+class ICCDraws:
+    """ICC pieces for a set of parameter values (arrays over draws; length 1 for a point estimate)."""
+
+    adjusted: np.ndarray
+    unadjusted: np.ndarray
+    var_random: np.ndarray
+    var_residual: np.ndarray
+    var_fixed: np.ndarray
+    groups: dict[str, dict[str, np.ndarray | float]]
+
+
+def icc_draws(design: Any, covs: list[np.ndarray], beta: np.ndarray, var_residual: np.ndarray) -> ICCDraws:
+    """The ICC for S sets of parameter values.
+
+    Parameters
+    ----------
+    design : the model's design.
+    covs : per term, (S, q, q) random-effects covariance matrices.
+    beta : (S, p) fixed effects.
+    var_residual : (S,) residual variance on the latent scale (observation-level terms are added here).
+    """
+    n = design.n_obs
+    S = beta.shape[0]
+    var_random = np.zeros(S)
+    var_obs = np.zeros(S)
+    per: dict[str, np.ndarray] = {}
+    for t, cov in zip(design.terms, covs, strict=True):
+        M = t.z.T @ t.z / n  # mean over observations of z_i z_i'
+        v = np.einsum("sab,ab->s", cov, M)
+        if _observation_level(design, t):
+            var_obs += v
             continue
-        v = float(np.mean(np.einsum("ij,jk,ik->i", t.z, tc.cov, t.z)))
-        total += v
+        var_random += v
         per[t.group] = per.get(t.group, 0.0) + v
-    return total, per
-
-
-def icc(fit: Any) -> ICC:
-    var_random, per = _random_variance(fit)
-    var_resid = latent_residual_variance(fit) + _random_variance(fit, observation_level=True)[0]
-    eta_fixed = fit.design.X @ fit.beta
-    var_fixed = float(np.var(eta_fixed, ddof=1)) if fit.nobs > 1 else 0.0
-    total = var_random + var_resid
-    rows = []
-    n = fit.nobs
-    for t in fit.design.terms:
-        if t.group in [r["group"] for r in rows] or t.group not in per:
+    resid = np.asarray(var_residual, dtype=float) + var_obs
+    eta_fixed = beta @ design.X.T
+    var_fixed = np.var(eta_fixed, axis=1, ddof=1) if n > 1 else np.zeros(S)
+    total = var_random + resid
+    groups: dict[str, dict[str, np.ndarray | float]] = {}
+    for t in design.terms:
+        if t.group in groups or t.group not in per:
             continue
         rho = per[t.group] / total
         size = n / t.n_levels
         deff = 1.0 + (size - 1.0) * rho
-        rows.append({"group": t.group, "variance": per[t.group], "icc": rho, "mean_size": size,
-                     "design_effect": deff, "n_eff": n / deff})
-    return ICC(var_random / total, var_random / (var_fixed + total), var_random, var_resid, var_fixed,
-               pd.DataFrame(rows).set_index("group"))
+        groups[t.group] = {"variance": per[t.group], "icc": rho, "mean_size": size, "design_effect": deff,
+                           "n_eff": n / deff}
+    return ICCDraws(var_random / total, var_random / (var_fixed + total), var_random, resid, var_fixed, groups)
+
+
+def icc(fit: Any) -> ICC:
+    covs = [tc.cov[None] for tc in fit.varcorr.terms]
+    d = icc_draws(fit.design, covs, np.asarray(fit.beta, dtype=float)[None],
+                  np.atleast_1d(latent_residual_variance(fit)))
+    rows = [{"group": g, **{k: float(np.asarray(v).ravel()[0]) for k, v in vals.items()}}
+            for g, vals in d.groups.items()]
+    return ICC(float(d.adjusted[0]), float(d.unadjusted[0]), float(d.var_random[0]), float(d.var_residual[0]),
+               float(d.var_fixed[0]), pd.DataFrame(rows).set_index("group"))

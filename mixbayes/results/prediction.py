@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -9,7 +11,7 @@ from ..design.expressions import evaluate
 from ..design.matrices import ModelMatrices, _prepare_frame
 from ..exceptions import DesignError, MixbayesError
 
-__all__ = ["NewLevelError", "level_codes", "new_linear_predictor"]
+__all__ = ["NewLevelError", "PredictionInputs", "level_codes", "new_linear_predictor", "prediction_inputs"]
 
 
 class NewLevelError(MixbayesError, ValueError):
@@ -34,6 +36,73 @@ def _label(value: object) -> str:
     return r_label(value)
 
 
+@dataclass
+class PredictionInputs:
+    """New data turned into model matrices (rows with missing predictors left out).
+
+    complete : (m,) rows of the new data with every predictor present.
+    X, offset : fixed-effects matrix and offset of those rows.
+    terms : per random-effects term (when random effects are included): level codes (-1 for unseen levels),
+        model columns z and the level labels (so that rows of one unseen level share its effect).
+    """
+
+    complete: np.ndarray
+    X: np.ndarray
+    offset: np.ndarray
+    terms: list[tuple[np.ndarray, np.ndarray, np.ndarray]]
+
+
+def prediction_inputs(design: ModelMatrices, newdata: pd.DataFrame, include_random: bool = True,
+                      allow_new_levels: bool = False, offset: np.ndarray | None = None) -> PredictionInputs:
+    """Model matrices of new data, with the checks of :func:`new_linear_predictor`."""
+    if not isinstance(newdata, pd.DataFrame):
+        newdata = pd.DataFrame(newdata)
+    grouping = {v for t in design.terms for v in t.group_vars}
+    needed = list(design.predictor_vars)
+    needed = [c for c in needed if c not in grouping or not include_random or c in newdata.columns]
+    missing = [c for c in needed if c not in newdata.columns]
+    if missing:
+        raise DesignError(f"the new data lack the column(s) {', '.join(missing)} that the model uses")
+    raw = newdata[needed]
+    complete = ~raw.isna().any(axis=1).to_numpy()
+    frame = _prepare_frame(raw, design.frame)
+    for col in needed:
+        lost = frame[col].isna().to_numpy() & ~raw[col].isna().to_numpy()
+        if lost.any() and col not in grouping:
+            bad = sorted({str(v) for v in raw.loc[lost, col]})
+            raise NewLevelError(f"factor {col!r} has level(s) {', '.join(bad[:5])} not seen when fitting; "
+                                "fixed effects cannot be predicted for them")
+    sub = frame.loc[complete]
+    raw_sub = raw.loc[complete]
+    m = len(sub)
+    if m == 0:
+        return PredictionInputs(complete, np.zeros((0, design.n_fixef)), np.zeros(0), [])
+    try:
+        X = design.fixed_matrix(sub) if design.n_fixef else np.zeros((m, 0))
+    except Exception as exc:
+        raise DesignError(f"cannot build the fixed-effects matrix for the new data: {exc}") from None
+    off = np.zeros(m)
+    for text in design.formula.offsets:
+        off = off + evaluate(text, sub, "offset")
+    if offset is not None:
+        off = off + np.asarray(offset, dtype=float)[complete]
+    terms = []
+    if include_random:
+        for k, t in enumerate(design.terms):
+            codes = level_codes(design, k, raw_sub)
+            unseen = codes < 0
+            labels = raw_sub[list(t.group_vars)].astype(str).agg(":".join, axis=1).to_numpy()
+            if unseen.any() and not allow_new_levels:
+                bad = sorted(set(labels[unseen]))
+                raise NewLevelError(
+                    f"new levels of {t.group!r} in the new data: {', '.join(bad[:5])}"
+                    f"{' ...' if len(bad) > 5 else ''}; pass allow_new_levels=True to predict them at the "
+                    "population level (random effect 0), or include_random=False for population predictions"
+                )
+            terms.append((codes, np.asarray(t.spec.matrix(sub), dtype=float), labels))
+    return PredictionInputs(complete, np.asarray(X, dtype=float), off, terms)
+
+
 def new_linear_predictor(
     design: ModelMatrices,
     beta: np.ndarray,
@@ -50,51 +119,17 @@ def new_linear_predictor(
     """
     if not isinstance(newdata, pd.DataFrame):
         newdata = pd.DataFrame(newdata)
-    grouping = {v for t in design.terms for v in t.group_vars}
-    needed = list(design.predictor_vars)
-    needed = [c for c in needed if c not in grouping or not include_random or c in newdata.columns]
-    missing = [c for c in needed if c not in newdata.columns]
-    if missing:
-        raise DesignError(f"the new data lack the column(s) {', '.join(missing)} that the model uses")
-    raw = newdata[needed]
-    complete = ~raw.isna().any(axis=1).to_numpy()
+    inputs = prediction_inputs(design, newdata, include_random, allow_new_levels, offset)
     eta = np.full(len(newdata), np.nan)
-    frame = _prepare_frame(raw, design.frame)
-    for col in needed:
-        lost = frame[col].isna().to_numpy() & ~raw[col].isna().to_numpy()
-        if lost.any() and col not in grouping:
-            bad = sorted({str(v) for v in raw.loc[lost, col]})
-            raise NewLevelError(f"factor {col!r} has level(s) {', '.join(bad[:5])} not seen when fitting; "
-                                "fixed effects cannot be predicted for them")
-    sub = frame.loc[complete]
-    raw_sub = raw.loc[complete]
-    if len(sub) == 0:
+    if not inputs.complete.any():
         return eta
-    try:
-        X = design.fixed_matrix(sub) if design.n_fixef else np.zeros((len(sub), 0))
-    except Exception as exc:
-        raise DesignError(f"cannot build the fixed-effects matrix for the new data: {exc}") from None
-    value = X @ beta
-    for text in design.formula.offsets:
-        value = value + evaluate(text, sub, "offset")
-    if offset is not None:
-        value = value + np.asarray(offset, dtype=float)[complete]
-    if include_random:
-        pos = 0
-        for k, t in enumerate(design.terms):
-            codes = level_codes(design, k, raw_sub)
-            unseen = codes < 0
-            if unseen.any() and not allow_new_levels:
-                labels = sorted(set(raw_sub.loc[unseen, list(t.group_vars)].astype(str).agg(":".join, axis=1)))
-                raise NewLevelError(
-                    f"new levels of {t.group!r} in the new data: {', '.join(labels[:5])}"
-                    f"{' ...' if len(labels) > 5 else ''}; pass allow_new_levels=True to predict them at the "
-                    "population level (random effect 0), or include_random=False for population predictions"
-                )
-            z = np.asarray(t.spec.matrix(sub), dtype=float)
-            bt = b[pos : pos + t.n_random].reshape(t.n_levels, t.q)
-            pos += t.n_random
-            contrib = np.einsum("ij,ij->i", z, bt[np.where(unseen, 0, codes)])
-            value = value + np.where(unseen, 0.0, contrib)
-    eta[complete] = value
+    value = inputs.X @ beta + inputs.offset
+    pos = 0
+    for t, (codes, z, _) in zip(design.terms, inputs.terms, strict=False):
+        unseen = codes < 0
+        bt = b[pos : pos + t.n_random].reshape(t.n_levels, t.q)
+        pos += t.n_random
+        contrib = np.einsum("ij,ij->i", z, bt[np.where(unseen, 0, codes)])
+        value = value + np.where(unseen, 0.0, contrib)
+    eta[inputs.complete] = value
     return eta

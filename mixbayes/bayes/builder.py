@@ -1,0 +1,340 @@
+"""The PyMC model of a design: :func:`build_model` returns a :class:`BuiltModel`.
+
+Parameterisation
+----------------
+* Fixed effects: the non-intercept columns of X are centred internally (as brms and rstanarm do), so the
+  sampled intercept is the expected response at the predictors' means; results convert it back to the
+  original scale (intercept = centred intercept - sum(mean_j beta_j)).
+* Random effects of term k: SDs ``sd`` (one prior per column), a correlation Cholesky factor with an LKJ prior
+  for terms with several columns (``(x | g)``; ``(x || g)`` is split into independent scalar terms by the
+  formula front end), so that Cov(b) = diag(sd) R diag(sd) = L L' with L = diag(sd) chol(R).
+* Gaussian models with the identity link: the random effects are integrated out
+  (:mod:`mixbayes.bayes.marginal`) and drawn afterwards from their exact conditional distribution.
+* Otherwise (or with ``marginalize=False``): non-centred, b = z L' with z ~ N(0, 1), gathered by index:
+  eta += sum_c z_ic b[codes_i, c].
+
+Names of the free variables: ``fixef_c`` (the centred coefficients; one variable per coefficient, named
+``fixef_c[<name>]``, when the priors differ in family), ``sigma``, ``dispersion``, ``sd__<label>``,
+``cor__<label>`` and ``z__<label>`` with ``<label>`` lme4's unique name of the term's grouping factor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..design.matrices import ModelMatrices
+from .marginal import BlockMarginal, DenseMarginal, marginal_form
+from .priors import Prior, PriorError, PriorSet, intercept_index, sd_entry_names, term_labels
+
+__all__ = ["BuiltModel", "TermSpec", "VectorParam", "build_model", "choose_mode"]
+
+
+@dataclass(frozen=True)
+class VectorParam:
+    """A vector assembled from free variables: ``parts`` are (variable name, positions, is_scalar)."""
+
+    size: int
+    parts: tuple[tuple[str, tuple[int, ...], bool], ...]
+
+    def assemble(self, draws: Mapping[str, np.ndarray]) -> np.ndarray:
+        """(..., size) array from the variables' draws (leading sample dimensions kept)."""
+        first = draws[self.parts[0][0]]
+        lead = first.shape[:-1] if not self.parts[0][2] else first.shape
+        out = np.empty((*lead, self.size))
+        for name, pos, scalar in self.parts:
+            value = np.asarray(draws[name])
+            out[..., list(pos)] = value[..., None] if scalar else value
+        return out
+
+    @property
+    def names(self) -> list[str]:
+        return [p[0] for p in self.parts]
+
+
+@dataclass(frozen=True)
+class TermSpec:
+    """How term k is parameterised."""
+
+    index: int
+    label: str
+    group: str
+    columns: tuple[str, ...]
+    levels: tuple[str, ...]
+    sd: VectorParam
+    cor: str | None
+    z: str | None
+
+
+@dataclass
+class BuiltModel:
+    """A PyMC model and what the post-processing needs to interpret its draws.
+
+    Attributes
+    ----------
+    pm_model : the ``pymc.Model``.
+    mode : ``"block"``, ``"dense"`` (Gaussian random effects integrated out) or ``"noncentred"``.
+    fixef : the centred coefficients; ``x_means`` the column means subtracted (0 for the intercept), ``icpt`` the
+        intercept's position (None without one).
+    sigma, dispersion : variable names, or None.
+    terms : one :class:`TermSpec` per random-effects term.
+    rows : boolean mask of the observations in the likelihood (zero-weight rows are left out).
+    observed : the observed values (the response, or binomial successes) of those rows.
+    data_name : name of the ``pm.Data`` container holding them (swapped by simulation-based calibration).
+    marginal : the :class:`~mixbayes.bayes.marginal.BlockMarginal` / ``DenseMarginal`` helper, or None.
+    free_names : the free variables (constrained), in the model's order.
+    priors : the :class:`~mixbayes.bayes.priors.PriorSet` used.
+    likelihood_weights : prior weights applied as powers of the likelihood (non-Gaussian families), or None.
+    """
+
+    pm_model: Any
+    mode: str
+    fixef: VectorParam
+    x_means: np.ndarray
+    icpt: int | None
+    sigma: str | None
+    dispersion: str | None
+    terms: list[TermSpec]
+    rows: np.ndarray
+    observed: np.ndarray
+    data_name: str
+    marginal: BlockMarginal | DenseMarginal | None
+    free_names: list[str]
+    priors: PriorSet
+    likelihood_weights: np.ndarray | None = None
+    start: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    cache: dict[Any, Any] = field(default_factory=dict, repr=False)
+
+
+def choose_mode(design: ModelMatrices, marginalize: bool | None) -> str:
+    """The parameterisation: marginal (``block``/``dense``) when possible unless ``marginalize`` is False."""
+    form = marginal_form(design)
+    if marginalize is False or form is None:
+        if marginalize is True and form is None:
+            from ..exceptions import NotSupportedError
+
+            fam = design.family
+            why = ("only Gaussian models with the identity link can be marginalised"
+                   if fam.name != "gaussian" or fam.link.name != "identity" else
+                   f"{design.n_random} random effects exceed the dense form's limit")
+            raise NotSupportedError(f"marginalize=True: {why}")
+        return "noncentred"
+    return form
+
+
+def _scalar_params(prior: Prior, name: str) -> dict[str, float]:
+    out = {}
+    for k, v in prior.params.items():
+        if isinstance(v, tuple):
+            raise PriorError(f"the prior of {name} needs scalar parameters, got {k}={list(v)}")
+        out[k] = v
+    return out
+
+
+def _vector(name: str, labels: Sequence[str], priors: Sequence[Prior], initval: np.ndarray | None = None,
+            dims: str | None = None) -> tuple[Any, VectorParam]:
+    """One free variable with stacked parameters when all priors share a family, else one per element."""
+    import pytensor.tensor as pt
+
+    size = len(priors)
+    params = [_scalar_params(p, f"{name}[{lab}]") for p, lab in zip(priors, labels, strict=True)]
+    same = len({(p.distribution, tuple(sorted(pp))) for p, pp in zip(priors, params, strict=True)}) == 1
+    if same:
+        stacked = {k: np.array([pp[k] for pp in params]) for k in params[0]}
+        kwargs: dict[str, Any] = {"dims": dims} if dims else {"shape": size}
+        if initval is not None:
+            kwargs["initval"] = initval
+        cls = priors[0]._pymc_class()
+        try:
+            rv = cls(name, **stacked, **kwargs)
+        except TypeError as exc:
+            raise PriorError(f"the prior {priors[0]} of {name} cannot be built: {exc}") from None
+        return rv, VectorParam(size, ((name, tuple(range(size)), False),))
+    parts = []
+    elems = []
+    for i, (p, lab) in enumerate(zip(priors, labels, strict=True)):
+        var = f"{name}[{lab}]"
+        extra = {"initval": float(initval[i])} if initval is not None else {}
+        elems.append(p.create(var, **extra))
+        parts.append((var, (i,), True))
+    return pt.stack(elems), VectorParam(size, tuple(parts))
+
+
+def _likelihood_rows(design: ModelMatrices) -> np.ndarray:
+    w = np.asarray(design.weights, dtype=float)
+    rows = w > 0
+    if design.family.name == "binomial" and design.trials is not None:
+        rows &= np.asarray(design.trials) > 0
+    return rows
+
+
+def observed_values(design: ModelMatrices) -> np.ndarray:
+    """The observed values the likelihood takes: the response, or binomial counts of successes."""
+    if design.family.name == "binomial":
+        succ = design.successes if design.successes is not None else design.y * design.weights
+        return np.round(np.asarray(succ, dtype=float))
+    return np.asarray(design.y, dtype=float)
+
+
+def binomial_trials(design: ModelMatrices) -> np.ndarray:
+    trials = design.trials if design.trials is not None else design.weights
+    return np.round(np.asarray(trials, dtype=float))
+
+
+def prior_weights(design: ModelMatrices) -> np.ndarray:
+    """Prior weights per observation (for the binomial: the weights divided by the trials)."""
+    w = np.asarray(design.weights, dtype=float)
+    if design.family.name == "binomial":
+        n = binomial_trials(design)
+        return np.divide(w, n, out=np.zeros_like(w), where=n > 0)
+    return w
+
+
+def inverse_link(name: str, eta: Any, backend: Any) -> Any:
+    """mu = g^-1(eta) for PyTensor (``backend`` = pytensor.tensor) or NumPy (``backend`` = numpy)."""
+    if name == "identity":
+        return eta
+    if name == "log":
+        return backend.exp(eta)
+    if name == "logit":
+        return 1.0 / (1.0 + backend.exp(-eta))
+    if name == "probit":
+        if backend is np:
+            from scipy import special
+
+            return special.ndtr(eta)
+        return 0.5 * backend.erfc(-eta / np.sqrt(2.0))
+    if name == "cloglog":
+        return 1.0 - backend.exp(-backend.exp(eta))
+    if name == "inverse":
+        return 1.0 / eta
+    if name == "sqrt":
+        return eta * eta
+    raise ValueError(f"unknown link {name}")
+
+
+def build_model(design: ModelMatrices, priors: PriorSet, mode: str) -> BuiltModel:
+    """Build the PyMC model of ``design`` with ``priors`` in parameterisation ``mode``."""
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    fam = design.family
+    labels = term_labels(design)
+    sd_names = sd_entry_names(design)
+    rows = _likelihood_rows(design)
+    icpt = intercept_index(design)
+    X = np.asarray(design.X, dtype=float)
+    x_means = X.mean(axis=0) if icpt is not None else np.zeros(X.shape[1])
+    if icpt is not None:
+        x_means[icpt] = 0.0
+    Xc = (X - x_means)[rows]
+    offset = np.asarray(design.offset, dtype=float)[rows]
+    observed = observed_values(design)[rows]
+
+    coords: dict[str, Any] = {"fixef": list(design.fixef_names), "obs": np.arange(int(rows.sum()))}
+    for t, label in zip(design.terms, labels, strict=True):
+        coords[t.group] = list(t.levels)
+        coords[f"{label}__term"] = list(t.columns)
+
+    with pm.Model(coords=coords) as m:
+        data = pm.Data("y_obs", observed, dims="obs")
+        fixef_priors = [priors[n] for n in design.fixef_names]
+        init = np.array([p.params.get("mu", 0.0) if p.distribution in ("Normal", "StudentT") else 0.0
+                         for p in fixef_priors])
+        if X.shape[1]:
+            beta_c, fixef = _vector("fixef_c", design.fixef_names, fixef_priors, initval=init, dims="fixef")
+            eta = pt.dot(Xc, beta_c) + offset
+        else:
+            fixef = VectorParam(0, ())
+            eta = pt.as_tensor_variable(offset)
+        sigma = priors["sigma"].create("sigma") if fam.has_scale else None
+        dispersion = priors["dispersion"].create("dispersion") if fam.name == "negative_binomial" else None
+
+        term_specs: list[TermSpec] = []
+        chols = []
+        for k, (t, label) in enumerate(zip(design.terms, labels, strict=True)):
+            sd, sd_param = _vector(f"sd__{label}", t.columns, [priors[n] for n in sd_names[k]],
+                                   dims=f"{label}__term")
+            cor_name = None
+            if t.q > 1:
+                cor_name = f"cor__{label}"
+                eta_lkj = priors[f"cor_{label}"].params.get("eta", 1.0)
+                R = pm.LKJCorr(cor_name, n=t.q, eta=eta_lkj)
+                L = sd[:, None] * R
+            else:
+                L = sd.reshape((1, 1))
+            chols.append(L)
+            z_name = f"z__{label}" if mode == "noncentred" else None
+            term_specs.append(TermSpec(k, label, t.group, t.columns, t.levels, sd_param, cor_name, z_name))
+
+        marginal: BlockMarginal | DenseMarginal | None = None
+        lik_weights = None
+        if mode in ("block", "dense"):
+            marginal = BlockMarginal(design, rows) if mode == "block" else DenseMarginal(design, rows)
+            T = [L / sigma for L in chols]
+            ll = marginal.graph(data - eta, sigma, T)
+            pm.Potential("marginal_loglik", pt.sum(ll))
+        else:
+            for t, spec, L in zip(design.terms, term_specs, chols, strict=True):
+                assert spec.z is not None
+                z = pm.Normal(spec.z, 0.0, 1.0, dims=(t.group, f"{spec.label}__term"))
+                b = pt.dot(z, L.T)  # (levels, q)
+                codes = np.asarray(t.codes)[rows]
+                zt = np.asarray(t.z, dtype=float)[rows]
+                eta = eta + (b[codes] * zt).sum(axis=1) if t.q > 1 else eta + b[codes, 0] * zt[:, 0]
+            pw = prior_weights(design)[rows]
+            lik_weights = None if np.allclose(pw, 1.0) else pw
+            _likelihood(design, eta, sigma, dispersion, data, rows, lik_weights)
+
+    free = [rv.name for rv in m.free_RVs]
+    # starting values on the constrained scale (the sampler jitters them on the unconstrained scale)
+    start: dict[str, np.ndarray] = {}
+    _split_start(start, fixef, init if X.shape[1] else np.zeros(0))
+    if sigma is not None:
+        start["sigma"] = np.asarray(priors["sigma"].typical_value())
+    if dispersion is not None:
+        start["dispersion"] = np.asarray(priors["dispersion"].typical_value())
+    for k, (t, spec) in enumerate(zip(design.terms, term_specs, strict=True)):
+        _split_start(start, spec.sd, np.array([priors[n].typical_value() for n in sd_names[k]]))
+        if spec.cor:
+            start[spec.cor] = np.eye(t.q)
+        if spec.z:
+            start[spec.z] = np.zeros((t.n_levels, t.q))
+    return BuiltModel(m, mode, fixef, x_means, icpt, "sigma" if sigma is not None else None,
+                      "dispersion" if dispersion is not None else None, term_specs, rows, observed, "y_obs",
+                      marginal, free, priors, lik_weights, start)
+
+
+def _split_start(start: dict[str, np.ndarray], param: VectorParam, values: np.ndarray) -> None:
+    for name, pos, scalar in param.parts:
+        start[name] = np.asarray(values[pos[0]] if scalar else values[list(pos)], dtype=float)
+
+
+def _likelihood(design: ModelMatrices, eta: Any, sigma: Any, dispersion: Any, data: Any, rows: np.ndarray,
+                weights: np.ndarray | None) -> None:
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    fam = design.family
+    link = fam.link.name
+    if fam.name == "gaussian":
+        w = np.asarray(design.weights, dtype=float)[rows]
+        scale = sigma if np.allclose(w, 1.0) else sigma / np.sqrt(w)
+        pm.Normal("y", mu=inverse_link(link, eta, pt), sigma=scale, observed=data, dims="obs")
+        return
+    if fam.name == "binomial":
+        n = binomial_trials(design)[rows]
+        cls = pm.Binomial
+        kwargs = ({"n": n, "logit_p": eta} if link == "logit" else
+                  {"n": n, "p": pt.clip(inverse_link(link, eta, pt), 1e-12, 1 - 1e-12)})
+    elif fam.name == "poisson":
+        cls, kwargs = pm.Poisson, {"mu": inverse_link(link, eta, pt)}
+    else:
+        cls, kwargs = pm.NegativeBinomial, {"mu": inverse_link(link, eta, pt), "alpha": dispersion}
+    if weights is None:
+        cls("y", **kwargs, observed=data, dims="obs")
+    else:
+        pm.Potential("y_weighted_loglik", pt.sum(weights * pm.logp(cls.dist(**kwargs), data)))

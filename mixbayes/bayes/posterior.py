@@ -1,0 +1,234 @@
+"""From the sampler's draws to the model's quantities, in NumPy: :class:`ParameterDraws`.
+
+Every sampler returns the free variables of :mod:`mixbayes.bayes.builder`; this module turns them into the
+fixed effects on the original scale, the SDs, correlations and covariance factors of each term, the random
+effects (drawn from their exact conditional distribution when they were integrated out), linear predictors,
+pointwise log-likelihoods and predictive draws.  Work over draws is done in chunks to bound memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import special, stats
+
+from ..design.matrices import ModelMatrices
+from .builder import BuiltModel, binomial_trials, inverse_link, prior_weights
+
+__all__ = ["ParameterDraws", "log_likelihood", "simulate_response"]
+
+_CHUNK_ELEMENTS = 4_000_000
+
+
+def _chunks(S: int, width: int) -> Iterator[slice]:
+    step = max(1, _CHUNK_ELEMENTS // max(width, 1))
+    for start in range(0, S, step):
+        yield slice(start, min(S, start + step))
+
+
+@dataclass
+class ParameterDraws:
+    """Posterior (or prior) draws of the model's quantities, each with leading (chain, draw) dimensions.
+
+    Attributes
+    ----------
+    beta : (C, D, p) fixed effects on the original scale.
+    beta_c : (C, D, p) the sampled (centred-predictor) coefficients.
+    sigma : (C, D) residual SD, or None.
+    dispersion : (C, D) negative-binomial dispersion, or None.
+    sd : per term, (C, D, q) SDs.
+    cor_chol : per term, (C, D, q, q) Cholesky factors of the correlation matrices.
+    b : per term, (C, D, levels, q) random effects.
+    """
+
+    beta: np.ndarray
+    beta_c: np.ndarray
+    sigma: np.ndarray | None
+    dispersion: np.ndarray | None
+    sd: list[np.ndarray]
+    cor_chol: list[np.ndarray]
+    b: list[np.ndarray]
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return tuple(self.beta.shape[:2])  # type: ignore[return-value]
+
+    @property
+    def n_samples(self) -> int:
+        return int(np.prod(self.shape))
+
+    def chol(self, k: int) -> np.ndarray:
+        """(C, D, q, q) Cholesky factor of term k's covariance: diag(sd) chol(R)."""
+        return self.sd[k][..., :, None] * self.cor_chol[k]
+
+    def cov(self, k: int) -> np.ndarray:
+        L = self.chol(k)
+        return L @ np.swapaxes(L, -1, -2)
+
+    def corr(self, k: int) -> np.ndarray:
+        R = self.cor_chol[k]
+        return R @ np.swapaxes(R, -1, -2)
+
+    @staticmethod
+    def flat(x: np.ndarray) -> np.ndarray:
+        """Merge the (chain, draw) dimensions."""
+        return x.reshape(-1, *x.shape[2:])
+
+    # ---- construction ----------------------------------------------------------------------------------------
+    @classmethod
+    def from_free(cls, built: BuiltModel, draws: dict[str, np.ndarray], design: ModelMatrices,
+                  rng: np.random.Generator, random_effects: str = "posterior") -> ParameterDraws:
+        """Assemble from free-variable draws.
+
+        ``random_effects``: ``"posterior"`` (from z, or from the exact conditional when integrated out),
+        ``"prior"`` (new draws from N(0, Sigma): prior predictive simulation) or ``"none"``.
+        """
+        some = next(iter(draws.values()))
+        lead = some.shape[:2]
+        p = design.n_fixef
+        beta_c = built.fixef.assemble(draws) if p else np.zeros((*lead, 0))
+        beta = beta_c.copy()
+        if built.icpt is not None:
+            beta[..., built.icpt] -= beta_c @ built.x_means
+        sigma = np.asarray(draws[built.sigma]) if built.sigma else None
+        disp = np.asarray(draws[built.dispersion]) if built.dispersion else None
+        sds, cors = [], []
+        for spec in built.terms:
+            sds.append(spec.sd.assemble(draws))
+            q = len(spec.columns)
+            cors.append(np.asarray(draws[spec.cor]) if spec.cor else np.ones((*lead, 1, 1)))
+            assert cors[-1].shape[-1] == q
+        out = cls(beta, beta_c, sigma, disp, sds, cors, [])
+        if random_effects == "none":
+            return out
+        if random_effects == "prior" or (built.mode == "noncentred" and random_effects == "posterior"):
+            for k, (spec, t) in enumerate(zip(built.terms, design.terms, strict=True)):
+                if random_effects == "prior":
+                    z = rng.standard_normal((*lead, t.n_levels, t.q))
+                else:
+                    assert spec.z is not None
+                    z = np.asarray(draws[spec.z])
+                out.b.append(np.einsum("cdlj,cdij->cdli", z, out.chol(k)))
+        else:
+            out.b = out._conditional_b(built, design, rng)
+        return out
+
+    def _conditional_b(self, built: BuiltModel, design: ModelMatrices, rng: np.random.Generator) -> list[np.ndarray]:
+        """Draw the integrated-out random effects from their conditional given each draw's parameters."""
+        assert built.marginal is not None and self.sigma is not None
+        C, D = self.shape
+        beta_c = self.flat(self.beta_c)
+        sigma = self.flat(self.sigma)
+        T = [self.flat(self.chol(k)) / sigma[:, None, None] for k in range(len(self.sd))]
+        Xc, off, y = _rows_data(built, design)
+        out = [np.empty((C * D, t.n_levels, t.q)) for t in design.terms]
+        for sl in _chunks(C * D, built.marginal.width):
+            r = y - beta_c[sl] @ Xc.T - off
+            bs = built.marginal.draw(r, sigma[sl], [Tk[sl] for Tk in T], rng)
+            for k, bk in enumerate(bs):
+                out[k][sl] = bk
+        return [o.reshape(C, D, *o.shape[1:]) for o in out]
+
+    # ---- linear predictor ----------------------------------------------------------------------------------------
+    def eta(self, design: ModelMatrices, rows: np.ndarray | None = None, sl: slice | None = None) -> np.ndarray:
+        """(S, n) linear predictor on the fitted data (flattened draws, optionally a slice of them)."""
+        rows = np.ones(design.n_obs, bool) if rows is None else rows
+        beta = self.flat(self.beta)
+        sl = slice(None) if sl is None else sl
+        eta = beta[sl] @ np.asarray(design.X)[rows].T + np.asarray(design.offset)[rows]
+        for k, t in enumerate(design.terms):
+            b = self.flat(self.b[k])[sl]
+            codes = np.asarray(t.codes)[rows]
+            z = np.asarray(t.z)[rows]
+            eta += np.einsum("snj,nj->sn", b[:, codes, :], z)
+        return eta
+
+
+def _rows_data(built: BuiltModel, design: ModelMatrices) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rows = built.rows
+    Xc = (np.asarray(design.X, dtype=float) - built.x_means)[rows]
+    return Xc, np.asarray(design.offset, dtype=float)[rows], built.observed
+
+
+def log_likelihood(built: BuiltModel, design: ModelMatrices, pd_: ParameterDraws) -> tuple[np.ndarray, str]:
+    """Pointwise log-likelihood, (C, D, units), and the unit: ``"group"`` (the marginal likelihood of each level
+    of the single grouping factor, when the random effects were integrated out in the block form) or
+    ``"observation"`` (each observation given the random effects)."""
+    C, D = pd_.shape
+    S = C * D
+    if built.mode == "block":
+        assert built.marginal is not None and pd_.sigma is not None
+        sigma = pd_.flat(pd_.sigma)
+        T = [pd_.flat(pd_.chol(k)) / sigma[:, None, None] for k in range(len(pd_.sd))]
+        Xc, off, y = _rows_data(built, design)
+        beta_c = pd_.flat(pd_.beta_c)
+        out = np.empty((S, built.marginal.J))
+        for sl in _chunks(S, built.marginal.width):
+            out[sl] = built.marginal.loglik(y - beta_c[sl] @ Xc.T - off, sigma[sl], [Tk[sl] for Tk in T])
+        return out.reshape(C, D, -1), "group"
+    rows = built.rows
+    y = built.observed
+    out = np.empty((S, int(rows.sum())))
+    width = len(y) * (3 + max((t.q for t in design.terms), default=0))
+    for sl in _chunks(S, width):
+        eta = pd_.eta(design, rows, sl)
+        out[sl] = _pointwise(design, rows, y, eta, pd_, sl)
+    return out.reshape(C, D, -1), "observation"
+
+
+def _pointwise(design: ModelMatrices, rows: np.ndarray, y: np.ndarray, eta: np.ndarray, pd_: ParameterDraws,
+               sl: slice) -> np.ndarray:
+    fam = design.family
+    mu = inverse_link(fam.link.name, eta, np)
+    w = prior_weights(design)[rows]
+    if fam.name == "gaussian":
+        sigma = pd_.flat(pd_.sigma)[sl][:, None]
+        wg = np.asarray(design.weights, dtype=float)[rows]
+        return stats.norm.logpdf(y, mu, sigma / np.sqrt(wg))
+    if fam.name == "binomial":
+        n = binomial_trials(design)[rows]
+        p = np.clip(mu, 1e-300, 1.0)
+        if fam.link.name == "logit":  # stable log p and log(1 - p)
+            lp, l1p = -np.logaddexp(0.0, -eta), -np.logaddexp(0.0, eta)
+        else:
+            lp, l1p = np.log(p), np.log1p(-np.clip(mu, 0.0, 1.0 - 1e-16))
+        logc = special.gammaln(n + 1) - special.gammaln(y + 1) - special.gammaln(n - y + 1)
+        return w * (logc + y * lp + (n - y) * l1p)
+    if fam.name == "poisson":
+        return w * stats.poisson.logpmf(y, mu)
+    theta = pd_.flat(pd_.dispersion)[sl][:, None]
+    return w * stats.nbinom.logpmf(y, theta, theta / (theta + mu))
+
+
+def simulate_response(design: ModelMatrices, built: BuiltModel, eta: np.ndarray, pd_: ParameterDraws, sl: slice,
+                      rng: np.random.Generator) -> np.ndarray:
+    """Draws of the observed values (response, or binomial successes) given the linear predictor."""
+    fam = design.family
+    rows = built.rows
+    mu = inverse_link(fam.link.name, eta, np)
+    if fam.name == "gaussian":
+        sigma = pd_.flat(pd_.sigma)[sl][:, None]
+        wg = np.asarray(design.weights, dtype=float)[rows]
+        return mu + sigma / np.sqrt(wg) * rng.standard_normal(mu.shape)
+    if fam.name == "binomial":
+        n = binomial_trials(design)[rows].astype(np.int64)
+        return rng.binomial(n, np.clip(mu, 0.0, 1.0)).astype(float)
+    if fam.name == "poisson":
+        return rng.poisson(np.maximum(mu, 0.0)).astype(float)
+    theta = pd_.flat(pd_.dispersion)[sl][:, None]
+    return rng.poisson(rng.gamma(theta, mu / theta)).astype(float)
+
+
+def predictive_draws(design: ModelMatrices, built: BuiltModel, pd_: ParameterDraws,
+                     rng: np.random.Generator) -> np.ndarray:
+    """(C, D, n) draws of new observations at the fitted data's rows (posterior or prior predictive)."""
+    C, D = pd_.shape
+    S = C * D
+    rows = built.rows
+    out = np.empty((S, int(rows.sum())))
+    width = int(rows.sum()) * (3 + max((t.q for t in design.terms), default=0))
+    for sl in _chunks(S, width):
+        out[sl] = simulate_response(design, built, pd_.eta(design, rows, sl), pd_, sl, rng)
+    return out.reshape(C, D, -1)

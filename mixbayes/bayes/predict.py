@@ -1,0 +1,75 @@
+"""Posterior predictions for new data, with unseen grouping levels drawn from the population distribution."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from ..results.prediction import prediction_inputs
+from .builder import inverse_link
+
+if TYPE_CHECKING:
+    from .results import BayesFit
+
+__all__ = ["prediction_draws"]
+
+
+def prediction_draws(fit: BayesFit, newdata: pd.DataFrame | None, include_random: bool, allow_new_levels: bool,
+                     type: str, predictive: bool, rng: np.random.Generator) -> tuple[np.ndarray, pd.Index]:
+    """(S, rows) draws of the prediction and the rows' index; rows with missing predictors are NaN."""
+    if type not in ("response", "link"):
+        raise ValueError(f"type must be 'response' or 'link', not {type!r}")
+    design = fit.design
+    p = fit.params
+    beta = p.flat(p.beta)
+    S = beta.shape[0]
+    if newdata is None:  # the fitted data, with their own offset and random-effects columns
+        eta = beta @ np.asarray(design.X).T + np.asarray(design.offset)
+        if include_random:
+            for k, t in enumerate(design.terms):
+                eta += np.einsum("snj,nj->sn", p.flat(p.b[k])[:, t.codes, :], t.z)
+        return _finish(fit, eta, type, predictive, rng), design.row_index
+    if not isinstance(newdata, pd.DataFrame):
+        newdata = pd.DataFrame(newdata)
+    inputs = prediction_inputs(design, newdata, include_random, allow_new_levels)
+    out = np.full((S, len(newdata)), np.nan)
+    if not inputs.complete.any():
+        return out, newdata.index
+    eta = beta @ inputs.X.T + inputs.offset
+    for k, (codes, z, labels) in enumerate(inputs.terms):
+        b = p.flat(p.b[k])  # (S, levels, q)
+        seen = codes >= 0
+        if seen.any():
+            eta[:, seen] += np.einsum("snj,nj->sn", b[:, codes[seen], :], z[seen])
+        unseen = ~seen
+        if unseen.any():
+            new_levels, inverse = np.unique(labels[unseen], return_inverse=True)
+            L = p.flat(p.chol(k))  # (S, q, q)
+            e = rng.standard_normal((S, len(new_levels), L.shape[-1]))
+            b_new = np.einsum("slj,sij->sli", e, L)  # N(0, L L') per draw and new level
+            eta[:, unseen] += np.einsum("snj,nj->sn", b_new[:, inverse, :], z[unseen])
+    values = _finish(fit, eta, type, predictive, rng)
+    out[:, inputs.complete] = values
+    return out, newdata.index
+
+
+def _finish(fit: BayesFit, eta: np.ndarray, type: str, predictive: bool, rng: np.random.Generator) -> np.ndarray:
+    if type == "link" and not predictive:
+        return eta
+    mu = inverse_link(fit.design.family.link.name, eta, np)
+    return mu if not predictive else _noise(fit, mu, rng)
+
+
+def _noise(fit: BayesFit, mu: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    fam = fit.design.family
+    p = fit.params
+    if fam.name == "gaussian":
+        return mu + p.flat(p.sigma)[:, None] * rng.standard_normal(mu.shape)
+    if fam.name == "binomial":
+        return rng.binomial(1, np.clip(mu, 0.0, 1.0)).astype(float)
+    if fam.name == "poisson":
+        return rng.poisson(np.maximum(mu, 0.0)).astype(float)
+    theta = p.flat(p.dispersion)[:, None]
+    return rng.poisson(rng.gamma(theta, mu / theta)).astype(float)

@@ -1,0 +1,553 @@
+"""Results of a Bayesian fit: :class:`BayesFit`, with the likelihood fit's names (fixef, varcorr, ranef, coef,
+predict, icc, summary, diagnose) answered by posterior summaries and draws."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from ..design.matrices import ModelMatrices
+from ..results.varcorr import unique_names
+from .builder import BuiltModel
+from .diagnostics import DiagnosticReport
+from .output import pair_names, pair_values, response_variable
+from .posterior import ParameterDraws
+from .priors import PriorSet
+
+if TYPE_CHECKING:
+    from ..model import Model
+
+__all__ = ["WAIC", "BayesFit", "BayesICC", "BayesRandomEffects", "BayesVarCorr", "PosteriorScalar", "SamplerInfo"]
+
+
+def _interval_names(prob: float) -> tuple[str, str]:
+    lo = 100 * (1 - prob) / 2
+    return f"{lo:g}%", f"{100 - lo:g}%"
+
+
+class PosteriorScalar:
+    """Draws of one scalar quantity.  ``float(x)`` is the posterior mean.
+
+    Attributes
+    ----------
+    draws : the flattened draws (chains x draws).
+    """
+
+    def __init__(self, draws: np.ndarray, name: str = "") -> None:
+        self.draws = np.asarray(draws, dtype=float).ravel()
+        self.name = name
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.draws))
+
+    @property
+    def median(self) -> float:
+        return float(np.median(self.draws))
+
+    @property
+    def sd(self) -> float:
+        return float(np.std(self.draws, ddof=1))
+
+    def interval(self, prob: float = 0.95) -> tuple[float, float]:
+        """Central (equal-tailed) credible interval."""
+        lo, hi = np.quantile(self.draws, [(1 - prob) / 2, (1 + prob) / 2])
+        return float(lo), float(hi)
+
+    def summary(self, prob: float = 0.95) -> pd.Series:
+        lo, hi = self.interval(prob)
+        names = _interval_names(prob)
+        return pd.Series({"mean": self.mean, "median": self.median, "sd": self.sd, names[0]: lo, names[1]: hi},
+                         name=self.name)
+
+    def __float__(self) -> float:
+        return self.mean
+
+    def __repr__(self) -> str:
+        lo, hi = self.interval()
+        return f"{self.name or 'posterior'}: mean {self.mean:.4g} (sd {self.sd:.3g}), 95% interval [{lo:.4g}, {hi:.4g}]"
+
+
+@dataclass
+class SamplerInfo:
+    """How the posterior was sampled.
+
+    timings : seconds per phase: ``build`` (PyMC model), ``compile`` (0 when the compiled sampler was reused),
+        ``sample``, ``postprocess`` and ``total``.
+    parameterisation : ``block``/``dense`` (random effects integrated out, drawn afterwards from their exact
+        conditional) or ``noncentred``.
+    """
+
+    sampler: str
+    seed: int
+    chains: int
+    draws: int
+    tune: int
+    target_accept: float
+    max_treedepth: int
+    parameterisation: str
+    reused: bool
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        t = ", ".join(f"{k} {v:.2f} s" for k, v in self.timings.items())
+        how = {"block": "random effects integrated out (one grouping factor)",
+               "dense": "random effects integrated out (dense)", "noncentred": "non-centred random effects"}
+        return (f"NUTS ({self.sampler}), {self.chains} chains x {self.draws} draws after {self.tune} warm-up steps, "
+                f"target_accept {self.target_accept}, seed {self.seed}; {how.get(self.parameterisation, '')}; "
+                f"{'compiled sampler reused; ' if self.reused else ''}{t}")
+
+
+# ---- variance components ------------------------------------------------------------------------------------------
+
+class BayesVarCorr:
+    """Posterior of the variance components, with the rows of lme4's ``as.data.frame(VarCorr(fit))``.
+
+    ``as_frame()``: grp, var1, var2 and posterior mean, median, sd, interval, ess_bulk, r_hat of the SD (rows
+    without var2) or correlation (rows with var2); the residual SD is the ``Residual`` row.  ``draws``: one column
+    of draws per row (labels ``grp:var1`` or ``grp:var1:var2``).
+    """
+
+    def __init__(self, design: ModelMatrices, pd_: ParameterDraws, table: pd.DataFrame | None) -> None:
+        self.rows: list[tuple[str, str | None, str | None, np.ndarray, str]] = []
+        labels = unique_names([t.group for t in design.terms])
+        for k, (t, g) in enumerate(zip(design.terms, labels, strict=True)):
+            sd = pd_.flat(pd_.sd[k])
+            for i, col in enumerate(t.columns):
+                self.rows.append((g, col, None, sd[:, i], f"sd_{g}[{col}]"))
+            if t.q > 1:
+                pairs = pd_.flat(pair_values(pd_.corr(k)))
+                names = pair_names(t.columns)
+                idx = [(j, i) for j in range(t.q) for i in range(j + 1, t.q)]
+                for m, (j, i) in enumerate(idx):
+                    self.rows.append((g, t.columns[j], t.columns[i], pairs[:, m], f"cor_{g}[{names[m]}]"))
+        if pd_.sigma is not None:
+            self.rows.append(("Residual", None, None, pd_.flat(pd_.sigma), "sigma"))
+        self._table = table
+        self._design = design
+        self._pd = pd_
+
+    @property
+    def draws(self) -> pd.DataFrame:
+        cols = [":".join(x for x in (g, v1, v2) if x) for g, v1, v2, _, _ in self.rows]
+        return pd.DataFrame(np.column_stack([r[3] for r in self.rows]), columns=cols)
+
+    def covariance_draws(self, k: int) -> np.ndarray:
+        """(S, q, q) covariance matrices of term k."""
+        return self._pd.flat(self._pd.cov(k))
+
+    def as_frame(self, prob: float = 0.95) -> pd.DataFrame:
+        lo, hi = _interval_names(prob)
+        out = []
+        for g, v1, v2, d, label in self.rows:
+            q = np.quantile(d, [(1 - prob) / 2, (1 + prob) / 2])
+            ess = rhat = np.nan
+            if self._table is not None and label in self._table.index:
+                ess, rhat = self._table.loc[label, "ess_bulk"], self._table.loc[label, "r_hat"]
+            out.append((g, v1, v2, d.mean(), np.median(d), d.std(ddof=1), q[0], q[1], ess, rhat))
+        return pd.DataFrame(out, columns=["grp", "var1", "var2", "mean", "median", "sd", lo, hi, "ess_bulk",
+                                          "r_hat"])
+
+    def table(self, prob: float = 0.95) -> str:
+        """lme4-style text: Groups, Name, and the posterior of each SD / correlation."""
+        f = self.as_frame(prob)
+        lo, hi = _interval_names(prob)
+        lines = []
+        header = ["Groups", "Name", "Mean", "SD", lo, hi, "ESS", "R-hat"]
+        rows = []
+        last = None
+        for r in f.itertuples(index=False):
+            grp = r[0] if r[0] != last else ""
+            last = r[0]
+            name = r[1] if r[2] is None else f"cor({r[1]}, {r[2]})"
+            ess = "" if not np.isfinite(r[8]) else f"{r[8]:.0f}"
+            rhat = "" if not np.isfinite(r[9]) else f"{r[9]:.3f}"
+            rows.append([grp, name or "", f"{r[3]:.4g}", f"{r[5]:.3g}", f"{r[6]:.4g}", f"{r[7]:.4g}", ess, rhat])
+        widths = [max(len(x[i]) for x in [header, *rows]) for i in range(len(header))]
+        for row in [header, *rows]:
+            lines.append(" " + " ".join(c.ljust(widths[i]) if i < 2 else c.rjust(widths[i]) for i, c in enumerate(row)))
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return self.table()
+
+
+# ---- random effects ------------------------------------------------------------------------------------------------
+
+class BayesRandomEffects(Mapping[str, pd.DataFrame]):
+    """Posterior means of the random effects per grouping factor (levels x columns), as ``ranef`` gives the
+    conditional modes; ``sd``, ``lower`` and ``upper`` hold the posterior SDs and interval bounds in the same shape,
+    ``draws(group)`` the (S, levels, columns) draws."""
+
+    def __init__(self, design: ModelMatrices, pd_: ParameterDraws, prob: float = 0.95) -> None:
+        self.prob = prob
+        self._frames: dict[str, pd.DataFrame] = {}
+        self.sd: dict[str, pd.DataFrame] = {}
+        self.lower: dict[str, pd.DataFrame] = {}
+        self.upper: dict[str, pd.DataFrame] = {}
+        self._draws: dict[str, np.ndarray] = {}
+        for k, t in enumerate(design.terms):
+            b = pd_.flat(pd_.b[k])  # (S, levels, q)
+            index = pd.Index(t.levels, name=t.group)
+            q = np.quantile(b, [(1 - prob) / 2, (1 + prob) / 2], axis=0)
+            parts = {"mean": b.mean(axis=0), "sd": b.std(axis=0, ddof=1), "lower": q[0], "upper": q[1]}
+            frames = {key: pd.DataFrame(v, index=index, columns=list(t.columns)) for key, v in parts.items()}
+            if t.group in self._frames:
+                self._frames[t.group] = pd.concat([self._frames[t.group], frames["mean"]], axis=1)
+                for key, store in (("sd", self.sd), ("lower", self.lower), ("upper", self.upper)):
+                    store[t.group] = pd.concat([store[t.group], frames[key]], axis=1)
+                self._draws[t.group] = np.concatenate([self._draws[t.group], b], axis=2)
+            else:
+                self._frames[t.group] = frames["mean"]
+                self.sd[t.group], self.lower[t.group], self.upper[t.group] = (frames["sd"], frames["lower"],
+                                                                              frames["upper"])
+                self._draws[t.group] = b
+
+    def __getitem__(self, key: str) -> pd.DataFrame:
+        return self._frames[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._frames)
+
+    def __len__(self) -> int:
+        return len(self._frames)
+
+    def draws(self, group: str) -> np.ndarray:
+        """(S, levels, columns) draws of the grouping factor's random effects."""
+        return self._draws[group]
+
+    def as_frame(self) -> pd.DataFrame:
+        """Long form: grpvar, term, grp, mean, sd, lower, upper."""
+        parts = []
+        for group, frame in self._frames.items():
+            for j, col in enumerate(frame.columns):
+                parts.append(pd.DataFrame({
+                    "grpvar": group, "term": col, "grp": frame.index.astype(str),
+                    "mean": frame.iloc[:, j].to_numpy(), "sd": self.sd[group].iloc[:, j].to_numpy(),
+                    "lower": self.lower[group].iloc[:, j].to_numpy(), "upper": self.upper[group].iloc[:, j].to_numpy(),
+                }))
+        return pd.concat(parts, ignore_index=True)
+
+    def __repr__(self) -> str:
+        return "\n".join(f"${g}\n{f.to_string()}" for g, f in self._frames.items())
+
+
+# ---- ICC -----------------------------------------------------------------------------------------------------------
+
+@dataclass
+class BayesICC:
+    """The ICC (as :mod:`mixbayes.results.icc` defines it) per posterior draw.
+
+    adjusted, unadjusted : :class:`PosteriorScalar`.
+    groups : per grouping factor, a :class:`PosteriorScalar` of its share of the variance.
+    """
+
+    adjusted: PosteriorScalar
+    unadjusted: PosteriorScalar
+    groups: dict[str, PosteriorScalar]
+
+    def summary(self, prob: float = 0.95) -> pd.DataFrame:
+        rows = {"adjusted": self.adjusted.summary(prob), "unadjusted": self.unadjusted.summary(prob)}
+        rows.update({f"icc[{g}]": v.summary(prob) for g, v in self.groups.items()})
+        return pd.DataFrame(rows).T
+
+    def __str__(self) -> str:
+        return "Intraclass Correlation Coefficient (posterior)\n" + self.summary().round(3).to_string()
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+@dataclass
+class WAIC:
+    """Widely applicable information criterion (Watanabe), computed from the pointwise log-likelihood.
+
+    elpd_waic, se : expected log predictive density and its standard error; p_waic : effective number of
+    parameters; waic = -2 elpd_waic; pointwise : per unit (observation, or level for a marginal fit);
+    n_high_p : units with p_waic > 0.4 (WAIC unreliable there; prefer LOO).
+    """
+
+    elpd_waic: float
+    se: float
+    p_waic: float
+    waic: float
+    pointwise: np.ndarray
+    n_high_p: int
+
+    def __str__(self) -> str:
+        return (f"WAIC: elpd_waic {self.elpd_waic:.2f} (se {self.se:.2f}), p_waic {self.p_waic:.2f}, "
+                f"waic {self.waic:.2f}" + (f"; {self.n_high_p} units with p_waic > 0.4: prefer loo()"
+                                            if self.n_high_p else ""))
+
+
+# ---- the fit -------------------------------------------------------------------------------------------------------
+
+class BayesFit:
+    """A Bayesian fit: the posterior of the model's parameters, sampled with NUTS.
+
+    Attributes
+    ----------
+    model : the :class:`~mixbayes.Model`.
+    idata : the ArviZ DataTree (posterior, sample_stats, observed_data, log_likelihood, optionally
+        posterior_predictive).
+    priors : the :class:`~mixbayes.bayes.priors.PriorSet` used.
+    sampler_info : :class:`SamplerInfo` (sampler, seed, sizes, timings).
+    params : the :class:`~mixbayes.bayes.posterior.ParameterDraws`.
+    log_likelihood_unit : ``"group"`` or ``"observation"`` (what one pointwise log-likelihood value covers).
+    """
+
+    method = "NUTS"
+
+    def __init__(self, model: Model, built: BuiltModel, params: ParameterDraws, idata: Any,
+                 sampler_info: SamplerInfo, report: DiagnosticReport, log_likelihood_unit: str) -> None:
+        self.model = model
+        self.design: ModelMatrices = model.design
+        self.built = built
+        self.params = params
+        self.idata = idata
+        self.sampler_info = sampler_info
+        self.priors: PriorSet = built.priors
+        self._report = report
+        self.log_likelihood_unit = log_likelihood_unit
+
+    # ---- sizes -----------------------------------------------------------------------------------------------------
+    @property
+    def nobs(self) -> int:
+        return self.design.n_obs
+
+    @property
+    def ngroups(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for t in self.design.terms:
+            out.setdefault(t.group, t.n_levels)
+        return out
+
+    @property
+    def formula(self) -> str:
+        return self.design.formula.text
+
+    @property
+    def pymc_model(self) -> Any:
+        """The PyMC model that was sampled."""
+        return self.built.pm_model
+
+    @property
+    def posterior(self) -> Any:
+        return self.idata["posterior"]
+
+    # ---- fixed effects ---------------------------------------------------------------------------------------------
+    @property
+    def beta(self) -> np.ndarray:
+        """Posterior means of the fixed effects."""
+        return self.params.flat(self.params.beta).mean(axis=0)
+
+    @property
+    def fixef(self) -> pd.Series:
+        """Posterior means of the fixed effects, named as lme4 names them."""
+        return pd.Series(self.beta, index=list(self.design.fixef_names), name="mean")
+
+    def fixef_summary(self, prob: float = 0.95) -> pd.DataFrame:
+        """Per fixed effect: mean, sd, interval, ess_bulk, ess_tail, r_hat, mcse."""
+        names = list(self.design.fixef_names)
+        tab = self._report.table.loc[[f"beta[{n}]" for n in names]].copy()
+        tab.index = pd.Index(names)
+        if prob != 0.95:
+            lo, hi = _interval_names(prob)
+            q = np.quantile(self.params.flat(self.params.beta), [(1 - prob) / 2, (1 + prob) / 2], axis=0)
+            tab = tab.drop(columns=["2.5%", "97.5%"])
+            tab.insert(2, lo, q[0])
+            tab.insert(3, hi, q[1])
+        return tab
+
+    @property
+    def vcov(self) -> pd.DataFrame:
+        """Posterior covariance of the fixed effects."""
+        names = list(self.design.fixef_names)
+        b = self.params.flat(self.params.beta)
+        return pd.DataFrame(np.atleast_2d(np.cov(b, rowvar=False)), index=names, columns=names)
+
+    @property
+    def se(self) -> pd.Series:
+        """Posterior SDs of the fixed effects."""
+        return pd.Series(self.params.flat(self.params.beta).std(axis=0, ddof=1), index=list(self.design.fixef_names),
+                         name="sd")
+
+    # ---- variance components ---------------------------------------------------------------------------------------
+    @cached_property
+    def varcorr(self) -> BayesVarCorr:
+        """Posterior of the SDs and correlations (``varcorr.as_frame()``, ``varcorr.draws``)."""
+        return BayesVarCorr(self.design, self.params, self._report.table)
+
+    @property
+    def sigma(self) -> PosteriorScalar | None:
+        """Posterior of the residual SD (Gaussian models), else None."""
+        return None if self.params.sigma is None else PosteriorScalar(self.params.sigma, "sigma")
+
+    @property
+    def dispersion(self) -> PosteriorScalar | None:
+        """Posterior of the negative binomial's dispersion theta, else None."""
+        return None if self.params.dispersion is None else PosteriorScalar(self.params.dispersion, "dispersion")
+
+    # ---- random effects --------------------------------------------------------------------------------------------
+    def ranef(self, prob: float = 0.95) -> BayesRandomEffects:
+        """Posterior means (and SDs, intervals, draws) of the random effects per grouping factor."""
+        return BayesRandomEffects(self.design, self.params, prob)
+
+    def coef(self) -> dict[str, pd.DataFrame]:
+        """Per grouping factor: posterior means of fixed effects plus the level's random effects."""
+        re = self.ranef()
+        fe = self.fixef
+        out = {}
+        for group, frame in re.items():
+            tab = pd.DataFrame(np.tile(fe.to_numpy(), (len(frame), 1)), index=frame.index, columns=fe.index)
+            for col in frame.columns:
+                tab[col] = tab[col] + frame[col] if col in tab.columns else frame[col]
+            out[group] = tab
+        return out
+
+    # ---- ICC -------------------------------------------------------------------------------------------------------
+    def null_intercept(self) -> float:
+        """Intercept of the null model (likelihood fit), used for the latent variance of log-link models."""
+        from ..results.glmm import GlmmFit
+
+        return GlmmFit.null_intercept(self)  # type: ignore[arg-type]
+
+    def icc(self) -> BayesICC:
+        """The ICC per posterior draw (adjusted and unadjusted, as ``performance::icc``), with summaries."""
+        from ..results.icc import icc_draws, latent_residual_variance
+
+        p = self.params
+        S = p.n_samples
+        covs = [p.flat(p.cov(k)) for k in range(len(self.design.terms))]
+        if self.design.family.name == "gaussian":
+            resid = p.flat(p.sigma) ** 2
+        else:
+            theta = None if p.dispersion is None else p.flat(p.dispersion)
+            resid = np.broadcast_to(np.asarray(latent_residual_variance(self, theta_nb=theta), dtype=float), (S,))
+        d = icc_draws(self.design, covs, p.flat(p.beta), resid)
+        groups = {g: PosteriorScalar(np.asarray(v["icc"]), f"icc[{g}]") for g, v in d.groups.items()}
+        return BayesICC(PosteriorScalar(d.adjusted, "adjusted ICC"), PosteriorScalar(d.unadjusted, "unadjusted ICC"),
+                        groups)
+
+    # ---- predictions -----------------------------------------------------------------------------------------------
+    def predict(self, newdata: pd.DataFrame | None = None, include_random: bool = True,
+                allow_new_levels: bool = True, type: str = "response", summary: bool = True, prob: float = 0.95,
+                predictive: bool = False, random_seed: int | None = None) -> pd.DataFrame:
+        """Posterior predictions for new data (or the fitted data).
+
+        Parameters
+        ----------
+        include_random : False gives population-level predictions.
+        allow_new_levels : unseen grouping levels get random effects drawn from the population distribution
+            N(0, Sigma) of each posterior draw (one draw per new level, shared by its rows); False raises for them.
+        type : ``"response"`` (mean on the response scale) or ``"link"``.
+        summary : True: one row per observation with mean, sd and interval; False: the draws (S x rows).
+        predictive : add observation noise (draws of new observations; binomial: 0/1 outcomes).
+        random_seed : for the new levels' effects and the observation noise.
+        """
+        from .predict import prediction_draws
+
+        values, index = prediction_draws(self, newdata, include_random, allow_new_levels, type, predictive,
+                                         np.random.default_rng(random_seed))
+        if not summary:
+            return pd.DataFrame(values, columns=index)
+        lo, hi = _interval_names(prob)
+        with np.errstate(all="ignore"):
+            q = np.quantile(values, [(1 - prob) / 2, (1 + prob) / 2], axis=0)
+            return pd.DataFrame({"mean": values.mean(axis=0), "sd": values.std(axis=0, ddof=1), lo: q[0], hi: q[1]},
+                                index=index)
+
+    # ---- model comparison ------------------------------------------------------------------------------------------
+    def _pointwise_loglik(self) -> np.ndarray:
+        ll = self.idata["log_likelihood"][response_variable(self.design)].values
+        return ll.reshape(-1, ll.shape[-1])
+
+    def loo(self, **kwargs: Any) -> Any:
+        """PSIS leave-one-out cross-validation (``arviz_stats.loo``).  For a Gaussian model with one grouping factor
+        whose random effects were integrated out, the units are the grouping factor's levels (leave one group out);
+        otherwise the observations."""
+        import arviz_stats as azs
+
+        return azs.loo(self.idata, var_name=response_variable(self.design), **kwargs)
+
+    def waic(self) -> WAIC:
+        """WAIC from the pointwise log-likelihood (same units as :meth:`loo`)."""
+        from scipy.special import logsumexp
+
+        ll = self._pointwise_loglik()
+        S = ll.shape[0]
+        lppd = logsumexp(ll, axis=0) - np.log(S)
+        p = np.var(ll, axis=0, ddof=1)
+        elpd = lppd - p
+        return WAIC(float(elpd.sum()), float(np.sqrt(len(elpd) * np.var(elpd))), float(p.sum()),
+                    float(-2 * elpd.sum()), elpd, int(np.sum(p > 0.4)))
+
+    # ---- reporting -------------------------------------------------------------------------------------------------
+    def diagnose(self) -> DiagnosticReport:
+        """The full sampling-diagnostics report (divergences, R-hat, ESS, tree depth, E-BFMI)."""
+        return self._report
+
+    def summary(self, prob: float = 0.95) -> BayesSummary:
+        return BayesSummary(self, prob)
+
+    def __repr__(self) -> str:
+        return str(self.summary())
+
+
+class BayesSummary:
+    """What ``print(fit.summary())`` shows: model, sampler, variance components, fixed effects, diagnostics."""
+
+    def __init__(self, fit: BayesFit, prob: float = 0.95) -> None:
+        self.fit = fit
+        self.prob = prob
+        self.fixed = fit.fixef_summary(prob)
+        self.random = fit.varcorr.as_frame(prob)
+
+    @property
+    def title(self) -> str:
+        fam = self.fit.design.family
+        kind = "linear" if fam.name == "gaussian" and fam.link.name == "identity" else "generalized linear"
+        return f"Bayesian {kind} mixed model fit by NUTS ({self.fit.sampler_info.sampler})"
+
+    def __str__(self) -> str:
+        fit = self.fit
+        info = fit.sampler_info
+        rep = fit.diagnose()
+        fam = fit.design.family
+        lines = [self.title, f" Family: {fam.name}  ( {fam.link.name} )", f"Formula: {fit.formula}",
+                 f"Draws: {info.chains} chains x {info.draws} (after {info.tune} warm-up), seed {info.seed}; "
+                 f"{sum(v for k, v in info.timings.items() if k != 'total'):.1f} s", "",
+                 f"Random effects (posterior of SDs and correlations, {100 * self.prob:g}% intervals):",
+                 fit.varcorr.table(self.prob),
+                 f"Number of obs: {fit.nobs}, groups:  " + ", ".join(f"{g}, {n}" for g, n in fit.ngroups.items()),
+                 "", "Fixed effects:"]
+        tab = self.fixed.copy()
+        lines.append(tab.to_string(float_format=lambda x: f"{x:.4g}"))
+        lines += ["", f"Sampling: {rep.divergences} divergences, max R-hat {rep.max_rhat:.3f}, min bulk ESS "
+                      f"{rep.min_ess_bulk:.0f}, min tail ESS {rep.min_ess_tail:.0f}"]
+        if rep.problems:
+            lines += ["Sampling problems (see fit.diagnose()):"] + [f"  [{k}] {p}: {m}" for k, p, m, _ in rep.problems]
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def _repr_html_(self) -> str:
+        fit = self.fit
+        rep = fit.diagnose()
+        probs = "".join(f"<li>[{html.escape(k)}] {html.escape(p)}: {html.escape(m)}</li>"
+                        for k, p, m, _ in rep.problems)
+        fmt = {"float_format": lambda x: f"{x:.4g}"}
+        return (f"<div class='mixbayes-summary'><p><b>{html.escape(self.title)}</b><br>"
+                f"<code>{html.escape(fit.formula)}</code><br>{html.escape(str(fit.sampler_info))}</p>"
+                f"<p><b>Random effects</b></p>{self.random.to_html(index=False, **fmt)}"
+                f"<p><b>Fixed effects</b></p>{self.fixed.to_html(**fmt)}"
+                f"<p>{rep.divergences} divergences, max R-hat {rep.max_rhat:.3f}, "
+                f"min bulk ESS {rep.min_ess_bulk:.0f}</p>"
+                + (f"<ul>{probs}</ul>" if probs else "") + "</div>")

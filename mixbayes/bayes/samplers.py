@@ -1,0 +1,349 @@
+"""NUTS samplers behind one interface: blackjax (default), nutpie, PyMC's own and numpyro.
+
+Each returns a :class:`RawSamples`: the draws of the model's free variables on their constrained scale,
+(chains, draws, ...) arrays, and the sampler statistics under common names (``diverging``, ``tree_depth``,
+``energy``, ``acceptance_rate``, ``n_steps``, ``lp``, ``step_size``).
+
+The blackjax path (:class:`BlackjaxSampler`) runs warm-up (Stan's window adaptation of step size and diagonal
+mass matrix) and sampling for all chains in one XLA program: the model's log density is translated from PyTensor
+to JAX (``pymc.sampling.jax.get_jaxified_graph``) with the observed data as an *input*, so the compiled program
+can be reused for new data of the same shape (simulation-based calibration).  Chains run on separate host
+"devices" (``pmap``) when JAX was started with several of them (``XLA_FLAGS=--xla_force_host_platform_device_
+count``, which :func:`configure_jax` sets before JAX is first imported), else vectorised (``vmap``).  The compiled
+program is kept on the :class:`~mixbayes.Model` (keyed by the sampler settings) and, across processes, in JAX's
+persistent compilation cache (``$MIXBAYES_JAX_CACHE``, default ``~/.cache/mixbayes/jax``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .builder import BuiltModel
+
+__all__ = ["SAMPLERS", "BlackjaxSampler", "RawSamples", "configure_jax", "run_sampler"]
+
+SAMPLERS = ("blackjax", "nutpie", "pymc", "numpyro")
+
+
+@dataclass
+class RawSamples:
+    """Draws of the free variables (constrained) and the sampler statistics, all (chains, draws, ...)."""
+
+    draws: dict[str, np.ndarray]
+    stats: dict[str, np.ndarray]
+    timings: dict[str, float] = field(default_factory=dict)
+    reused: bool = False
+
+
+def _cache_dir() -> str:
+    return os.environ.get("MIXBAYES_JAX_CACHE") or str(Path.home() / ".cache" / "mixbayes" / "jax")
+
+
+def configure_jax(chains: int) -> Any:
+    """Import JAX configured for sampling: 64-bit floats, one host device per chain (only possible before JAX's
+    first import; the user's own ``XLA_FLAGS`` are respected) and the persistent compilation cache."""
+    if "jax" not in sys.modules:
+        flags = os.environ.get("XLA_FLAGS", "")
+        if "xla_force_host_platform_device_count" not in flags:
+            n = max(int(chains), 4)  # at least PyMC's default of 4 chains, so later fits can use them too
+            os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={n}".strip()
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    if not jax.config.jax_compilation_cache_dir:
+        jax.config.update("jax_compilation_cache_dir", _cache_dir())
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+        jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    return jax
+
+
+def unconstrained_start(built: BuiltModel) -> dict[str, np.ndarray]:
+    """The starting point on the unconstrained (value-variable) scale, from the builder's constrained starting
+    values; falls back to PyMC's ``initial_point`` for transforms not handled here."""
+    model = built.pm_model
+    out = {}
+    for rv in model.free_RVs:
+        value = model.rvs_to_values[rv]
+        tr = model.rvs_to_transforms.get(rv)
+        x = built.start.get(rv.name)
+        name = getattr(tr, "name", None)
+        if x is None or (tr is not None and name not in ("log", "cholesky_corr")):
+            return {k: np.asarray(v, dtype=float) for k, v in model.initial_point(random_seed=0).items()}
+        if name == "log":
+            x = np.log(x)
+        elif name == "cholesky_corr":  # the identity correlation matrix
+            q = x.shape[-1]
+            x = np.zeros(q * (q - 1) // 2)
+        out[value.name] = np.asarray(x, dtype=float)
+    return out
+
+
+def initial_points(built: BuiltModel, chains: int, rng: np.random.Generator) -> list[dict[str, np.ndarray]]:
+    """Per chain: the starting point on the unconstrained scale with uniform(-1, 1) jitter (as PyMC)."""
+    base = built.cache.get("initial_point")
+    if base is None:
+        base = unconstrained_start(built)
+        built.cache["initial_point"] = base
+    return [{k: v + rng.uniform(-1.0, 1.0, v.shape) for k, v in base.items()} for _ in range(chains)]
+
+
+class BlackjaxSampler:
+    """blackjax NUTS with window adaptation for all chains, compiled once.
+
+    Parameters
+    ----------
+    built : the model.
+    chains, draws, tune : numbers of chains, kept draws and warm-up steps per chain.
+    target_accept : the step-size adaptation's target acceptance rate.
+    max_treedepth : the largest number of trajectory doublings.
+    dense_mass : adapt a dense mass matrix (default: diagonal, as Stan and PyMC); helps when parameters are
+        strongly correlated a posteriori (e.g. the intercept and non-centred random intercepts of a GLMM with
+        informative groups) at a cost per step that grows with the square of the number of parameters.
+    """
+
+    def __init__(self, built: BuiltModel, chains: int, draws: int, tune: int, target_accept: float,
+                 max_treedepth: int, dense_mass: bool = False) -> None:
+        jax = configure_jax(chains)
+        import jax.numpy as jnp
+        import pytensor.tensor as pt
+        from pymc.sampling.jax import get_jaxified_graph
+        from pytensor.graph.replace import graph_replace
+
+        self.built = built
+        self.chains, self.draws, self.tune = chains, draws, tune
+        model = built.pm_model
+        value_vars = model.value_vars
+        self.value_names = [v.name for v in value_vars]
+        data_shared = model[built.data_name]
+        data_in = pt.tensor("data_in", shape=(None,), dtype=data_shared.dtype)
+        out_vars = [v for v in model.unobserved_value_vars if v.name in built.free_names]
+        self.out_names = [v.name for v in out_vars]
+        # one graph for the log density and the constrained values (one rewrite pass; XLA drops what is unused)
+        outputs = graph_replace([model.logp(), *out_vars], {data_shared: data_in})
+        joint_fn = get_jaxified_graph(inputs=[*value_vars, data_in], outputs=outputs)
+
+
+        from blackjax.adaptation.mass_matrix import mass_matrix_adaptation
+        from blackjax.adaptation.step_size import dual_averaging_adaptation
+        from blackjax.adaptation.window_adaptation import build_schedule
+        from blackjax.mcmc.nuts import build_kernel
+        from blackjax.mcmc.nuts import init as nuts_init
+
+        mm_init, mm_update, mm_final = mass_matrix_adaptation(not dense_mass)
+        da_init, da_update, da_final = dual_averaging_adaptation(target_accept)
+        schedule = np.asarray(build_schedule(tune), dtype=np.int64).reshape(-1, 2) if tune else np.zeros((1, 2), int)
+        stages, window_ends = jnp.asarray(schedule[:, 0]), jnp.asarray(schedule[:, 1].astype(bool))
+        kernel = build_kernel()
+        total = tune + draws
+
+        def one_chain(key: Any, position: list[Any], data: Any) -> tuple[Any, Any]:
+            # Warm-up (Stan's windowed adaptation of step size and diagonal mass matrix) and sampling in one loop
+            # around a single NUTS kernel, so that XLA compiles the kernel once.
+            def logdensity(pos: list[Any]) -> Any:
+                return joint_fn(*pos, data)[0]
+
+            def post_fn(*pos: Any) -> Any:
+                return joint_fn(*pos, data)[1:]
+
+            state = nuts_init(position, logdensity)
+            ndim = sum(int(np.prod(p.shape)) for p in position)
+            ss, mm = da_init(1.0), mm_init(ndim)
+            post0 = post_fn(*position)
+            out = [jnp.zeros((draws, *jnp.shape(v)), dtype=jnp.result_type(v)) for v in post0]
+            stats = {k: jnp.zeros((draws,), dtype=dt) for k, dt in (
+                ("diverging", bool), ("tree_depth", jnp.int64), ("energy", float), ("acceptance_rate", float),
+                ("n_steps", jnp.int64), ("lp", float), ("step_size", float))}
+
+            def adapt(i: Any, info: Any, st: Any, ss: Any, mm: Any) -> tuple[Any, Any]:
+                k = jnp.minimum(i, stages.shape[0] - 1)
+                ss = da_update(ss, info.acceptance_rate)
+                mm = jax.lax.cond(stages[k] == 1, lambda m: mm_update(m, st.position), lambda m: m, mm)
+                return jax.lax.cond(window_ends[k], lambda a: (da_init(da_final(a[0])), mm_final(a[1])),
+                                    lambda a: a, (ss, mm))
+
+            def body(i: Any, carry: Any) -> Any:
+                st, ss, mm, step_size, imm, out, stats = carry
+                st, info = kernel(jax.random.fold_in(key, i), st, logdensity, step_size, imm,
+                                  max_num_doublings=max_treedepth)
+                warm = i < tune
+                ss, mm = jax.lax.cond(warm, lambda a: adapt(i, info, st, *a), lambda a: a, (ss, mm))
+                new_step = jnp.where(i == tune - 1, jnp.exp(ss.log_step_size_avg), jnp.exp(ss.log_step_size))
+                j = jnp.maximum(i - tune, 0)
+                values = post_fn(*st.position)
+                out = [jax.lax.dynamic_update_index_in_dim(o, v, j, 0) for o, v in zip(out, values, strict=True)]
+                rec = {"diverging": info.is_divergent, "tree_depth": info.num_trajectory_expansions,
+                       "energy": info.energy, "acceptance_rate": info.acceptance_rate,
+                       "n_steps": info.num_integration_steps, "lp": st.logdensity, "step_size": step_size}
+                stats = {k: jax.lax.dynamic_update_index_in_dim(stats[k], jnp.asarray(rec[k], stats[k].dtype), j, 0)
+                         for k in stats}
+                return (st, ss, mm, jnp.where(warm, new_step, step_size),
+                        jnp.where(warm, mm.inverse_mass_matrix, imm), out, stats)
+
+            carry = (state, ss, mm, jnp.asarray(1.0), mm.inverse_mass_matrix, out, stats)
+            carry = jax.lax.fori_loop(0, total, body, carry)
+            return carry[5], carry[6]
+
+        ndev = jax.local_device_count()
+        self.ndev = max(d for d in range(1, min(ndev, chains) + 1) if chains % d == 0)
+        self.per_device = chains // self.ndev
+        if self.per_device == 1:  # one chain per device: no batching transformation (much faster to trace)
+            self._fn = jax.pmap(one_chain, in_axes=(0, 0, None))
+        else:
+            vmapped = jax.vmap(one_chain, in_axes=(0, 0, None))
+            self._fn = jax.pmap(vmapped, in_axes=(0, 0, None)) if self.ndev > 1 else jax.jit(vmapped)
+        self._compiled: Any = None
+        self._jax = jax
+
+    def _arguments(self, seed: int, data: np.ndarray) -> tuple[Any, list[np.ndarray], np.ndarray]:
+        jax = self._jax
+        keys = np.asarray(jax.random.split(jax.random.PRNGKey(seed % (2**32)), self.chains))
+        starts = initial_points(self.built, self.chains, np.random.default_rng(seed))
+        inits = [np.stack([s[name] for s in starts]) for name in self.value_names]
+        if self.ndev > 1 and self.per_device > 1:
+            per = self.per_device
+            keys = keys.reshape(self.ndev, per, *keys.shape[1:])
+            inits = [x.reshape(self.ndev, per, *x.shape[1:]) for x in inits]
+        return keys, inits, np.asarray(data, dtype=float)
+
+    def compile(self, seed: int = 0) -> float:
+        """Trace and compile (or load from the persistent cache); returns the seconds it took."""
+        if self._compiled is not None:
+            return 0.0
+        t0 = time.perf_counter()
+        args = self._arguments(seed, self.built.observed)
+        self._compiled = self._fn.lower(*args).compile()
+        return time.perf_counter() - t0
+
+    def run(self, seed: int, data: np.ndarray | None = None) -> RawSamples:
+        """Sample; ``data`` replaces the observed values (same shape) without recompiling."""
+        t_compile = self.compile(seed)
+        reused = t_compile == 0.0
+        t0 = time.perf_counter()
+        args = self._arguments(seed, self.built.observed if data is None else data)
+        post, stats = self._jax.device_get(self._compiled(*args))
+        t_sample = time.perf_counter() - t0
+        if self.ndev > 1 and self.per_device > 1:
+            post = [p.reshape(self.chains, *p.shape[2:]) for p in post]
+            stats = {k: v.reshape(self.chains, *v.shape[2:]) for k, v in stats.items()}
+        draws = {name: np.asarray(p) for name, p in zip(self.out_names, post, strict=True)}
+        stats = {k: np.asarray(v) for k, v in stats.items()}
+        return RawSamples(draws, stats, {"compile": t_compile, "sample": t_sample}, reused)
+
+
+# ---- the other samplers ----------------------------------------------------------------------------------------
+
+_STAT_NAMES = {
+    "diverging": ("diverging",),
+    "tree_depth": ("tree_depth", "depth"),
+    "energy": ("energy",),
+    "acceptance_rate": ("acceptance_rate", "mean_tree_accept"),
+    "n_steps": ("n_steps",),
+    "lp": ("lp", "logp"),
+    "step_size": ("step_size",),
+}
+
+
+def _from_datatree(built: BuiltModel, idata: Any) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    post = idata["posterior"]
+    draws = {name: np.asarray(post[name].values) for name in built.free_names}
+    ss = idata["sample_stats"]
+    stats = {}
+    for common, candidates in _STAT_NAMES.items():
+        for c in candidates:
+            if c in ss:
+                stats[common] = np.asarray(ss[c].values)
+                break
+    return draws, stats
+
+
+def _cores(chains: int, cores: int | None) -> int:
+    return int(cores) if cores else max(1, min(chains, os.cpu_count() or 1))
+
+
+def _sample_nutpie(built: BuiltModel, chains: int, draws: int, tune: int, target_accept: float,
+                   max_treedepth: int, seed: int, progressbar: bool, cores: int | None,
+                   kwargs: dict[str, Any]) -> RawSamples:
+    import nutpie
+
+    kwargs = dict(kwargs)
+    backend = kwargs.pop("backend", "numba")
+    key = ("nutpie", backend)
+    t0 = time.perf_counter()
+    compiled = built.cache.get(key)
+    reused = compiled is not None
+    if compiled is None:
+        opts = {"backend": backend}
+        if backend == "jax":
+            configure_jax(chains)
+            opts["gradient_backend"] = "jax"
+        compiled = nutpie.compile_pymc_model(built.pm_model, **opts)
+        built.cache[key] = compiled
+    t_compile = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    idata = nutpie.sample(compiled, draws=draws, tune=tune, chains=chains, cores=_cores(chains, cores), seed=seed,
+                          progress_bar=progressbar, target_accept=target_accept, maxdepth=max_treedepth,
+                          save_warmup=False, **kwargs)
+    d, s = _from_datatree(built, idata)
+    return RawSamples(d, s, {"compile": t_compile, "sample": time.perf_counter() - t0}, reused)
+
+
+def _sample_pymc(built: BuiltModel, chains: int, draws: int, tune: int, target_accept: float, max_treedepth: int,
+                 seed: int, progressbar: bool, cores: int | None, kwargs: dict[str, Any],
+                 nuts_sampler: str = "pymc") -> RawSamples:
+    import pymc as pm
+
+    kwargs = dict(kwargs)
+    nuts = {"target_accept": target_accept, **dict(kwargs.pop("nuts", {}))}
+    if nuts_sampler == "pymc":
+        nuts.setdefault("max_treedepth", max_treedepth)
+        kwargs.setdefault("cores", _cores(chains, cores))
+    else:
+        nuts.setdefault("chain_method", "parallel")
+        nuts.setdefault("max_tree_depth", max_treedepth)
+        configure_jax(chains)
+    t0 = time.perf_counter()
+    with built.pm_model:
+        idata = pm.sample(draws=draws, tune=tune, chains=chains, random_seed=seed, progressbar=progressbar,
+                          nuts_sampler=nuts_sampler, nuts=nuts, compute_convergence_checks=False, **kwargs)
+    d, s = _from_datatree(built, idata)
+    return RawSamples(d, s, {"compile": 0.0, "sample": time.perf_counter() - t0}, False)
+
+
+def run_sampler(built: BuiltModel, sampler: str, chains: int, draws: int, tune: int, target_accept: float,
+                max_treedepth: int, seed: int, progressbar: bool = False, cores: int | None = None,
+                sampler_kwargs: dict[str, Any] | None = None) -> RawSamples:
+    """Sample ``built`` with the named sampler."""
+    kwargs = dict(sampler_kwargs or {})
+    if sampler == "blackjax":
+        dense = bool(kwargs.pop("dense_mass", False))
+        if kwargs:
+            from ..exceptions import NotSupportedError
+
+            raise NotSupportedError(f"unknown blackjax option(s) {', '.join(kwargs)}; the option is dense_mass")
+        key = ("blackjax", chains, draws, tune, float(target_accept), int(max_treedepth), dense)
+        t0 = time.perf_counter()
+        compiled = built.cache.get(key)
+        if compiled is None:
+            compiled = BlackjaxSampler(built, chains, draws, tune, target_accept, max_treedepth, dense)
+            built.cache[key] = compiled
+        setup = time.perf_counter() - t0
+        raw = compiled.run(seed)
+        if not raw.reused:
+            raw.timings["compile"] += setup  # translation to JAX and tracing count as compilation
+        return raw
+    if sampler == "nutpie":
+        return _sample_nutpie(built, chains, draws, tune, target_accept, max_treedepth, seed, progressbar, cores,
+                              kwargs)
+    if sampler in ("pymc", "numpyro"):
+        return _sample_pymc(built, chains, draws, tune, target_accept, max_treedepth, seed, progressbar, cores,
+                            kwargs, nuts_sampler=sampler)
+    from ..exceptions import NotSupportedError
+
+    raise NotSupportedError(f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
