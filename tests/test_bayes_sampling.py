@@ -90,6 +90,14 @@ def test_datatree_describes_itself(sleep_fit: BayesFit) -> None:
     assert dt["observed_data"]["Reaction"].shape == (180,)
 
 
+def test_varcorr_table_names_rows_as_lme4(sleep_fit: BayesFit) -> None:
+    lines = sleep_fit.varcorr.table().splitlines()
+    assert lines[1].split()[:2] == ["Subject", "(Intercept)"]
+    assert lines[2].split()[0] == "Days"
+    assert lines[3].split()[0] == "cor((Intercept),"
+    assert lines[4].split()[0] == "Residual" and "nan" not in "".join(lines)
+
+
 def test_results_api(sleep_fit: BayesFit) -> None:
     lik = mb.lmer("Reaction ~ Days + (Days | Subject)", mb.load_dataset("sleepstudy"))
     vc = sleep_fit.varcorr.as_frame()

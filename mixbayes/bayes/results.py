@@ -165,7 +165,8 @@ class BayesVarCorr:
         for r in f.itertuples(index=False):
             grp = r[0] if r[0] != last else ""
             last = r[0]
-            name = r[1] if r[2] is None else f"cor({r[1]}, {r[2]})"
+            var1 = "" if pd.isna(r[1]) else str(r[1])
+            name = var1 if pd.isna(r[2]) else f"cor({var1}, {r[2]})"
             ess = "" if not np.isfinite(r[8]) else f"{r[8]:.0f}"
             rhat = "" if not np.isfinite(r[9]) else f"{r[9]:.3f}"
             rows.append([grp, name or "", f"{r[3]:.4g}", f"{r[5]:.3g}", f"{r[6]:.4g}", f"{r[7]:.4g}", ess, rhat])
