@@ -42,6 +42,8 @@ from .families import Family, get_family
 from .formula import ParsedFormula, expand_formula, parse_formula
 from .inference.bootstrap import pbtest
 from .model import Model
+from .report import compare, convergence_walkthrough, explain_icc, naive_vs_mixed, shrinkage
+from .report.html import report
 from .results.allfit import allfit
 from .results.anova import anova
 
@@ -83,12 +85,18 @@ __all__ = [
     "__version__",
     "allfit",
     "anova",
+    "compare",
+    "convergence_walkthrough",
     "expand_formula",
+    "explain_icc",
     "get_family",
     "glmer",
     "list_datasets",
     "lmer",
     "load_dataset",
+    "naive_vs_mixed",
     "parse_formula",
     "pbtest",
+    "report",
+    "shrinkage",
 ]

@@ -100,3 +100,35 @@ def glmer_call(call: str) -> dict:
         "nAGQ": int(nagq.group(1)) if nagq else 1,
         "weights": weights.group(1) if weights else None,
     }
+
+
+# ---- shared by the report tests (tests/test_report_*.py, test_cli.py, test_examples.py) -------------------------
+
+def _bayes_available() -> bool:
+    from mixbayes.report import bayes_available
+
+    return bayes_available()
+
+
+BAYES = _bayes_available()
+NO_BAYES = "the Bayesian engine (mixbayes.bayes.sample) is not in this checkout"
+needs_bayes = pytest.mark.skipif(not BAYES, reason=NO_BAYES)
+FAST_SAMPLING = {"draws": 500, "tune": 500, "chains": 2}
+
+
+@pytest.fixture(scope="session")
+def sleep_model() -> mb.Model:
+    return mb.Model("Reaction ~ Days + (Days | Subject)", mb.load_dataset("sleepstudy"))
+
+
+@pytest.fixture(scope="session")
+def sleep_reml(sleep_model: mb.Model):
+    return sleep_model.fit()
+
+
+@pytest.fixture(scope="session")
+def sleep_posterior(sleep_model: mb.Model):
+    """The real posterior of the sleepstudy model (skips where the Bayesian engine is absent)."""
+    if not BAYES:
+        pytest.skip(NO_BAYES)
+    return sleep_model.sample(random_seed=1, progressbar=False, **FAST_SAMPLING)

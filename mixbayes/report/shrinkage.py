@@ -1,0 +1,228 @@
+"""``mb.shrinkage``: no pooling, complete pooling and partial pooling, group by group.
+
+For one grouping factor (by default the first: the one with the most levels) and the columns of its
+random-effects terms (e.g. ``(Intercept)`` and ``Days`` for ``(Days | Subject)``):
+
+- **no pooling**: a separate regression in each group on those columns (least squares, or a GLM by IRLS for other
+  families).  Fixed effects outside the random term (and offsets) are held at the mixed model's estimates and
+  moved into the offset, so that the per-group coefficients are comparable to ``coef()``;
+- **complete pooling**: one regression on all the fixed effects, ignoring the groups;
+- **partial pooling**: the mixed model's group-level coefficients, fixed plus random effects (lme4's ``coef``),
+  from the likelihood fit and, when given, the posterior means of the Bayesian fit.
+
+The partial-pooling estimate of a group lies between its no-pooling estimate and the population value, closer to
+the population the fewer observations the group has and the larger the residual variance is compared with the
+between-group variance.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import _bayes
+from .format import TextTable, fmt
+from .regression import fit_regression
+
+__all__ = ["Shrinkage", "shrinkage"]
+
+
+@dataclass
+class Shrinkage:
+    """Per-group estimates under no, complete and partial pooling (see :func:`shrinkage`).
+
+    Attributes
+    ----------
+    group : the grouping factor.
+    columns : the coefficients compared (the random-effects columns of ``group``).
+    n : observations per group.
+    no_pooling : groups x columns; NaN where a group's own regression is not estimable.
+    complete_pooling : one value per column (NaN for a column that is not a fixed effect).
+    partial_pooling : groups x columns, from the likelihood fit (``fit.coef()``).
+    posterior : groups x columns, posterior means of the Bayesian fit's coefficients (None without one).
+    population : the mixed model's fixed effects for the columns (0 for a column that is not a fixed effect).
+    """
+
+    group: str
+    columns: list[str]
+    n: pd.Series
+    no_pooling: pd.DataFrame
+    complete_pooling: pd.Series
+    partial_pooling: pd.DataFrame
+    posterior: pd.DataFrame | None
+    population: pd.Series
+    fit: Any = field(repr=False, default=None)
+    bayes_fit: Any = field(repr=False, default=None)
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """One row per group: ``n`` and, per column, the no-pooling, complete-pooling, partial-pooling and
+        posterior estimates (MultiIndex columns: estimate kind, coefficient)."""
+        parts = {("n", ""): self.n}
+        sources = [("no_pooling", self.no_pooling), ("complete_pooling", None),
+                   ("partial_pooling", self.partial_pooling)]
+        if self.posterior is not None:
+            sources.append(("posterior", self.posterior))
+        for kind, frame in sources:
+            for col in self.columns:
+                if frame is None:
+                    parts[(kind, col)] = pd.Series(self.complete_pooling[col], index=self.n.index)
+                else:
+                    parts[(kind, col)] = frame[col]
+        out = pd.DataFrame(parts)
+        out.columns = pd.MultiIndex.from_tuples(out.columns)
+        return out
+
+    @property
+    def between(self) -> pd.DataFrame:
+        """Per group and column: whether the likelihood's partial-pooling estimate lies between the group's
+        no-pooling estimate and the population value (True, False, or NaN when no pooling is not estimable)."""
+        out = {}
+        for col in self.columns:
+            a, b, c = self.no_pooling[col], self.population[col], self.partial_pooling[col]
+            lo, hi = np.minimum(a, b), np.maximum(a, b)
+            tol = 1e-9 * (1 + np.abs(c))
+            res = ((c >= lo - tol) & (c <= hi + tol)).astype(object)
+            res[a.isna()] = np.nan
+            out[col] = res
+        return pd.DataFrame(out)
+
+    def plot(self, ax: Any = None) -> Any:
+        """The shrinkage plot: two-dimensional (arrows in the plane of the first two columns) when the term has a
+        slope, one-dimensional otherwise.  Returns the matplotlib Figure."""
+        from . import plots
+
+        if len(self.columns) >= 2:
+            return plots.shrinkage_plot_2d(self, ax=ax)
+        return plots.shrinkage_plot_1d(self, ax=ax)
+
+    def plot_lines(self, max_groups: int = 24) -> Any:
+        """Per-group fitted lines over the data (no, complete and partial pooling)."""
+        from . import plots
+
+        return plots.fitted_lines_plot(self, max_groups=max_groups)
+
+    def _text_table(self, max_rows: int = 40) -> TextTable:
+        header = [self.group, "n"]
+        groups = [("", 2)]
+        sources = [("no pooling", self.no_pooling), ("partial (likelihood)", self.partial_pooling)]
+        if self.posterior is not None:
+            sources.append(("partial (posterior)", self.posterior))
+        for title, _ in sources:
+            header += list(self.columns)
+            groups.append((title, len(self.columns)))
+        t = TextTable(header, groups=groups, right=[False] + [True] * (len(header) - 1),
+                      css_class="mb-table mb-shrinkage")
+        levels = list(self.n.index)
+        shown = levels if len(levels) <= max_rows else levels[: max_rows - 1]
+        for lev in shown:
+            cells = [str(lev), str(int(self.n[lev]))]
+            for _, frame in sources:
+                cells += [fmt(frame.loc[lev, c]) for c in self.columns]
+            t.add(cells)
+        if len(shown) < len(levels):
+            t.add([f"... {len(levels) - len(shown)} more"] + [""] * (len(header) - 1))
+        pooled = ["complete pooling", ""]
+        for _ in sources:
+            pooled += [fmt(self.complete_pooling[c]) for c in self.columns]
+        t.add(pooled, "section-like")
+        return t
+
+    def to_text(self) -> str:
+        return (f"Shrinkage by {self.group} ({len(self.n)} groups)\n" + self._text_table().to_text()
+                + "\n(complete pooling: one regression ignoring the groups)")
+
+    def to_html(self) -> str:
+        return (f"<p class='caption'>Estimates by {html.escape(self.group)}: no pooling (a regression per group), "
+                "partial pooling (the mixed model) and, in the last row, complete pooling.</p>"
+                + self._text_table().to_html())
+
+    def __str__(self) -> str:
+        return self.to_text()
+
+    def __repr__(self) -> str:
+        return self.to_text()
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
+
+
+def _group_terms(fit: Any, group: str | None) -> tuple[str, list[Any]]:
+    terms = list(fit.design.terms)
+    group = terms[0].group if group is None else group
+    chosen = [t for t in terms if t.group == group]
+    if not chosen:
+        raise ValueError(f"no random-effects term is grouped by {group!r}; grouping factors: "
+                         f"{', '.join(dict.fromkeys(t.group for t in terms))}")
+    return group, chosen
+
+
+def group_columns(fit: Any, group: str | None = None) -> tuple[str, list[str], np.ndarray, np.ndarray, tuple]:
+    """(group, columns, Z (n x k), codes, levels) of a grouping factor's random-effects terms together."""
+    group, terms = _group_terms(fit, group)
+    cols: list[str] = []
+    zs = []
+    for t in terms:
+        for k, c in enumerate(t.columns):
+            if c not in cols:
+                cols.append(c)
+                zs.append(t.z[:, k])
+    return group, cols, np.column_stack(zs), terms[0].codes, tuple(terms[0].levels)
+
+
+def shrinkage(fit: Any, bayes_fit: Any = None, group: str | None = None) -> Shrinkage:
+    """No-pooling, complete-pooling and partial-pooling estimates per group.
+
+    Parameters
+    ----------
+    fit : LmmFit or GlmmFit
+        The likelihood fit (the two fits may also be given in either order).
+    bayes_fit : BayesFit, optional
+        Adds the posterior means of the group-level coefficients.
+    group : str, optional
+        The grouping factor (default: that of the first random-effects term).
+
+    Returns
+    -------
+    Shrinkage
+        ``.table``, ``.plot()`` (the shrinkage plot), ``.plot_lines()`` (fitted lines per group).
+
+    Examples
+    --------
+    >>> import mixbayes as mb
+    >>> fit = mb.lmer("Reaction ~ Days + (Days | Subject)", mb.load_dataset("sleepstudy"))
+    >>> s = mb.shrinkage(fit)
+    >>> s.columns
+    ['(Intercept)', 'Days']
+    """
+    if _bayes.is_bayes_fit(fit) and bayes_fit is not None and not _bayes.is_bayes_fit(bayes_fit):
+        fit, bayes_fit = bayes_fit, fit
+    d = fit.design
+    group, cols, Z, codes, levels = group_columns(fit, group)
+    index = pd.Index([str(v) for v in levels], name=group)
+    fixef = fit.fixef
+    names = list(d.fixef_names)
+    other = [j for j, nme in enumerate(names) if nme not in cols]
+    offset = d.offset + (d.X[:, other] @ fit.beta[other] if other else 0.0)
+    fam = d.family
+    rows = []
+    for j in range(len(levels)):
+        m = codes == j
+        r = fit_regression(Z[m], d.y[m], d.weights[m], offset[m], fam)
+        rows.append(r.coef)
+    no_pool = pd.DataFrame(np.vstack(rows), index=index, columns=cols)
+    pooled = fit_regression(d.X, d.y, d.weights, d.offset, fam)
+    complete = pd.Series([pooled.coef[names.index(c)] if c in names else np.nan for c in cols], index=cols)
+    population = pd.Series([float(fixef[c]) if c in names else 0.0 for c in cols], index=cols)
+    partial = fit.coef()[group][cols].copy()
+    partial.index = index
+    post = None
+    if bayes_fit is not None:
+        post = _bayes.coef_posterior(bayes_fit)[group][cols].copy()
+        post.index = index
+    n = pd.Series(np.bincount(codes, minlength=len(levels)), index=index, name="n")
+    return Shrinkage(group, cols, n, no_pool, complete, partial, post, population, fit, bayes_fit)
