@@ -200,10 +200,17 @@ def test_recover_known_latent_icc() -> None:
 def test_separation_is_detected() -> None:
     cbpp = mb.load_dataset("cbpp")
     cbpp["incidence2"] = np.where(cbpp["period"] == "4", 0, cbpp["incidence"])
-    with pytest.warns(mb.SeparationWarning, match="period4"):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         fit = mb.glmer("cbind(incidence2, size - incidence2) ~ period + (1 | herd)", cbpp, family="binomial",
                        control={"check_nobs_vs_nre": "ignore"})
     assert fit.separation == ["period4"]
+    sep = [w for w in caught if issubclass(w.category, mb.SeparationWarning)]
+    assert len(sep) == 1 and "period4" in str(sep[0].message)
+    # convergence warnings that follow from the separation name it as their cause
+    for w in caught:
+        if issubclass(w.category, mb.ConvergenceWarning):
+            assert "separation of 'period4'" in str(w.message)
 
 
 def test_overdispersion_is_reported() -> None:

@@ -37,9 +37,17 @@ def fit_glmm_model(model: Model, method: str = "laplace", nAGQ: int = 1, control
                                 "'agq' (with nAGQ > 1), 'map' or 'bayes'")
     if method in ("pql0", "nagq0"):
         nAGQ = 0
-    est = fit_glmm(model.design, nAGQ=nAGQ, control=control, start=start, emit_warnings=emit_warnings)
+    est = fit_glmm(model.design, nAGQ=nAGQ, control=control, start=start, emit_warnings=False)
     fit = GlmmFit(model, est, control)
+    if fit.separation:
+        # a separated coefficient makes the gradient and Hessian checks fail too: name the cause as the remedy
+        cause = f"the separation of {', '.join(map(repr, fit.separation))} (see the SeparationWarning)"
+        est.report.problems = [(kind, msg, cause if kind in ("gradient", "hessian") else remedy)
+                               for kind, msg, remedy in est.report.problems]
     if emit_warnings:
+        from ..likelihood.convergence import emit_warnings as emit
+
+        emit(est.report, stacklevel=3)
         fit._emit_diagnostics()
     return fit
 
