@@ -301,3 +301,35 @@ def test_diagnostics_name_the_parameter_and_remedy() -> None:
 def test_short_chains_warn_with_the_parameter(dyestuff: mb.Model) -> None:
     with pytest.warns(mb.SamplingWarning, match=r"sd_Batch|beta|sigma"):
         dyestuff.sample(draws=20, tune=30, chains=4, random_seed=2, progressbar=False)
+
+
+def test_progress_bar_moves_between_chunks(dyestuff: mb.Model, capsys: pytest.CaptureFixture[str],
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    import mixbayes.bayes.progress as progress
+
+    monkeypatch.setattr(progress, "_interactive", lambda stream: True)
+    seen: list[tuple[int, int]] = []
+    original = progress.ProgressBar.__call__
+
+    def record(self: progress.ProgressBar, done: int, total: int) -> None:
+        seen.append((done, total))
+        original(self, done, total)
+
+    monkeypatch.setattr(progress.ProgressBar, "__call__", record)
+    dyestuff.sample(draws=200, tune=200, random_seed=5, progressbar=True)
+    err = capsys.readouterr().err
+    assert len(seen) >= 10 and seen[-1] == (400, 400)
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+    assert "warm-up" in err and "sampling" in err and "100%" in err
+
+
+def test_progress_bar_is_silent_in_logs() -> None:
+    import io
+
+    from mixbayes.bayes.progress import ProgressBar
+
+    stream = io.StringIO()  # not a terminal, no notebook kernel
+    bar = ProgressBar(tune=10, chains=4, stream=stream)
+    bar(5, 20)
+    bar.close()
+    assert stream.getvalue() == "" and bar.updates == 1

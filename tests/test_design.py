@@ -215,3 +215,15 @@ def test_fixed_matrix_rebuilds_on_new_data() -> None:
     m = mb.Model("y ~ x * f + I(x^2) + scale(z) + (1 | g)", synth)
     new = synth.head(5).copy()
     np.testing.assert_allclose(m.design.fixed_matrix(new), m.design.X[:5])
+
+
+def test_ordered_factors_use_polynomial_contrasts() -> None:
+    """R codes ordered factors with contr.poly; values from R 4.2.2's contr.poly(4)."""
+    inst = mb.load_dataset("InstEval").head(2000)
+    d = mb.Model("y ~ studage + (1 | s)", inst).design
+    assert d.fixef_names == ("(Intercept)", "studage.L", "studage.Q", "studage.C")
+    r_contr_poly4 = np.array([[-0.6708204, 0.5, -0.2236068], [-0.2236068, -0.5, 0.6708204],
+                              [0.2236068, -0.5, -0.6708204], [0.6708204, 0.5, 0.2236068]])
+    codes = inst["studage"].cat.codes.to_numpy()
+    for level in range(4):
+        np.testing.assert_allclose(d.X[codes == level][0, 1:], r_contr_poly4[level], atol=1e-7)

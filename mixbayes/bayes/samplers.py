@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -143,15 +144,24 @@ class BlackjaxSampler:
         kernel = build_kernel()
         total = tune + draws
 
-        def one_chain(key: Any, position: list[Any], data: Any) -> tuple[Any, Any]:
-            # Warm-up (Stan's windowed adaptation of step size and diagonal mass matrix) and sampling in one loop
-            # around a single NUTS kernel, so that XLA compiles the kernel once.
+        # Warm-up (Stan's windowed adaptation of step size and diagonal mass matrix) and sampling run as one loop
+        # around a single NUTS kernel, so that XLA compiles the kernel once.  The loop is advanced in chunks of a
+        # fixed number of iterations by the same compiled program: between chunks the state stays on the device
+        # and Python can update a progress bar.
+        self.total = total
+        self.chunk = max(1, -(-total // 20))
+
+        def densities(data: Any) -> tuple[Any, Any]:
             def logdensity(pos: list[Any]) -> Any:
                 return joint_fn(*pos, data)[0]
 
             def post_fn(*pos: Any) -> Any:
                 return joint_fn(*pos, data)[1:]
 
+            return logdensity, post_fn
+
+        def init_chain(position: list[Any], data: Any) -> Any:
+            logdensity, post_fn = densities(data)
             state = nuts_init(position, logdensity)
             ndim = sum(int(np.prod(p.shape)) for p in position)
             ss, mm = da_init(1.0), mm_init(ndim)
@@ -160,13 +170,17 @@ class BlackjaxSampler:
             stats = {k: jnp.zeros((draws,), dtype=dt) for k, dt in (
                 ("diverging", bool), ("tree_depth", jnp.int64), ("energy", float), ("acceptance_rate", float),
                 ("n_steps", jnp.int64), ("lp", float), ("step_size", float))}
+            return (state, ss, mm, jnp.asarray(1.0), mm.inverse_mass_matrix, out, stats)
 
-            def adapt(i: Any, info: Any, st: Any, ss: Any, mm: Any) -> tuple[Any, Any]:
-                k = jnp.minimum(i, stages.shape[0] - 1)
-                ss = da_update(ss, info.acceptance_rate)
-                mm = jax.lax.cond(stages[k] == 1, lambda m: mm_update(m, st.position), lambda m: m, mm)
-                return jax.lax.cond(window_ends[k], lambda a: (da_init(da_final(a[0])), mm_final(a[1])),
-                                    lambda a: a, (ss, mm))
+        def adapt(i: Any, info: Any, st: Any, ss: Any, mm: Any) -> tuple[Any, Any]:
+            k = jnp.minimum(i, stages.shape[0] - 1)
+            ss = da_update(ss, info.acceptance_rate)
+            mm = jax.lax.cond(stages[k] == 1, lambda m: mm_update(m, st.position), lambda m: m, mm)
+            return jax.lax.cond(window_ends[k], lambda a: (da_init(da_final(a[0])), mm_final(a[1])),
+                                lambda a: a, (ss, mm))
+
+        def advance(key: Any, carry: Any, start: Any, data: Any) -> Any:
+            logdensity, post_fn = densities(data)
 
             def body(i: Any, carry: Any) -> Any:
                 st, ss, mm, step_size, imm, out, stats = carry
@@ -186,18 +200,22 @@ class BlackjaxSampler:
                 return (st, ss, mm, jnp.where(warm, new_step, step_size),
                         jnp.where(warm, mm.inverse_mass_matrix, imm), out, stats)
 
-            carry = (state, ss, mm, jnp.asarray(1.0), mm.inverse_mass_matrix, out, stats)
-            carry = jax.lax.fori_loop(0, total, body, carry)
-            return carry[5], carry[6]
+            return jax.lax.fori_loop(start, jnp.minimum(start + self.chunk, total), body, carry)
 
         ndev = jax.local_device_count()
         self.ndev = max(d for d in range(1, min(ndev, chains) + 1) if chains % d == 0)
         self.per_device = chains // self.ndev
         if self.per_device == 1:  # one chain per device: no batching transformation (much faster to trace)
-            self._fn = jax.pmap(one_chain, in_axes=(0, 0, None))
+            self._init = jax.pmap(init_chain, in_axes=(0, None))
+            self._advance = jax.pmap(advance, in_axes=(0, 0, None, None))
         else:
-            vmapped = jax.vmap(one_chain, in_axes=(0, 0, None))
-            self._fn = jax.pmap(vmapped, in_axes=(0, 0, None)) if self.ndev > 1 else jax.jit(vmapped)
+            v_init = jax.vmap(init_chain, in_axes=(0, None))
+            v_advance = jax.vmap(advance, in_axes=(0, 0, None, None))
+            if self.ndev > 1:
+                self._init = jax.pmap(v_init, in_axes=(0, None))
+                self._advance = jax.pmap(v_advance, in_axes=(0, 0, None, None))
+            else:
+                self._init, self._advance = jax.jit(v_init), jax.jit(v_advance)
         self._compiled: Any = None
         self._jax = jax
 
@@ -217,17 +235,29 @@ class BlackjaxSampler:
         if self._compiled is not None:
             return 0.0
         t0 = time.perf_counter()
-        args = self._arguments(seed, self.built.observed)
-        self._compiled = self._fn.lower(*args).compile()
+        keys, inits, data = self._arguments(seed, self.built.observed)
+        init = self._init.lower(inits, data).compile()
+        carry = self._jax.eval_shape(self._init, inits, data)
+        advance = self._advance.lower(keys, carry, np.int64(0), data).compile()
+        self._compiled = (init, advance)
         return time.perf_counter() - t0
 
-    def run(self, seed: int, data: np.ndarray | None = None) -> RawSamples:
-        """Sample; ``data`` replaces the observed values (same shape) without recompiling."""
+    def run(self, seed: int, data: np.ndarray | None = None,
+            progress: Callable[[int, int], None] | None = None) -> RawSamples:
+        """Sample; ``data`` replaces the observed values (same shape) without recompiling.  ``progress`` is called
+        with (iterations done, total iterations) after each chunk."""
         t_compile = self.compile(seed)
         reused = t_compile == 0.0
         t0 = time.perf_counter()
-        args = self._arguments(seed, self.built.observed if data is None else data)
-        post, stats = self._jax.device_get(self._compiled(*args))
+        keys, inits, data_arr = self._arguments(seed, self.built.observed if data is None else data)
+        init, advance = self._compiled
+        carry = init(inits, data_arr)
+        for start in range(0, self.total, self.chunk):
+            carry = advance(keys, carry, np.int64(start), data_arr)
+            if progress is not None:
+                self._jax.block_until_ready(carry)
+                progress(min(start + self.chunk, self.total), self.total)
+        post, stats = self._jax.device_get((carry[5], carry[6]))
         t_sample = time.perf_counter() - t0
         if self.ndev > 1 and self.per_device > 1:
             post = [p.reshape(self.chains, *p.shape[2:]) for p in post]
@@ -334,7 +364,14 @@ def run_sampler(built: BuiltModel, sampler: str, chains: int, draws: int, tune: 
             compiled = BlackjaxSampler(built, chains, draws, tune, target_accept, max_treedepth, dense)
             built.cache[key] = compiled
         setup = time.perf_counter() - t0
-        raw = compiled.run(seed)
+        bar = None
+        if progressbar:
+            from .progress import ProgressBar
+
+            bar = ProgressBar(tune, chains)
+        raw = compiled.run(seed, progress=bar)
+        if bar is not None:
+            bar.close()
         if not raw.reused:
             raw.timings["compile"] += setup  # translation to JAX and tracing count as compilation
         return raw
