@@ -48,7 +48,7 @@ class GlmmControl:
     check_nobs_vs_nre: str = "stop"
     calc_derivs: bool = True
     settings: dict[str, float] = field(default_factory=dict)
-    stage1_settings: dict[str, float] = field(default_factory=lambda: {"xtol_abs": 1e-3, "ftol_rel": 1e-7})
+    stage1_settings: dict[str, float] = field(default_factory=lambda: {"xtol_abs": 1e-3, "ftol_rel": 1e-6})
 
     @classmethod
     def from_any(cls, control: Any) -> GlmmControl:
