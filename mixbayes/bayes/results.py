@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..design.matrices import ModelMatrices
+from ..results.base import DesignSizes
 from ..results.varcorr import unique_names
 from .builder import BuiltModel
 from .diagnostics import DiagnosticReport
@@ -289,7 +290,7 @@ class WAIC:
 
 # ---- the fit -------------------------------------------------------------------------------------------------------
 
-class BayesFit:
+class BayesFit(DesignSizes):
     """A Bayesian fit: the posterior of the model's parameters, sampled with NUTS.
 
     Attributes
@@ -316,22 +317,6 @@ class BayesFit:
         self.priors: PriorSet = built.priors
         self._report = report
         self.log_likelihood_unit = log_likelihood_unit
-
-    # ---- sizes -----------------------------------------------------------------------------------------------------
-    @property
-    def nobs(self) -> int:
-        return self.design.n_obs
-
-    @property
-    def ngroups(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for t in self.design.terms:
-            out.setdefault(t.group, t.n_levels)
-        return out
-
-    @property
-    def formula(self) -> str:
-        return self.design.formula.text
 
     @property
     def pymc_model(self) -> Any:

@@ -89,6 +89,17 @@ class GlmmWorkspace:
         mu = self.family.valid_mu(self.family.link.inverse(eta))
         return eta, mu, self.penalised_deviance(mu, u)
 
+    def working(self, eta: np.ndarray, mu: np.ndarray, off: np.ndarray,
+                observed: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Working weights and response for the penalised least-squares step (``off`` is taken out of the
+        response: the offset, plus X beta when beta is held fixed)."""
+        fam = self.family
+        if observed:
+            w = fam.observed_weights(self.y, mu, eta, self.wt)
+            return w, eta - off + fam.score(self.y, mu, eta, self.wt) / w
+        w = fam.working_weights(mu, eta, self.wt)
+        return w, eta - off + (self.y - mu) / fam.link.mu_eta(eta)
+
     def penalised_deviance(self, mu: np.ndarray, u: np.ndarray) -> float:
         return float(np.sum(self.family.dev_resids(self.y, mu, self.wt)) + u @ u)
 
@@ -143,15 +154,9 @@ class GlmmWorkspace:
         pdev = self.penalised_deviance(mu, u) if self.started else np.inf
         converged = False
         for _ in range(maxit):
-            if self.observed_info:  # Newton steps: quadratic convergence for non-canonical links (NB2)
-                w = fam.observed_weights(self.y, mu, eta, self.wt)
-                z = eta - self.offset + fam.score(self.y, mu, eta, self.wt) / w
-            else:  # Fisher scoring (Newton for canonical links)
-                d = fam.link.mu_eta(eta)
-                w = fam.working_weights(mu, eta, self.wt)
-                z = eta - self.offset + (self.y - mu) / d
-            if not estimate_beta:
-                z = z - self.X @ b
+            # Newton steps (observed information) for non-canonical links (NB2); Fisher scoring otherwise
+            w, z = self.working(eta, mu, self.offset if estimate_beta else self.offset + self.X @ b,
+                                self.observed_info)
             try:
                 b_new, u_new = self._solve(theta, w, z, estimate_beta)
             except NotPositiveDefinite as exc:
@@ -248,9 +253,7 @@ class GlmmWorkspace:
         b = self.beta if estimate_beta else np.asarray(beta, dtype=float)
         pdev = oldpdev
         for _ in range(maxit):
-            d = fam.link.mu_eta(eta)
-            w = fam.working_weights(mu, eta, self.wt)
-            z = eta - off + (self.y - mu) / d
+            w, z = self.working(eta, mu, off, observed=False)
             try:
                 b_new, u_new = self._solve(theta, w, z, estimate_beta)
             except NotPositiveDefinite as exc:

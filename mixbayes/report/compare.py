@@ -33,7 +33,7 @@ from scipy import stats
 
 from ..results.varcorr import unique_names
 from . import _bayes
-from .format import TextTable, fmt, fmt_interval
+from .format import Displayed, TextTable, fmt, fmt_interval
 
 __all__ = ["Comparison", "compare"]
 
@@ -49,8 +49,8 @@ SE_RATIO = 1.5
 RHAT_MAX = 1.01
 
 
-@dataclass
-class Comparison:
+@dataclass(repr=False)
+class Comparison(Displayed):
     """The side-by-side table of :func:`compare`.
 
     Attributes
@@ -142,15 +142,6 @@ class Comparison:
         cap = "<br>".join(html.escape(line) for line in self._caption().splitlines())
         foot = "".join(f"<p class='note'>{html.escape(line)}</p>" for line in self._footer())
         return f"<div class='mb-comparison'><p class='caption'>{cap}</p>{self._text_table().to_html()}{foot}</div>"
-
-    def __str__(self) -> str:
-        return self.to_text()
-
-    def __repr__(self) -> str:
-        return self.to_text()
-
-    def _repr_html_(self) -> str:
-        return self.to_html()
 
 
 # ---- building the table -------------------------------------------------------------------------------------

@@ -8,7 +8,26 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Cell", "TextTable", "fmt", "fmt_interval"]
+__all__ = ["Cell", "Displayed", "TextTable", "fmt", "fmt_interval"]
+
+
+class Displayed:
+    """Prints as ``to_text()`` and renders in notebooks as ``to_html()`` (the report objects' shared display)."""
+
+    def to_text(self) -> str:
+        raise NotImplementedError
+
+    def to_html(self) -> str:
+        raise NotImplementedError
+
+    def __str__(self) -> str:
+        return self.to_text()
+
+    def __repr__(self) -> str:
+        return self.to_text()
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
 
 
 def fmt(x: float | None, digits: int = 4) -> str:

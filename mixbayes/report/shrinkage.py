@@ -25,14 +25,14 @@ import numpy as np
 import pandas as pd
 
 from . import _bayes
-from .format import TextTable, fmt
+from .format import Displayed, TextTable, fmt
 from .regression import fit_regression
 
 __all__ = ["Shrinkage", "shrinkage"]
 
 
-@dataclass
-class Shrinkage:
+@dataclass(repr=False)
+class Shrinkage(Displayed):
     """Per-group estimates under no, complete and partial pooling (see :func:`shrinkage`).
 
     Attributes
@@ -140,15 +140,6 @@ class Shrinkage:
         return (f"<p class='caption'>Estimates by {html.escape(self.group)}: no pooling (a regression per group), "
                 "partial pooling (the mixed model) and, in the last row, complete pooling.</p>"
                 + self._text_table().to_html())
-
-    def __str__(self) -> str:
-        return self.to_text()
-
-    def __repr__(self) -> str:
-        return self.to_text()
-
-    def _repr_html_(self) -> str:
-        return self.to_html()
 
 
 def _group_terms(fit: Any, group: str | None) -> tuple[str, list[Any]]:

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from . import _bayes
-from .format import TextTable, fmt
+from .format import Displayed, TextTable, fmt
 from .regression import fit_regression
 
 __all__ = ["ConvergenceWalkthrough", "NaiveVsMixed", "WalkthroughStep", "convergence_walkthrough", "explain_icc",
@@ -29,8 +29,8 @@ __all__ = ["ConvergenceWalkthrough", "NaiveVsMixed", "WalkthroughStep", "converg
 
 # ---- naive regression against the mixed model -----------------------------------------------------------------
 
-@dataclass
-class NaiveVsMixed:
+@dataclass(repr=False)
+class NaiveVsMixed(Displayed):
     """The regression ignoring the groups against the mixed model.
 
     Attributes
@@ -94,15 +94,6 @@ class NaiveVsMixed:
     def to_html(self) -> str:
         paras = "".join(f"<p>{html.escape(p)}</p>" for p in self.explain().split("\n\n"))
         return self._text_table().to_html() + self._groups_table().to_html() + paras
-
-    def __str__(self) -> str:
-        return self.to_text()
-
-    def __repr__(self) -> str:
-        return self.to_text()
-
-    def _repr_html_(self) -> str:
-        return self.to_html()
 
 
 def naive_vs_mixed(fit: Any) -> NaiveVsMixed:
@@ -202,8 +193,8 @@ class WalkthroughStep:
     fit: Any = field(default=None, repr=False)
 
 
-@dataclass
-class ConvergenceWalkthrough:
+@dataclass(repr=False)
+class ConvergenceWalkthrough(Displayed):
     """The remedies applied to a model with a convergence warning, in order.
 
     Attributes
@@ -259,15 +250,6 @@ class ConvergenceWalkthrough:
                "No remedy resolved every problem.")
         notes = "".join(f"<p class='note'>{html.escape(n)}</p>" for n in self.notes)
         return f"<p>Problems of the original fit:</p><ul>{probs}</ul>{t.to_html()}<p>{end}</p>{notes}"
-
-    def __str__(self) -> str:
-        return self.to_text()
-
-    def __repr__(self) -> str:
-        return self.to_text()
-
-    def _repr_html_(self) -> str:
-        return self.to_html()
 
 
 def _fit_quietly(model: Any, method: str | None, control: Any = None) -> tuple[Any, str | None]:

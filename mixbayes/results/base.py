@@ -18,10 +18,32 @@ from .varcorr import VarCorr
 if TYPE_CHECKING:
     from ..model import Model
 
-__all__ = ["MixedFit"]
+__all__ = ["DesignSizes", "MixedFit"]
 
 
-class MixedFit:
+class DesignSizes:
+    """nobs, ngroups and formula of a fit's design (shared by likelihood and Bayesian fits)."""
+
+    design: ModelMatrices
+
+    @property
+    def nobs(self) -> int:
+        return self.design.n_obs
+
+    @property
+    def ngroups(self) -> dict[str, int]:
+        """Number of levels of each grouping factor."""
+        out: dict[str, int] = {}
+        for t in self.design.terms:
+            out.setdefault(t.group, t.n_levels)
+        return out
+
+    @property
+    def formula(self) -> str:
+        return self.design.formula.text
+
+
+class MixedFit(DesignSizes):
     """Common part of :class:`~mixbayes.results.lmm.LmmFit` and :class:`~mixbayes.results.glmm.GlmmFit`.
 
     Attributes
@@ -47,23 +69,6 @@ class MixedFit:
         self.b = np.asarray(b, dtype=float)
         self.optsummary = optsummary
         self.convergence = convergence
-
-    # ---- sizes -----------------------------------------------------------------------------------------
-    @property
-    def nobs(self) -> int:
-        return self.design.n_obs
-
-    @property
-    def ngroups(self) -> dict[str, int]:
-        """Number of levels of each grouping factor."""
-        out: dict[str, int] = {}
-        for t in self.design.terms:
-            out.setdefault(t.group, t.n_levels)
-        return out
-
-    @property
-    def formula(self) -> str:
-        return self.design.formula.text
 
     # ---- information criteria (subclasses define loglik and npar) --------------------------------------------
     @property
