@@ -190,7 +190,7 @@ def _fit_glmm(design: ModelMatrices, nAGQ: int, control: GlmmControl, start: Any
         if control.calc_derivs:
             grad, hess = deriv12(_safe(objective), params, lower=lower)
             if not np.all(np.isfinite(hess)):
-                grad, hess = np.nan_to_num(grad, nan=np.inf), np.full_like(hess, np.nan)
+                grad, hess = np.where(np.isfinite(grad), grad, np.inf), np.full_like(hess, np.nan)
             value = stage2(params)  # restore the state at the optimum
             vcov = _vcov_from_hessian(hess, nt, design.n_fixef)
             if vcov is None:  # lme4 falls back to the covariance given theta (with a warning)
