@@ -73,10 +73,8 @@ def get_link(name: str) -> Link:
 
 def _ylogy(y: Array, mu: Array) -> Array:
     """y * log(y / mu) with 0 log 0 = 0."""
-    out = np.zeros_like(y, dtype=float)
-    pos = y > 0
-    out[pos] = y[pos] * np.log(y[pos] / mu[pos])
-    return out
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return special.xlogy(y, y) - special.xlogy(y, mu)
 
 
 @dataclass(frozen=True)

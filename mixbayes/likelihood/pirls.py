@@ -71,6 +71,37 @@ class GlmmWorkspace:
         self._empty_X = np.zeros((self.n, 0))
         self._scalar_single = len(self.terms) == 1 and self.terms[0].q == 1
         self._diag_logdet = 0.0
+        self._constants()
+
+    def _constants(self) -> None:
+        """Parts of the deviance and log-likelihood that depend on the data only (binomial and Poisson)."""
+        from scipy import special
+
+        y, wt, fam = self.y, self.wt, self.family.name
+        self._fast_family = fam if fam in ("binomial", "poisson") else None
+        if fam == "binomial":
+            m = wt if self.trials is None else self.trials
+            n, k = np.round(m), np.round(m * y)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                self._ll_factor = np.where(m > 0, wt / np.where(m > 0, m, 1.0), 0.0)
+            self._ll_const = np.where(m > 0, special.gammaln(n + 1) - special.gammaln(k + 1)
+                                      - special.gammaln(n - k + 1), 0.0)
+            self._k, self._nk = k, n - k
+            self._dev_const = special.xlogy(y, y) + special.xlogy(1 - y, 1 - y)
+        elif fam == "poisson":
+            self._ll_const = -special.gammaln(y + 1)
+            self._dev_const = special.xlogy(y, y) - y
+
+    def loglik(self, mu: np.ndarray) -> float:
+        """The family's log-likelihood at mu (R's aic convention: -aic/2)."""
+        if self.family.name != self._fast_family:  # (the NB fit switches family after stage 1)
+            return self.family.loglik(self.y, mu, self.wt, self.trials)
+        from scipy import special
+
+        if self.family.name == "binomial":
+            return float(np.sum(self._ll_factor * (self._ll_const + special.xlogy(self._k, mu)
+                                                   + special.xlog1py(self._nk, -mu))))
+        return float(np.sum(self.wt * (self._ll_const + special.xlogy(self.y, mu) - mu)))
 
     # ---- pieces ---------------------------------------------------------------------------------------
     def random_part(self, theta: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -101,6 +132,15 @@ class GlmmWorkspace:
         return w, eta - off + (self.y - mu) / fam.link.mu_eta(eta)
 
     def penalised_deviance(self, mu: np.ndarray, u: np.ndarray) -> float:
+        if self.family.name == self._fast_family:
+            from scipy import special
+
+            y = self.y
+            if self.family.name == "binomial":
+                unit = self._dev_const - special.xlogy(y, mu) - special.xlogy(1 - y, 1 - mu)
+            else:
+                unit = self._dev_const - special.xlogy(y, mu) + mu
+            return float(2.0 * np.sum(self.wt * unit) + u @ u)
         return float(np.sum(self.family.dev_resids(self.y, mu, self.wt)) + u @ u)
 
     def _factor(self, estimate_beta: bool) -> BlockedFactor:
@@ -276,7 +316,7 @@ class GlmmWorkspace:
         else:
             raise PirlsFailure(f"pwrssUpdate did not converge in {maxit} iterations")
         ldL2 = self._diag_logdet if self.factor is None else self.factor.logdet_theta
-        aic = -2.0 * fam.loglik(self.y, mu, self.wt, self.trials)
+        aic = -2.0 * self.loglik(mu)
         self.u, self.beta, self.started = u, b, True
         return aic + float(u @ u) + ldL2, PirlsState(u, b, eta, mu, pdev)
 
@@ -285,7 +325,7 @@ class GlmmWorkspace:
         """-2 log-likelihood by the Laplace approximation (beta profiled out when None: lme4's nAGQ = 0)."""
         state = self.pirls(theta, beta)
         factor = self._final_factor(theta, state)
-        aic = -2.0 * self.family.loglik(self.y, state.mu, self.wt, self.trials)
+        aic = -2.0 * self.loglik(state.mu)
         return aic + float(state.u @ state.u) + factor.logdet_theta
 
     def agq(self, theta: np.ndarray, beta: np.ndarray, nodes: np.ndarray, weights: np.ndarray) -> float:
