@@ -398,12 +398,7 @@ def _fit_glmm_map(model: Model, priors: PriorSet, settings: dict[str, Any]) -> M
     fun(phi)  # leave the workspace at the mode
     theta, _, beta, disp, _ = layout.unpack(phi)
     u = ws.u.copy()
-    b = np.empty_like(u)
-    pos = 0
-    for t in design.terms:
-        T = t.factor(theta)
-        b[pos : pos + t.n_random] = (u[pos : pos + t.n_random].reshape(t.n_levels, t.q) @ T.T).ravel()
-        pos += t.n_random
+    b = ws.random_effects(theta, u)
     cov = _inverse(hess)
     vcov = cov[layout.beta_slice, layout.beta_slice]
     ws.beta = beta

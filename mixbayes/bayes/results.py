@@ -4,7 +4,6 @@ predict, icc, summary, diagnose) answered by posterior summaries and draws."""
 from __future__ import annotations
 
 import html
-from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -14,6 +13,7 @@ import pandas as pd
 
 from ..design.matrices import ModelMatrices
 from ..results.base import DesignSizes
+from ..results.ranef import FrameMapping
 from ..results.varcorr import unique_names
 from .builder import BuiltModel
 from .diagnostics import DiagnosticReport
@@ -182,7 +182,7 @@ class BayesVarCorr:
 
 # ---- random effects ------------------------------------------------------------------------------------------------
 
-class BayesRandomEffects(Mapping[str, pd.DataFrame]):
+class BayesRandomEffects(FrameMapping):
     """Posterior means of the random effects per grouping factor (levels x columns), as ``ranef`` gives the
     conditional modes; ``sd``, ``lower`` and ``upper`` hold the posterior SDs and interval bounds in the same shape,
     ``draws(group)`` the (S, levels, columns) draws."""
@@ -210,15 +210,6 @@ class BayesRandomEffects(Mapping[str, pd.DataFrame]):
                 self.sd[t.group], self.lower[t.group], self.upper[t.group] = (frames["sd"], frames["lower"],
                                                                               frames["upper"])
                 self._draws[t.group] = b
-
-    def __getitem__(self, key: str) -> pd.DataFrame:
-        return self._frames[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._frames)
-
-    def __len__(self) -> int:
-        return len(self._frames)
 
     def draws(self, group: str) -> np.ndarray:
         """(S, levels, columns) draws of the grouping factor's random effects."""

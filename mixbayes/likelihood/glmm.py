@@ -200,12 +200,7 @@ def _fit_glmm(design: ModelMatrices, nAGQ: int, control: GlmmControl, start: Any
             grad, hess = np.zeros(len(params)), np.zeros((len(params), len(params)))
             vcov = np.full((design.n_fixef, design.n_fixef), np.nan)
     u = ws.u.copy()
-    b = np.empty_like(u)
-    pos = 0
-    for t in design.terms:
-        T = t.factor(theta)
-        b[pos : pos + t.n_random] = (u[pos : pos + t.n_random].reshape(t.n_levels, t.q) @ T.T).ravel()
-        pos += t.n_random
+    b = ws.random_effects(theta, u)
     eta = design.X @ beta + design.offset + ws.random_part(theta, u)
     mu = ws.family.link.inverse(eta)
     # the fully converged Laplace value is computed on demand (GlmmFit.diagnose)

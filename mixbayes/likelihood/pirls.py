@@ -104,13 +104,21 @@ class GlmmWorkspace:
         return float(np.sum(self.wt * (self._ll_const + special.xlogy(self.y, mu) - mu)))
 
     # ---- pieces ---------------------------------------------------------------------------------------
+    def term_effects(self, theta: np.ndarray, u: np.ndarray) -> list[np.ndarray]:
+        """Random effects b = Lambda(theta) u, one (levels, q) block per term."""
+        blocks, pos = [], 0
+        for t in self.terms:
+            blocks.append(u[pos : pos + t.n_random].reshape(t.n_levels, t.q) @ t.factor(theta).T)
+            pos += t.n_random
+        return blocks
+
+    def random_effects(self, theta: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """Random effects b = Lambda(theta) u as one vector in the design's order."""
+        return np.concatenate([b.ravel() for b in self.term_effects(theta, u)])
+
     def random_part(self, theta: np.ndarray, u: np.ndarray) -> np.ndarray:
         out = np.zeros(self.n)
-        pos = 0
-        for t in self.terms:
-            T = t.factor(theta)
-            b = u[pos : pos + t.n_random].reshape(t.n_levels, t.q) @ T.T
-            pos += t.n_random
+        for t, b in zip(self.terms, self.term_effects(theta, u), strict=True):
             out += np.einsum("ij,ij->i", t.z, b[t.codes]) if t.q > 1 else t.z[:, 0] * b[t.codes, 0]
         return out
 

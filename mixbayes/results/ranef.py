@@ -12,7 +12,22 @@ from ..design.matrices import ModelMatrices
 __all__ = ["RandomEffects"]
 
 
-class RandomEffects(Mapping[str, pd.DataFrame]):
+class FrameMapping(Mapping[str, pd.DataFrame]):
+    """A read-only mapping from grouping factor to a levels x columns DataFrame."""
+
+    _frames: dict[str, pd.DataFrame]
+
+    def __getitem__(self, key: str) -> pd.DataFrame:
+        return self._frames[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._frames)
+
+    def __len__(self) -> int:
+        return len(self._frames)
+
+
+class RandomEffects(FrameMapping):
     """Conditional modes per grouping factor: ``ranef["Subject"]`` is a levels x columns DataFrame.
 
     Terms sharing a grouping factor (``(1 | g) + (0 + x | g)``) are merged into one frame, as lme4 does.
@@ -43,15 +58,6 @@ class RandomEffects(Mapping[str, pd.DataFrame]):
                 self._frames[t.group] = frame
                 if sd is not None:
                     self.condsd[t.group] = sd
-
-    def __getitem__(self, key: str) -> pd.DataFrame:
-        return self._frames[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._frames)
-
-    def __len__(self) -> int:
-        return len(self._frames)
 
     def as_frame(self) -> pd.DataFrame:
         """Long form, as lme4's ``as.data.frame(ranef(fit, condVar=TRUE))``: grpvar, term, grp, condval, condsd."""
