@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
@@ -25,6 +28,22 @@ def lme4_cases(kind: str | None = None) -> list[dict]:
     """Cases of ../shared/reference/lme4/cases.json (R 4.2.2, lme4 1.1-31), copied to tests/golden."""
     cases = golden("lme4_cases")
     return [c for c in cases if kind is None or c["kind"] == kind]
+
+
+def lme4_case(case_id: str) -> dict:
+    """The case of tests/golden/lme4_cases.json with this id."""
+    return next(c for c in lme4_cases() if c["id"] == case_id)
+
+
+def golden_case(case_id: str) -> dict:
+    """The case of tests/golden/lmm.json or glmm.json with this id."""
+    return next(c for name in ("lmm", "glmm") for c in golden(name)["cases"] if c["id"] == case_id)
+
+
+def rel_error(a: object, b: object) -> float:
+    """The largest relative error of ``a`` against the reference ``b`` (elementwise; 0 where both are 0)."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    return float(np.max(np.abs(a - b) / np.maximum(np.abs(b), 1e-300)))
 
 
 _FILES = {"synth_bin": "synth_crossed_binary"}
@@ -81,6 +100,64 @@ def values(x: object) -> np.ndarray:
     return np.atleast_1d(np.asarray(x, dtype=float))
 
 
+# lme4's conditions (``fit_conditions`` of tests/golden/lmm.json and glmm.json: its warnings and messages), each with
+# the mixbayes warning that reports it and whether that is issued when the model is built (before any fit)
+LME4_CONDITIONS = (
+    ("boundary (singular) fit", mb.SingularFitWarning, False),
+    ("fixed-effect model matrix is rank deficient", mb.RankDeficiencyWarning, True),
+    ("Model failed to converge", mb.ConvergenceWarning, False),
+)
+
+
+@contextmanager
+def lme4_conditions(case_id: str, design_only: bool = False) -> Iterator[None]:
+    """Check that the mixbayes warnings issued within are those that lme4's conditions for the golden case call for:
+    one warning class per condition, with a message that starts as lme4's, and no other mixbayes warning.  With
+    ``design_only`` the block only builds the model, so only the conditions of the design count.  Other warnings
+    are passed on."""
+    conditions = golden_case(case_id)["fit_conditions"]
+    assert conditions["error"] is None, conditions
+    expected: dict[type[Warning], str] = {}
+    for text in conditions["warnings"] + conditions["messages"]:
+        known = [(prefix, cls, design) for prefix, cls, design in LME4_CONDITIONS if text.startswith(prefix)]
+        assert len(known) == 1, f"{case_id}: no mixbayes warning is known for lme4's condition {text!r}"
+        prefix, cls, design = known[0]
+        if design or not design_only:
+            expected[cls] = prefix
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", mb.MixbayesWarning)
+        yield
+    ours = [w for w in caught if issubclass(w.category, mb.MixbayesWarning)]
+    for w in caught:
+        if not issubclass(w.category, mb.MixbayesWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
+    said = [f"{w.category.__name__}: {w.message}" for w in ours]
+    assert {w.category for w in ours} == set(expected), (case_id, conditions, said)
+    for cls, prefix in expected.items():
+        assert any(str(w.message).startswith(prefix) for w in ours if w.category is cls), (case_id, prefix, said)
+
+
+def lmm_case_model(case: dict) -> mb.Model:
+    """The model of a golden LMM case (tests/golden/lmm.json or lme4_cases.json) on its data."""
+    data, weights = lmm_case_data(case["data"])
+    return mb.Model(case["formula"], data, weights=weights)
+
+
+def fit_lmm_case(case: dict) -> mb.results.lmm.LmmFit:
+    """Our own fit (``mb.lmer``) of a golden LMM case; its mixbayes warnings must be lme4's conditions."""
+    data, weights = lmm_case_data(case["data"])
+    with lme4_conditions(case["id"]):
+        return mb.lmer(case["formula"], data, REML=case["REML"], weights=weights)
+
+
+def fit_at_lme4_theta(case: dict) -> mb.results.lmm.LmmFit:
+    """A golden LMM case evaluated at lme4's theta (no optimisation); its mixbayes warnings must be lme4's
+    conditions."""
+    with lme4_conditions(case["id"]):
+        return lmm_case_model(case).fit("reml" if case["REML"] else "ml", start=values(case["theta"]),
+                                        control={"optimizer": "none"})
+
+
 def glmer_call(call: str) -> dict:
     """Parse a golden glmer call: formula, data, family, link, nAGQ and weights."""
     import re
@@ -104,15 +181,6 @@ def glmer_call(call: str) -> dict:
 
 # ---- shared by the report tests (tests/test_report_*.py, test_cli.py, test_examples.py) -------------------------
 
-def _bayes_available() -> bool:
-    from mixbayes.report import bayes_available
-
-    return bayes_available()
-
-
-BAYES = _bayes_available()
-NO_BAYES = "the Bayesian engine (mixbayes.bayes.sample) is not in this checkout"
-needs_bayes = pytest.mark.skipif(not BAYES, reason=NO_BAYES)
 FAST_SAMPLING = {"draws": 500, "tune": 500, "chains": 2}
 
 
@@ -128,7 +196,5 @@ def sleep_reml(sleep_model: mb.Model):
 
 @pytest.fixture(scope="session")
 def sleep_posterior(sleep_model: mb.Model):
-    """The real posterior of the sleepstudy model (skips where the Bayesian engine is absent)."""
-    if not BAYES:
-        pytest.skip(NO_BAYES)
+    """The real posterior of the sleepstudy model."""
     return sleep_model.sample(random_seed=1, progressbar=False, **FAST_SAMPLING)

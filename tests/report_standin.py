@@ -4,7 +4,7 @@ It is NOT a posterior: it draws normal (fixed effects) and log-normal (SDs, sigm
 estimates, with optional shifts, so that tests can place the "posterior" where they need it (agreeing, or
 disagreeing in a known way) without running a sampler.  It offers the names the report reads from
 ``mixbayes.bayes.results.BayesFit`` (see mixbayes/report/_bayes.py).  Tests of the real sampler use
-``model.sample()`` and are skipped only where the Bayesian engine is absent.
+``model.sample()``.
 """
 
 from __future__ import annotations

@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import dataset, lme4_cases
+from conftest import dataset, lme4_case
 
 import mixbayes as mb
-
-
-def _case(case_id: str) -> dict:
-    return next(c for c in lme4_cases() if c["id"] == case_id)
 
 
 def test_dyestuff2_map_keeps_the_sd_off_zero() -> None:
@@ -31,7 +27,7 @@ def test_dyestuff2_map_keeps_the_sd_off_zero() -> None:
 
 
 def test_sleepstudy_map_is_close_to_reml() -> None:
-    case = _case("sleepstudy_corr_reml")
+    case = lme4_case("sleepstudy_corr_reml")
     fit = mb.Model(case["formula"], mb.load_dataset("sleepstudy")).fit(method="map")
     assert isinstance(fit, mb.bayes.map.MapFit)
     np.testing.assert_allclose(fit.fixef.to_numpy(), list(case["fixef"].values()), rtol=1e-6)

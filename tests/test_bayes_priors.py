@@ -9,11 +9,6 @@ import mixbayes as mb
 from mixbayes.bayes.priors import Prior, PriorSet, default_priors
 
 
-@pytest.fixture(scope="module")
-def model() -> mb.Model:
-    return mb.Model("Reaction ~ Days + (Days | Subject)", mb.load_dataset("sleepstudy"))
-
-
 def test_prior_spec_is_a_value() -> None:
     p = mb.Prior("HalfStudentT", nu=3, sigma=10)
     assert p == Prior("HalfStudentT", sigma=10.0, nu=3.0)
@@ -42,9 +37,9 @@ def test_prior_logpdf_matches_scipy() -> None:
                                stats.invgamma.logpdf(x, 0.5, scale=0.5))
 
 
-def test_default_priors_scale_with_the_data(model: mb.Model) -> None:
+def test_default_priors_scale_with_the_data(sleep_model: mb.Model) -> None:
     d = mb.load_dataset("sleepstudy")
-    pr = model.priors
+    pr = sleep_model.priors
     assert isinstance(pr, PriorSet)
     assert list(pr) == ["(Intercept)", "Days", "sigma", "sd_Subject[(Intercept)]", "sd_Subject[Days]", "cor_Subject"]
     sy, sx = d["Reaction"].std(), d["Days"].std()
@@ -70,32 +65,33 @@ def test_default_priors_of_glmms_are_on_the_link_scale() -> None:
     assert nb.priors["dispersion"] == Prior("InverseGamma", alpha=0.5, beta=0.5)
 
 
-def test_priors_print_and_frame(model: mb.Model) -> None:
-    text = str(model.priors)
+def test_priors_print_and_frame(sleep_model: mb.Model) -> None:
+    text = str(sleep_model.priors)
     assert "sd_Subject[Days]" in text and "LKJ(eta=2)" in text and "rationale" in text
-    frame = model.priors.as_frame()
+    frame = sleep_model.priors.as_frame()
     assert list(frame.columns) == ["name", "prior", "applies_to", "rationale"]
-    assert "<table" in model.priors._repr_html_()
+    assert "<table" in sleep_model.priors._repr_html_()
 
 
-def test_overrides_by_name_group_and_alias(model: mb.Model) -> None:
-    pr = model.priors
+def test_overrides_by_name_group_and_alias(sleep_model: mb.Model) -> None:
+    pr = sleep_model.priors
     new = pr.with_overrides({"sigma": Prior("Exponential", lam=0.1), "sd_Subject": Prior("HalfNormal", sigma=20),
                              "Intercept": Prior("Normal", mu=250, sigma=50), "cor_Subject": Prior("LKJ", eta=4)})
     assert new["sigma"] == Prior("Exponential", lam=0.1)
     assert new["sd_Subject[(Intercept)]"] == new["sd_Subject[Days]"] == Prior("HalfNormal", sigma=20)
     assert new["(Intercept)"] == Prior("Normal", mu=250, sigma=50)
     assert new.entry("sigma").rationale == "user"
-    assert pr["sigma"] == Prior("HalfStudentT", nu=3, sigma=pr["sigma"].params["sigma"])  # the original is unchanged
+    sy = mb.load_dataset("sleepstudy")["Reaction"].std()  # the sample SD (ddof=1), the default's scale
+    assert pr["sigma"] == Prior("HalfStudentT", nu=3, sigma=sy)  # the original is unchanged
     assert new.key() != pr.key()
 
 
-def test_bad_overrides_are_typed_errors(model: mb.Model) -> None:
+def test_bad_overrides_are_typed_errors(sleep_model: mb.Model) -> None:
     with pytest.raises(mb.PriorError, match="sigma"):
-        model.priors.with_overrides({"sigmaa": Prior("Exponential", lam=1)})
+        sleep_model.priors.with_overrides({"sigmaa": Prior("Exponential", lam=1)})
     with pytest.raises(mb.PriorError, match="positive"):
-        model.priors.with_overrides({"sigma": Prior("Normal", mu=0, sigma=1)})
+        sleep_model.priors.with_overrides({"sigma": Prior("Normal", mu=0, sigma=1)})
     with pytest.raises(mb.PriorError, match="LKJ"):
-        model.priors.with_overrides({"cor_Subject": Prior("Normal")})
+        sleep_model.priors.with_overrides({"cor_Subject": Prior("Normal")})
     with pytest.raises(mb.PriorError, match=r"mixbayes\.Prior"):
-        model.priors.with_overrides({"sigma": 3.0})  # type: ignore[dict-item]
+        sleep_model.priors.with_overrides({"sigma": 3.0})  # type: ignore[dict-item]

@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import dataset, lme4_cases
+from conftest import dataset, lme4_case
 
 import mixbayes as mb
 from mixbayes.bayes.diagnostics import diagnose
@@ -17,11 +17,6 @@ from mixbayes.bayes.results import BayesFit
 from mixbayes.results.prediction import NewLevelError
 
 SEED = 2024
-
-
-@pytest.fixture(scope="module")
-def sleep_model() -> mb.Model:
-    return mb.Model("Reaction ~ Days + (Days | Subject)", mb.load_dataset("sleepstudy"))
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +47,7 @@ def test_sleepstudy_acceptance(sleep_fit: BayesFit) -> None:
     assert (table["r_hat"] <= 1.01).all(), table["r_hat"]
     assert (table["ess_bulk"] >= 1000).all(), table["ess_bulk"]
     assert rep.ok, str(rep)
-    case = next(c for c in lme4_cases() if c["id"] == "sleepstudy_corr_reml")
+    case = lme4_case("sleepstudy_corr_reml")
     s = sleep_fit.fixef_summary()
     z = (s["mean"] - pd.Series(case["fixef"])) / s["sd"]
     assert (z.abs() < 0.2).all(), z
@@ -236,11 +231,11 @@ def test_method_bayes_through_lmer_and_errors() -> None:
 
 # ---- GLMMs ---------------------------------------------------------------------------------------------------------
 
-def _near_laplace(fit: BayesFit, lap: object) -> None:
+def _near_laplace(fit: BayesFit, lap: mb.results.glmm.GlmmFit) -> None:
     s = fit.fixef_summary()
-    gap = (s["mean"] - lap.fixef).abs()  # type: ignore[attr-defined]
-    assert (gap <= 0.3 * s["sd"] + 4 * s["mcse"]).all(), pd.concat([s["mean"], lap.fixef, s["sd"]], axis=1)  # type: ignore[attr-defined]
-    vc, ref = fit.varcorr.as_frame(), lap.varcorr.as_frame()  # type: ignore[attr-defined]
+    gap = (s["mean"] - lap.fixef).abs()
+    assert (gap <= 0.3 * s["sd"] + 4 * s["mcse"]).all(), pd.concat([s["mean"], lap.fixef, s["sd"]], axis=1)
+    vc, ref = fit.varcorr.as_frame(), lap.varcorr.as_frame()
     assert (vc["2.5%"] < ref["sdcor"]).all() and (ref["sdcor"] < vc["97.5%"]).all()
 
 

@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import needs_bayes
 
 import mixbayes as mb
 from mixbayes.cli import main
@@ -96,7 +95,6 @@ def test_unreadable_csv(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> N
     _one_error_line(err)
 
 
-@needs_bayes
 def test_fit_both_prints_the_side_by_side_table(capsys: pytest.CaptureFixture[str],
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MIXBAYES_FAST", "1")

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import dataset, golden, lmm_case_data, values
+from conftest import dataset, fit_at_lme4_theta, fit_lmm_case, golden
 
 import mixbayes as mb
 from mixbayes.inference.type3 import doolittle, type3_hypotheses, zapsmall
@@ -16,20 +14,10 @@ CASES = [c for c in golden("lmm")["cases"] if c.get("lmerTest_anova") is not Non
 METHODS = [("satterthwaite", "satterthwaite"), ("kenward_roger", "kenward-roger")]
 
 
-def _fits(case: dict) -> tuple[mb.results.lmm.LmmFit, mb.results.lmm.LmmFit]:
-    """(fit at lme4's theta, our own fit)."""
-    data, weights = lmm_case_data(case["data"])
-    method = "reml" if case["REML"] else "ml"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", mb.MixbayesWarning)
-        model = mb.Model(case["formula"], data, weights=weights)
-        return (model.fit(method, start=values(case["theta"]), control={"optimizer": "none"}),
-                model.fit(method))
-
-
 @pytest.fixture(scope="module")
 def fits() -> dict[str, tuple[mb.results.lmm.LmmFit, mb.results.lmm.LmmFit]]:
-    return {c["id"]: _fits(c) for c in CASES}
+    """(fit at lme4's theta, our own fit) of every case (each warning as lme4 did: see conftest.lme4_conditions)."""
+    return {c["id"]: (fit_at_lme4_theta(c), fit_lmm_case(c)) for c in CASES}
 
 
 def _col(ref: dict, col: str) -> np.ndarray:
@@ -104,9 +92,7 @@ def test_multi_df_satterthwaite_sums_one_df_pieces() -> None:
 def test_type3_hypotheses_average_over_the_other_factor() -> None:
     """With treatment contrasts the type III hypothesis of a main effect averages its simple effects over the
     levels of the factors it interacts with (lmerTest's construction)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", mb.MixbayesWarning)
-        design = mb.Model("y ~ f * h + (1 | g)", dataset("synth")).design
+    design = mb.Model("y ~ f * h + (1 | g)", dataset("synth")).design
     hyps = type3_hypotheses(design)
     assert list(hyps) == ["f", "h", "f:h"]
     np.testing.assert_allclose(hyps["f"], [[0, 1, 0, 0, 1 / 3, 1 / 3]], atol=1e-6)
@@ -115,8 +101,7 @@ def test_type3_hypotheses_average_over_the_other_factor() -> None:
 
 
 def test_aliased_term_gets_an_na_row() -> None:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", mb.MixbayesWarning)
+    with pytest.warns(mb.RankDeficiencyWarning, match=r"rank deficient so dropping 1 column / coefficient \(x2\)"):
         fit = mb.lmer("y ~ x + x2 + (1 | g)", dataset("synth"))
     table = fit.anova()
     assert list(table.index) == ["x", "x2"]

@@ -1,4 +1,5 @@
-"""``import mixbayes`` (and a likelihood or MAP fit) must not import PyMC, PyTensor, ArviZ, JAX or the samplers."""
+"""``import mixbayes`` (and a likelihood or MAP fit) must not import PyMC, PyTensor, ArviZ, JAX, the samplers or
+matplotlib."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import subprocess
 import sys
 
 HEAVY = ("pymc", "pytensor", "arviz", "arviz_base", "arviz_stats", "nutpie", "jax", "jaxlib", "blackjax", "numpyro",
-         "xarray")
+         "xarray", "matplotlib")
 
 
 def _imported_modules(code: str) -> set[str]:

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import golden, lmm_case_data, values
+from conftest import (
+    fit_at_lme4_theta,
+    fit_lmm_case,
+    golden,
+    lme4_conditions,
+    lmm_case_data,
+    lmm_case_model,
+    rel_error,
+    values,
+)
 
 import mixbayes as mb
 
@@ -15,36 +22,17 @@ CASES = [c for c in golden("lmm")["cases"]]
 REFERENCE_IDS = {c["id"] for c in golden("lme4_cases") if c["kind"] == "lmm"}
 
 
-def _fit(case: dict, **kwargs: object) -> mb.results.lmm.LmmFit:
-    data, weights = lmm_case_data(case["data"])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", mb.MixbayesWarning)
-        return mb.lmer(case["formula"], data, REML=case["REML"], weights=weights, **kwargs)
-
-
 @pytest.fixture(scope="module")
 def fits() -> dict[str, mb.results.lmm.LmmFit]:
-    return {c["id"]: _fit(c) for c in CASES}
-
-
-def _at_lme4_theta(case: dict) -> mb.results.lmm.LmmFit:
-    data, weights = lmm_case_data(case["data"])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", mb.MixbayesWarning)
-        return mb.Model(case["formula"], data, weights=weights).fit(
-            "reml" if case["REML"] else "ml", start=values(case["theta"]), control={"optimizer": "none"})
+    """Our own fit of every case (each warning as lme4 did: see conftest.lme4_conditions)."""
+    return {c["id"]: fit_lmm_case(c) for c in CASES}
 
 
 @pytest.fixture(scope="module")
 def comparable(fits: dict) -> dict[str, mb.results.lmm.LmmFit]:
     """Our own fit for the reference cases; for the extra cases, the fit at lme4's theta (lme4 stops up to
     2e-4 short of the optimum in theta on those, see test_our_optimum_is_at_least_as_good)."""
-    return {c["id"]: fits[c["id"]] if c["id"] in REFERENCE_IDS else _at_lme4_theta(c) for c in CASES}
-
-
-def _rel(a: np.ndarray, b: np.ndarray) -> float:
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    return float(np.max(np.abs(a - b) / np.maximum(np.abs(b), 1e-300)))
+    return {c["id"]: fits[c["id"]] if c["id"] in REFERENCE_IDS else fit_at_lme4_theta(c) for c in CASES}
 
 
 def test_reference_cases_are_all_covered() -> None:
@@ -53,21 +41,21 @@ def test_reference_cases_are_all_covered() -> None:
 
 def _check_estimates(fit: mb.results.lmm.LmmFit, case: dict) -> None:
     """The issue's tolerance table: objective, fixef, logLik/AIC/BIC 1e-6; SE, vcov, theta, sigma 1e-4."""
-    assert _rel(fit.objective_value, case["objective"]) < 1e-6
-    assert _rel(fit.fixef.to_numpy(), values(case["fixef"])) < 1e-6
+    assert rel_error(fit.objective_value, case["objective"]) < 1e-6
+    assert rel_error(fit.fixef.to_numpy(), values(case["fixef"])) < 1e-6
     assert list(fit.fixef.index) == list(case["fixef"])
-    assert _rel(fit.se.to_numpy(), values(case["se"])) < 1e-4
-    assert _rel(fit.vcov.to_numpy(), np.asarray(case["vcov"], float)) < 1e-4
-    assert _rel(fit.sigma, case["sigma"]) < 1e-4
+    assert rel_error(fit.se.to_numpy(), values(case["se"])) < 1e-4
+    assert rel_error(fit.vcov.to_numpy(), np.asarray(case["vcov"], float)) < 1e-4
+    assert rel_error(fit.sigma, case["sigma"]) < 1e-4
     theta = values(case["theta"])
     # relative to the largest theta of the model: off-diagonal entries can be ~0 (and singular fits exactly 0)
     np.testing.assert_allclose(fit.theta, theta, rtol=1e-4, atol=1e-4 * 1e-2 * np.max(np.abs(theta)))
-    assert _rel(fit.loglik, case["logLik"]) < 1e-6
-    assert _rel(fit.aic, case["AIC"]) < 1e-6
-    assert _rel(fit.bic, case["BIC"]) < 1e-6
+    assert rel_error(fit.loglik, case["logLik"]) < 1e-6
+    assert rel_error(fit.aic, case["AIC"]) < 1e-6
+    assert rel_error(fit.bic, case["BIC"]) < 1e-6
     assert fit.is_singular == case["isSingular"]
     assert fit.nobs == case["nobs"]
-    assert _rel(fit.deviance, case.get("deviance_REML_FALSE", case.get("deviance"))) < 1e-6
+    assert rel_error(fit.deviance, case.get("deviance_REML_FALSE", case.get("deviance"))) < 1e-6
 
 
 REFERENCE_CASES = [c for c in CASES if c["id"] in REFERENCE_IDS]
@@ -82,14 +70,14 @@ def test_estimates_match_lme4(case: dict, fits: dict) -> None:
 @pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
 def test_estimates_at_lme4_theta(case: dict) -> None:
     """Every case, evaluated at lme4's theta: separates the estimates from the optimisers' stopping points."""
-    _check_estimates(_at_lme4_theta(case), case)
+    _check_estimates(fit_at_lme4_theta(case), case)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
 def test_our_optimum_is_at_least_as_good(case: dict, fits: dict) -> None:
     """Our optimiser reaches lme4's objective or better (lme4 stops up to 1e-7 relative short on some cases)."""
     assert fits[case["id"]].objective_value <= case["objective"] * (1 + 1e-9)
-    assert _rel(fits[case["id"]].objective_value, case["objective"]) < 1e-6
+    assert rel_error(fits[case["id"]].objective_value, case["objective"]) < 1e-6
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
@@ -153,31 +141,24 @@ def test_satterthwaite_matches_lmertest(case: dict, fits: dict) -> None:
     theirs = case["lmerTest"]["satterthwaite"]["columns"]
     ours = fits[case["id"]].satterthwaite()
     # degrees of freedom from our own fit
-    assert _rel(ours["df"].to_numpy(), theirs["df"]) < 1e-3
+    assert rel_error(ours["df"].to_numpy(), theirs["df"]) < 1e-3
     # the algorithm itself, evaluated at lme4's optimum: lme4 stops up to ~4e-5 (relative) short of the optimum
     # in theta, which moves p-values of 1e-10..1e-17 by ~1e-3; at lme4's theta the two agree far closer
-    data, weights = lmm_case_data(case["data"])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", mb.MixbayesWarning)
-        at_lme4 = mb.Model(case["formula"], data, weights=weights).fit(
-            "reml" if case["REML"] else "ml", start=values(case["theta"]), control={"optimizer": "none"})
-    t = at_lme4.satterthwaite()
-    assert _rel(t["df"].to_numpy(), theirs["df"]) < 1e-3
-    assert _rel(t["Pr(>|t|)"].to_numpy(), theirs["Pr(>|t|)"]) < 1e-3
-    assert _rel(t["t value"].to_numpy(), theirs["t value"]) < 1e-4
+    t = fit_at_lme4_theta(case).satterthwaite()
+    assert rel_error(t["df"].to_numpy(), theirs["df"]) < 1e-3
+    assert rel_error(t["Pr(>|t|)"].to_numpy(), theirs["Pr(>|t|)"]) < 1e-3
+    assert rel_error(t["t value"].to_numpy(), theirs["t value"]) < 1e-4
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
 def test_devfun_values(case: dict) -> None:
     from mixbayes.likelihood.lmm import LmmObjective
 
-    data, weights = lmm_case_data(case["data"])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", mb.MixbayesWarning)
-        model = mb.Model(case["formula"], data, weights=weights)
+    with lme4_conditions(case["id"], design_only=True):
+        model = lmm_case_model(case)
     objective = LmmObjective(model.design, case["REML"])
     for point in case["devfun"]["points"]:
-        assert _rel(objective(values(point["theta"])), point["value"]) < 1e-10
+        assert rel_error(objective(values(point["theta"])), point["value"]) < 1e-10
 
 
 ICC_CASES = [c for c in CASES if c["icc"].get("adjusted") is not None]

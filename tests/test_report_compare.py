@@ -1,25 +1,19 @@
 """mb.compare: the likelihood column reproduces lme4, the flags fire where the fits disagree, the renderings.
 
 Flag logic is tested against a labelled stand-in posterior (tests/report_standin.py); the real sampler is tested
-in test_sleepstudy_posterior_covers_lme4 (skipped only where the Bayesian engine is absent).
+in test_sleepstudy_posterior_covers_lme4.
 """
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import dataset, golden, lme4_cases
+from conftest import dataset, golden, lme4_case
 from report_standin import StandInBayesFit
 
 import mixbayes as mb
 from mixbayes.report.compare import Comparison
-
-
-def _case(case_id: str) -> dict:
-    return next(c for c in lme4_cases() if c["id"] == case_id)
 
 
 def _lme4_values(case: dict) -> dict[str, float]:
@@ -42,7 +36,7 @@ def sleep_cmp(sleep_reml) -> Comparison:
 
 
 def test_likelihood_column_is_lme4s_reml(sleep_cmp: Comparison) -> None:
-    case = _case("sleepstudy_corr_reml")
+    case = lme4_case("sleepstudy_corr_reml")
     ref = _lme4_values(case)
     tab = sleep_cmp.table
     assert set(ref) <= set(tab.index), set(ref) - set(tab.index)
@@ -107,8 +101,7 @@ def test_disagreements_are_flagged(sleep_reml) -> None:
 
 
 def test_singular_reml_against_a_posterior_away_from_zero() -> None:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with pytest.warns(mb.SingularFitWarning, match=r"'\(Intercept\)' in \(1 \| Batch\) is estimated as zero"):
         fit = mb.lmer("Yield ~ 1 + (1 | Batch)", dataset("Dyestuff2"))
     assert fit.is_singular
     cmp = mb.compare(fit, StandInBayesFit(fit, sd_floor=1.0, seed=4), intervals="none")
@@ -153,7 +146,7 @@ def test_argument_order_and_errors(sleep_reml) -> None:
 
 
 def test_glmm_comparison_has_no_residual_row() -> None:
-    case = _case("cbpp_binomial_laplace")
+    case = lme4_case("cbpp_binomial_laplace")
     fit = mb.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", mb.load_dataset("cbpp"))
     cmp = mb.compare(fit, StandInBayesFit(fit, seed=5))
     tab = cmp.table
@@ -169,7 +162,7 @@ def test_glmm_comparison_has_no_residual_row() -> None:
 def test_sleepstudy_posterior_covers_lme4(sleep_reml, sleep_posterior) -> None:
     """The real sampler: lme4's REML values in the likelihood column (1e-4), posterior intervals covering them."""
     cmp = mb.compare(sleep_reml, sleep_posterior)
-    ref = _lme4_values(_case("sleepstudy_corr_reml"))
+    ref = _lme4_values(lme4_case("sleepstudy_corr_reml"))
     tab = cmp.table
     for name, value in ref.items():
         np.testing.assert_allclose(tab.loc[name, "estimate"], value, rtol=1e-4, err_msg=name)

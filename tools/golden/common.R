@@ -1,4 +1,4 @@
-# Shared helpers for the golden-value scripts (design.R, lmm.R, glmm.R, inference.R).
+# Shared helpers for the golden-value scripts (design.R, lmm.R, glmm.R, inference.R, icc_null.R, glmm_tight.R).
 # Sourced by those scripts; run them from the repository root, e.g.  Rscript tools/golden/lmm.R
 suppressPackageStartupMessages({
   library(jsonlite)
