@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from common import ROOT, fmt_ratio
 
 MIXBAYES = r"""
 import os, time, json
@@ -125,9 +125,9 @@ def main() -> None:
         print(f"  bambi (default sampler), empty caches: {be['to_summary']:6.2f}  (divergences {be['divergences']}, "
               f"min bulk ESS {be['min_ess_bulk']:.0f})")
         print(f"  bambi (default sampler), warm caches : {bw['to_summary']:6.2f}")
-        print(f"  ratio bambi / mixbayes: empty caches {be['to_summary'] / me['to_summary']:.1f}x, warm caches "
-              f"{bw['to_summary'] / mw['to_summary']:.1f}x, warm bambi / mixbayes reuse "
-              f"{bw['to_summary'] / mw['reuse_to_summary']:.1f}x")
+        print(f"  ratio bambi / mixbayes: empty caches {fmt_ratio(be['to_summary'], me['to_summary'])}, warm caches "
+              f"{fmt_ratio(bw['to_summary'], mw['to_summary'])}, warm bambi / mixbayes reuse "
+              f"{fmt_ratio(bw['to_summary'], mw['reuse_to_summary'])}")
     out = Path(opts.json)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2))

@@ -10,13 +10,12 @@ Rscript on one core in the same run (skipped, with a note, when R or lme4 is abs
 from __future__ import annotations
 
 import argparse
-import shutil
-import subprocess
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
+from common import have_r, run_r
 
 import mixbayes as mb
 
@@ -35,14 +34,16 @@ def time_mixbayes(fit: mb.results.lmm.LmmFit, nsim: int, n_jobs: int) -> tuple[f
 
 
 def time_lme4(nsim: int) -> tuple[float, str, list[float]] | str:
-    rscript = shutil.which("Rscript")
-    if rscript is None:
-        return "R is absent (no Rscript on PATH): lme4's bootMer not timed"
-    out = subprocess.run([rscript, str(HERE / "r" / "bootmer.R"), str(nsim)], capture_output=True, text=True)
-    if out.returncode != 0:
-        return f"lme4's bootMer could not run (R or lme4 absent?): {out.stderr.strip()[-300:]}"
-    fields = {line.split()[0]: line.split()[1:] for line in out.stdout.splitlines() if line.strip()}
-    return float(fields["seconds"][0]), fields["lme4"][0], [float(x) for x in fields["sd"]]
+    if not have_r():
+        return "R or lme4 is absent (Rscript with lme4 not found): lme4's bootMer not timed"
+    try:
+        rows = run_r(f"nsim <- {int(nsim)}L\n" + (HERE / "r" / "bootmer.R").read_text())
+    except RuntimeError as err:
+        return f"lme4's bootMer could not run: {str(err).strip()[-300:]}"
+    if not rows:
+        return "lme4's bootMer printed no JSON: line: not timed"
+    row = rows[-1]
+    return float(row["seconds"]), str(row["lme4"]), [float(x) for x in row["sd"]]
 
 
 def main() -> None:
@@ -51,25 +52,32 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     warnings.simplefilter("ignore", mb.MixbayesWarning)
+    try:
+        run(args.nsim, args.workers)
+    finally:
+        # Shut the loky pool down on every path (also when R is absent and run() returns early).
+        from joblib.externals.loky import get_reusable_executor
+
+        get_reusable_executor().shutdown(wait=True)
+
+
+def run(nsim: int, workers: int) -> None:
     fit = mb.lmer("Reaction ~ Days + (Days | Subject)", mb.load_dataset("sleepstudy"))
-    print(f"parametric bootstrap of sleepstudy (Days | Subject), statistic = fixef, nsim = {args.nsim}")
-    one, sd1 = time_mixbayes(fit, args.nsim, 1)
-    print(f"mixbayes {mb.__version__}, 1 worker : {one:8.2f} s   ({1e3 * one / args.nsim:.2f} ms per refit)"
+    print(f"parametric bootstrap of sleepstudy (Days | Subject), statistic = fixef, nsim = {nsim}")
+    one, sd1 = time_mixbayes(fit, nsim, 1)
+    print(f"mixbayes {mb.__version__}, 1 worker : {one:8.2f} s   ({1e3 * one / nsim:.2f} ms per refit)"
           f"   bootstrap SDs {np.round(sd1, 3).tolist()}")
-    many, _ = time_mixbayes(fit, args.nsim, args.workers)
-    print(f"mixbayes {mb.__version__}, {args.workers} workers: {many:8.2f} s   "
+    many, _ = time_mixbayes(fit, nsim, workers)
+    print(f"mixbayes {mb.__version__}, {workers} workers: {many:8.2f} s   "
           f"(speed-up over 1 worker {one / many:.2f}x)")
-    lme4 = time_lme4(args.nsim)
+    lme4 = time_lme4(nsim)
     if isinstance(lme4, str):
         print(lme4)
         return
     seconds, version, sd = lme4
-    print(f"lme4 {version} bootMer, 1 core: {seconds:8.2f} s   ({1e3 * seconds / args.nsim:.2f} ms per refit)"
+    print(f"lme4 {version} bootMer, 1 core: {seconds:8.2f} s   ({1e3 * seconds / nsim:.2f} ms per refit)"
           f"   bootstrap SDs {np.round(sd, 3).tolist()}")
-    print(f"ratio lme4 / mixbayes: {seconds / one:.2f}x on 1 worker, {seconds / many:.2f}x on {args.workers} workers")
-    from joblib.externals.loky import get_reusable_executor
-
-    get_reusable_executor().shutdown(wait=True)
+    print(f"ratio lme4 / mixbayes: {seconds / one:.2f}x on 1 worker, {seconds / many:.2f}x on {workers} workers")
 
 
 if __name__ == "__main__":

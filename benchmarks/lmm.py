@@ -4,7 +4,13 @@ Models: sleepstudy, Penicillin (crossed), InstEval y ~ service + (1|s) + (1|d) +
 y ~ service * dept + (1|s) + (1|d).  Times are whole calls (design + fit); small models report the median of
 repeated calls after a warm-up, InstEval one call each in a fresh process (peak memory measured there).
 
-    python benchmarks/lmm.py [--skip-instEval] [--skip-statsmodels]
+    python benchmarks/lmm.py [--skip-insteval] [--skip-statsmodels] [--skip-reference-blas]
+                             [--repeats N] [--statsmodels-timeout SECONDS]
+
+--skip-insteval leaves out the two InstEval models; --skip-statsmodels leaves out the statsmodels column;
+--skip-reference-blas does not rerun lme4 with Debian's reference BLAS/LAPACK (LD_PRELOAD); --repeats sets the
+number of timed calls per small model (median reported, default 7); --statsmodels-timeout is the time limit in
+seconds of each statsmodels fit (default 300).
 """
 
 from __future__ import annotations

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 
 import mixbayes as mb
-from mixbayes.report import bayes_available
 
-FAST = os.environ.get("MIXBAYES_FAST") == "1"
+# as the mixbayes command: any value other than "", "0", "false" and "no" asks for fewer draws
+FAST = os.environ.get("MIXBAYES_FAST", "").strip() not in ("", "0", "false", "no")
 SAMPLING = {"draws": 500, "tune": 500, "chains": 2} if FAST else {"draws": 1000, "tune": 1000, "chains": 4}
 OUT = Path(os.environ.get("MIXBAYES_OUT", "."))
 
@@ -35,16 +35,15 @@ shrink = mb.shrinkage(fit)
 spread_own = shrink.no_pooling["Days"].std()
 spread_blup = shrink.partial_pooling["Days"].std()
 print(f"\nSD of the subjects' own Days slopes {spread_own:.2f}; of the mixed-model slopes {spread_blup:.2f}")
-assert abs(blups["Days"].mean()) < 1e-6 * fit.sigma * 100
+assert abs(blups["Days"].mean()) < 1e-4 * fit.sigma
 assert spread_blup < spread_own
 
 fig = shrink.plot_lines()
 fig.savefig(OUT / "01_fitted_lines.png", dpi=90)
 print(f"fitted lines: {OUT / '01_fitted_lines.png'}")
 
-if bayes_available():
-    posterior = model.sample(random_seed=1, progressbar=False, **SAMPLING)
-    post = posterior.ranef()["Subject"]
-    gap = np.abs(post["Days"] - blups["Days"]).max()
-    print(f"\nPosterior means of the Days effects differ from the BLUPs by at most {gap:.2f} ms/day")
-    print(posterior.varcorr.as_frame().round(3).to_string())
+posterior = model.sample(random_seed=1, progressbar=False, **SAMPLING)
+post = posterior.ranef()["Subject"]
+gap = np.abs(post["Days"] - blups["Days"]).max()
+print(f"\nPosterior means of the Days effects differ from the BLUPs by at most {gap:.2f} ms/day")
+print(posterior.varcorr.as_frame().round(3).to_string())
