@@ -10,7 +10,7 @@ from scipy import special, stats
 
 from .exceptions import FamilyError
 
-__all__ = ["Family", "Link", "get_family", "get_link"]
+__all__ = ["BoundFamily", "Family", "Link", "get_family", "get_link"]
 
 _EPS = np.finfo(float).eps
 Array = np.ndarray
@@ -138,17 +138,8 @@ class Family:
             pos = wt > 0
             out[pos] = stats.norm.logpdf(y[pos], mu[pos], np.sqrt(scale / wt[pos]))
             return out
-        if self.name == "binomial":
-            m = wt if trials is None else trials
-            n = np.round(m)
-            k = np.round(m * y)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                factor = np.where(m > 0, wt / np.where(m > 0, m, 1.0), 0.0)
-                logpmf = (special.gammaln(n + 1) - special.gammaln(k + 1) - special.gammaln(n - k + 1)
-                          + special.xlogy(k, mu) + special.xlog1py(n - k, -mu))
-            return np.where(m > 0, factor * logpmf, 0.0)
-        if self.name == "poisson":
-            return wt * (special.xlogy(y, mu) - mu - special.gammaln(y + 1))
+        if self.name in ("binomial", "poisson"):
+            return self.bind(y, wt, trials).loglik_terms(mu)
         th = self.theta
         assert th is not None
         lp = (
@@ -160,6 +151,10 @@ class Family:
     def loglik(self, y: Array, mu: Array, wt: Array, trials: Array | None = None, scale: float = 1.0) -> float:
         """Total log-likelihood (``-family$aic(...) / 2`` in R)."""
         return float(np.sum(self.loglik_terms(y, mu, wt, trials, scale)))
+
+    def bind(self, y: Array, wt: Array, trials: Array | None = None) -> BoundFamily:
+        """The family with its response: log-likelihood and deviance as functions of mu alone."""
+        return BoundFamily(self, y, wt, trials)
 
     def working_weights(self, mu: Array, eta: Array, wt: Array) -> Array:
         """IRLS (Fisher) weights: prior weights * (d mu / d eta)^2 / V(mu)."""
@@ -213,6 +208,51 @@ _ALLOWED_LINKS = {
     "poisson": {"log", "identity", "sqrt"},
     "negative_binomial": {"log"},
 }
+
+
+class BoundFamily:
+    """A family bound to a response (``y``, prior weights ``wt``, binomial ``trials``): the log-likelihood and the
+    deviance as functions of mu, with the parts that depend on the data alone computed once (PIRLS evaluates them
+    at every step).  Binomial and Poisson have such a fast form; other families use the family's methods."""
+
+    def __init__(self, family: Family, y: Array, wt: Array, trials: Array | None = None) -> None:
+        self.family, self.y, self.wt, self.trials = family, y, wt, trials
+        if family.name == "binomial":
+            m = wt if trials is None else trials
+            n, k = np.round(m), np.round(m * y)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                self._factor = np.where(m > 0, wt / np.where(m > 0, m, 1.0), 0.0)
+            self._const = np.where(m > 0, special.gammaln(n + 1) - special.gammaln(k + 1)
+                                   - special.gammaln(n - k + 1), 0.0)
+            self._k, self._nk = k, n - k
+            self._dev_const = special.xlogy(y, y) + special.xlogy(1 - y, 1 - y)
+        elif family.name == "poisson":
+            self._const = -special.gammaln(y + 1)
+            self._dev_const = special.xlogy(y, y) - y
+
+    def loglik_terms(self, mu: Array) -> Array:
+        """Per-observation log-likelihood (R's conventions; see :meth:`Family.loglik_terms`)."""
+        name = self.family.name
+        if name == "binomial":
+            return self._factor * (self._const + special.xlogy(self._k, mu) + special.xlog1py(self._nk, -mu))
+        if name == "poisson":
+            return self.wt * (self._const + special.xlogy(self.y, mu) - mu)
+        return self.family.loglik_terms(self.y, mu, self.wt, self.trials)
+
+    def loglik(self, mu: Array) -> float:
+        return float(np.sum(self.loglik_terms(mu)))
+
+    def deviance(self, mu: Array) -> float:
+        """The sum of the deviance residuals."""
+        name = self.family.name
+        y = self.y
+        if name == "binomial":
+            unit = self._dev_const - special.xlogy(y, mu) - special.xlogy(1 - y, 1 - mu)
+        elif name == "poisson":
+            unit = self._dev_const - special.xlogy(y, mu) + mu
+        else:
+            return float(np.sum(self.family.dev_resids(y, mu, self.wt)))
+        return float(2.0 * np.sum(self.wt * unit))
 
 
 def get_family(family: str | Family, link: str | None = None) -> Family:

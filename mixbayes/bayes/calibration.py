@@ -86,7 +86,7 @@ def sbc(model: Model, replications: int = 100, draws: int = 500, tune: int = 500
     import pymc as pm
 
     from .posterior import ParameterDraws, predictive_draws
-    from .samplers import BlackjaxSampler, configure_jax
+    from .samplers import blackjax_sampler, configure_jax
     from .sampling import built_model, model_priors
 
     if n_ranks % bins:
@@ -102,11 +102,7 @@ def sbc(model: Model, replications: int = 100, draws: int = 500, tune: int = 500
     truth = ParameterDraws.from_free(built, free, design, rng, random_effects="prior")
     data = predictive_draws(design, built, truth, rng)[0]  # (replications, n)
     true_values = _scalars(truth, design)
-    key = ("blackjax", chains, draws, tune, float(target_accept), 10, False)
-    sampler = built.cache.get(key)
-    if sampler is None:
-        sampler = BlackjaxSampler(built, chains, draws, tune, target_accept, 10)
-        built.cache[key] = sampler
+    sampler = blackjax_sampler(built, chains, draws, tune, target_accept, 10)
     keep = np.linspace(0, chains * draws - 1, n_ranks - 1).round().astype(int)
     ranks = {name: np.zeros(replications, dtype=int) for name in true_values}
     divergences = np.zeros(replications, dtype=int)

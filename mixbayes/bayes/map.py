@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from ..design.matrices import ModelMatrices
+from ..design.terms import conditional_covariances, lambda_times
 from ..likelihood.convergence import ConvergenceReport
 from ..likelihood.derivatives import deriv12
 from ..likelihood.optimizers import OptSummary, minimize
@@ -359,12 +360,9 @@ def _fit_lmm_map(model: Model, priors: PriorSet, settings: dict[str, Any]) -> Ma
     theta, sigma, _, _, _ = layout.unpack(phi)
     objective.factor.update(theta)
     beta, u = objective.factor.solve()
-    b = objective.factor.lambda_times(theta, u)
+    b = lambda_times(design.terms, theta, u)
     vcov = sigma**2 * objective.factor.unscaled_vcov_beta()
-    blocks = []
-    for t, blk in zip(design.terms, objective.factor.conditional_u_blocks(), strict=True):
-        T = t.factor(theta)
-        blocks.append(sigma**2 * (T @ blk @ T.T))
+    blocks = conditional_covariances(design.terms, theta, objective.factor.conditional_u_blocks(), sigma**2)
     # u on lme4's scale (b = Lambda u with u ~ N(0, sigma^2 I)) is what the factor returns
     return MapFit(model, theta, beta, u, b, opt, _report(opt, grad, hess), sigma, vcov, layout, phi,
                   _inverse(hess), -0.5 * opt.fmin, blocks, None)
@@ -398,11 +396,10 @@ def _fit_glmm_map(model: Model, priors: PriorSet, settings: dict[str, Any]) -> M
     fun(phi)  # leave the workspace at the mode
     theta, _, beta, disp, _ = layout.unpack(phi)
     u = ws.u.copy()
-    b = ws.random_effects(theta, u)
+    b = lambda_times(design.terms, theta, u)
     cov = _inverse(hess)
     vcov = cov[layout.beta_slice, layout.beta_slice]
     ws.beta = beta
-    blocks = [t.factor(theta) @ blk @ t.factor(theta).T for t, blk in
-              zip(design.terms, ws.condvar_blocks(theta, u), strict=True)]
+    blocks = conditional_covariances(design.terms, theta, ws.condvar_blocks(theta, u))
     return MapFit(model, theta, np.asarray(beta, dtype=float), u, b, opt, _report(opt, grad, hess), None, vcov,
                   layout, phi, cov, -0.5 * opt.fmin, blocks, disp)

@@ -17,7 +17,7 @@ from scipy import special, stats
 from ..design.matrices import ModelMatrices
 from .builder import BuiltModel, binomial_trials, inverse_link, prior_weights
 
-__all__ = ["ParameterDraws", "log_likelihood", "simulate_response"]
+__all__ = ["ParameterDraws", "draw_observations", "log_likelihood", "simulate_response"]
 
 _CHUNK_ELEMENTS = 4_000_000
 
@@ -202,23 +202,32 @@ def _pointwise(design: ModelMatrices, rows: np.ndarray, y: np.ndarray, eta: np.n
     return w * stats.nbinom.logpmf(y, theta, theta / (theta + mu))
 
 
+def draw_observations(family_name: str, mu: np.ndarray, pd_: ParameterDraws, sl: slice, rng: np.random.Generator,
+                      weights: np.ndarray | None = None, trials: np.ndarray | None = None) -> np.ndarray:
+    """New observations given their means ``mu`` (S, n) under the draws ``sl`` of the parameters: Gaussian with
+    SD sigma / sqrt(weights), binomial counts of successes out of ``trials`` (1 when None), Poisson, or the
+    negative binomial as a gamma-Poisson mixture."""
+    if family_name == "gaussian":
+        sigma = pd_.flat(pd_.sigma)[sl][:, None]
+        scale = sigma if weights is None else sigma / np.sqrt(weights)
+        return mu + scale * rng.standard_normal(mu.shape)
+    if family_name == "binomial":
+        n = 1 if trials is None else trials.astype(np.int64)
+        return rng.binomial(n, np.clip(mu, 0.0, 1.0)).astype(float)
+    if family_name == "poisson":
+        return rng.poisson(np.maximum(mu, 0.0)).astype(float)
+    theta = pd_.flat(pd_.dispersion)[sl][:, None]
+    return rng.poisson(rng.gamma(theta, mu / theta)).astype(float)
+
+
 def simulate_response(design: ModelMatrices, built: BuiltModel, eta: np.ndarray, pd_: ParameterDraws, sl: slice,
                       rng: np.random.Generator) -> np.ndarray:
     """Draws of the observed values (response, or binomial successes) given the linear predictor."""
     fam = design.family
     rows = built.rows
     mu = inverse_link(fam.link.name, eta, np)
-    if fam.name == "gaussian":
-        sigma = pd_.flat(pd_.sigma)[sl][:, None]
-        wg = np.asarray(design.weights, dtype=float)[rows]
-        return mu + sigma / np.sqrt(wg) * rng.standard_normal(mu.shape)
-    if fam.name == "binomial":
-        n = binomial_trials(design)[rows].astype(np.int64)
-        return rng.binomial(n, np.clip(mu, 0.0, 1.0)).astype(float)
-    if fam.name == "poisson":
-        return rng.poisson(np.maximum(mu, 0.0)).astype(float)
-    theta = pd_.flat(pd_.dispersion)[sl][:, None]
-    return rng.poisson(rng.gamma(theta, mu / theta)).astype(float)
+    return draw_observations(fam.name, mu, pd_, sl, rng, weights=np.asarray(design.weights, dtype=float)[rows],
+                             trials=binomial_trials(design)[rows] if fam.name == "binomial" else None)
 
 
 def predictive_draws(design: ModelMatrices, built: BuiltModel, pd_: ParameterDraws,

@@ -9,6 +9,7 @@ import pandas as pd
 
 from ..results.prediction import prediction_inputs
 from .builder import inverse_link
+from .posterior import draw_observations
 
 if TYPE_CHECKING:
     from .results import BayesFit
@@ -26,10 +27,7 @@ def prediction_draws(fit: BayesFit, newdata: pd.DataFrame | None, include_random
     beta = p.flat(p.beta)
     S = beta.shape[0]
     if newdata is None:  # the fitted data, with their own offset and random-effects columns
-        eta = beta @ np.asarray(design.X).T + np.asarray(design.offset)
-        if include_random:
-            for k, t in enumerate(design.terms):
-                eta += np.einsum("snj,nj->sn", p.flat(p.b[k])[:, t.codes, :], t.z)
+        eta = p.eta(design) if include_random else beta @ np.asarray(design.X).T + np.asarray(design.offset)
         return _finish(fit, eta, type, predictive, rng), design.row_index
     if not isinstance(newdata, pd.DataFrame):
         newdata = pd.DataFrame(newdata)
@@ -59,17 +57,5 @@ def _finish(fit: BayesFit, eta: np.ndarray, type: str, predictive: bool, rng: np
     if type == "link" and not predictive:
         return eta
     mu = inverse_link(fit.design.family.link.name, eta, np)
-    return mu if not predictive else _noise(fit, mu, rng)
-
-
-def _noise(fit: BayesFit, mu: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    fam = fit.design.family
-    p = fit.params
-    if fam.name == "gaussian":
-        return mu + p.flat(p.sigma)[:, None] * rng.standard_normal(mu.shape)
-    if fam.name == "binomial":
-        return rng.binomial(1, np.clip(mu, 0.0, 1.0)).astype(float)
-    if fam.name == "poisson":
-        return rng.poisson(np.maximum(mu, 0.0)).astype(float)
-    theta = p.flat(p.dispersion)[:, None]
-    return rng.poisson(rng.gamma(theta, mu / theta)).astype(float)
+    # new observations: unit weight, one binomial trial (a 0/1 outcome)
+    return draw_observations(fit.design.family.name, mu, fit.params, slice(None), rng) if predictive else mu

@@ -13,7 +13,7 @@ import pandas as pd
 
 from ..design.matrices import ModelMatrices
 from ..results.base import DesignSizes
-from ..results.ranef import FrameMapping
+from ..results.ranef import FrameMapping, group_coefficients
 from ..results.varcorr import unique_names
 from .builder import BuiltModel
 from .diagnostics import DiagnosticReport
@@ -378,22 +378,14 @@ class BayesFit(DesignSizes):
 
     def coef(self) -> dict[str, pd.DataFrame]:
         """Per grouping factor: posterior means of fixed effects plus the level's random effects."""
-        re = self.ranef()
-        fe = self.fixef
-        out = {}
-        for group, frame in re.items():
-            tab = pd.DataFrame(np.tile(fe.to_numpy(), (len(frame), 1)), index=frame.index, columns=fe.index)
-            for col in frame.columns:
-                tab[col] = tab[col] + frame[col] if col in tab.columns else frame[col]
-            out[group] = tab
-        return out
+        return group_coefficients(self.fixef, self.ranef())
 
     # ---- ICC -------------------------------------------------------------------------------------------------------
     def null_intercept(self) -> float:
         """Intercept of the null model (likelihood fit), used for the latent variance of log-link models."""
-        from ..results.glmm import GlmmFit
+        from ..results.glmm import null_model_intercept
 
-        return GlmmFit.null_intercept(self)  # type: ignore[arg-type]
+        return null_model_intercept(self.model)
 
     def icc(self) -> BayesICC:
         """The ICC per posterior draw (adjusted and unadjusted, as ``performance::icc``), with summaries."""

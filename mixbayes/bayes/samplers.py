@@ -28,7 +28,7 @@ import numpy as np
 
 from .builder import BuiltModel
 
-__all__ = ["SAMPLERS", "BlackjaxSampler", "RawSamples", "configure_jax", "run_sampler"]
+__all__ = ["SAMPLERS", "BlackjaxSampler", "RawSamples", "blackjax_sampler", "configure_jax", "run_sampler"]
 
 SAMPLERS = ("blackjax", "nutpie", "pymc", "numpyro")
 
@@ -129,7 +129,6 @@ class BlackjaxSampler:
         # one graph for the log density and the constrained values (one rewrite pass; XLA drops what is unused)
         outputs = graph_replace([model.logp(), *out_vars], {data_shared: data_in})
         joint_fn = get_jaxified_graph(inputs=[*value_vars, data_in], outputs=outputs)
-
 
         from blackjax.adaptation.mass_matrix import mass_matrix_adaptation
         from blackjax.adaptation.step_size import dual_averaging_adaptation
@@ -267,6 +266,15 @@ class BlackjaxSampler:
         return RawSamples(draws, stats, {"compile": t_compile, "sample": t_sample}, reused)
 
 
+def blackjax_sampler(built: BuiltModel, chains: int, draws: int, tune: int, target_accept: float,
+                     max_treedepth: int, dense_mass: bool = False) -> BlackjaxSampler:
+    """The sampler for these settings, cached on the model (its compiled program is reused)."""
+    key = ("blackjax", chains, draws, tune, float(target_accept), int(max_treedepth), dense_mass)
+    if key not in built.cache:
+        built.cache[key] = BlackjaxSampler(built, chains, draws, tune, target_accept, max_treedepth, dense_mass)
+    return built.cache[key]
+
+
 # ---- the other samplers ----------------------------------------------------------------------------------------
 
 _STAT_NAMES = {
@@ -357,12 +365,8 @@ def run_sampler(built: BuiltModel, sampler: str, chains: int, draws: int, tune: 
             from ..exceptions import NotSupportedError
 
             raise NotSupportedError(f"unknown blackjax option(s) {', '.join(kwargs)}; the option is dense_mass")
-        key = ("blackjax", chains, draws, tune, float(target_accept), int(max_treedepth), dense)
         t0 = time.perf_counter()
-        compiled = built.cache.get(key)
-        if compiled is None:
-            compiled = BlackjaxSampler(built, chains, draws, tune, target_accept, max_treedepth, dense)
-            built.cache[key] = compiled
+        compiled = blackjax_sampler(built, chains, draws, tune, target_accept, max_treedepth, dense)
         setup = time.perf_counter() - t0
         bar = None
         if progressbar:

@@ -109,25 +109,34 @@ def _reused_ids(design: ModelMatrices) -> list[DesignIssue]:
     return issues
 
 
+def non_varying_columns(term: RandomTerm) -> list[str]:
+    """The term's slope columns that are constant within every level of its grouping factor (their random
+    slopes cannot be told apart from random intercepts)."""
+    out = []
+    for j, col in enumerate(term.columns):
+        if col == "(Intercept)":
+            continue
+        z = term.z[:, j]
+        lo = np.full(term.n_levels, np.inf)
+        hi = np.full(term.n_levels, -np.inf)
+        np.minimum.at(lo, term.codes, z)
+        np.maximum.at(hi, term.codes, z)
+        if np.all(hi - lo <= 1e-12 * max(1.0, float(np.max(np.abs(z))))):
+            out.append(col)
+    return out
+
+
 def _non_varying_slopes(design: ModelMatrices) -> list[DesignIssue]:
-    issues = []
-    for t in design.terms:
-        for j, col in enumerate(t.columns):
-            if col == "(Intercept)":
-                continue
-            z = t.z[:, j]
-            lo = np.full(t.n_levels, np.inf)
-            hi = np.full(t.n_levels, -np.inf)
-            np.minimum.at(lo, t.codes, z)
-            np.maximum.at(hi, t.codes, z)
-            if np.all(hi - lo <= 1e-12 * max(1.0, float(np.max(np.abs(z))))):
-                issues.append(DesignIssue(
-                    "non-varying-slope",
-                    f"{col!r} does not vary within levels of {t.group!r}, so the random slope in {t.expr} "
-                    f"cannot be separated from the intercept variance; drop {col!r} from the term "
-                    f"(e.g. (1 | {t.group})).",
-                ))
-    return issues
+    return [
+        DesignIssue(
+            "non-varying-slope",
+            f"{col!r} does not vary within levels of {t.group!r}, so the random slope in {t.expr} "
+            f"cannot be separated from the intercept variance; drop {col!r} from the term "
+            f"(e.g. (1 | {t.group})).",
+        )
+        for t in design.terms
+        for col in non_varying_columns(t)
+    ]
 
 
 def _few_levels(design: ModelMatrices) -> list[DesignIssue]:

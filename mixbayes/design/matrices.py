@@ -215,6 +215,12 @@ def _vector_arg(value: Any, data: pd.DataFrame, what: str) -> np.ndarray | None:
     return arr
 
 
+def _in_categories(labels: pd.Series, dtype: pd.CategoricalDtype) -> pd.Categorical:
+    """``labels`` as a categorical of ``dtype``; labels outside its categories (levels unseen when fitting) become
+    missing."""
+    return pd.Categorical(labels.where(labels.isin(dtype.categories)), dtype=dtype)
+
+
 def _prepare_frame(data: pd.DataFrame, reference: pd.DataFrame | None = None) -> pd.DataFrame:
     """Columns typed as R would: text and logical columns become factors."""
     out = data.copy()
@@ -224,18 +230,17 @@ def _prepare_frame(data: pd.DataFrame, reference: pd.DataFrame | None = None) ->
             if reference is not None and col in reference.columns and isinstance(
                 reference[col].dtype, pd.CategoricalDtype
             ):
-                out[col] = pd.Categorical(s.astype(object).map(lambda v: None if pd.isna(v) else str(v)),
-                                          categories=reference[col].cat.categories,
-                                          ordered=reference[col].cat.ordered)
+                out[col] = _in_categories(s.astype(object).map(lambda v: None if pd.isna(v) else str(v)),
+                                          reference[col].dtype)
             continue
         if (pd.api.types.is_object_dtype(s.dtype) or pd.api.types.is_string_dtype(s.dtype)
                 or pd.api.types.is_bool_dtype(s.dtype)):
             if reference is not None and col in reference.columns and isinstance(
                 reference[col].dtype, pd.CategoricalDtype
             ):
-                out[col] = pd.Categorical(s.map(lambda v: None if pd.isna(v) else
+                out[col] = _in_categories(s.map(lambda v: None if pd.isna(v) else
                                                 ("TRUE" if v is True else "FALSE" if v is False else str(v))),
-                                          categories=reference[col].cat.categories)
+                                          pd.CategoricalDtype(reference[col].cat.categories))
             else:
                 out[col] = as_categorical(s)
     return out

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 import numpy as np
 
-__all__ = ["RandomTerm", "lme4_term_order"]
+__all__ = ["RandomTerm", "add_simulated_effects", "conditional_covariances", "effect_blocks", "lambda_times",
+           "lme4_term_order", "relative_effects"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -109,8 +111,54 @@ class RandomTerm:
         """Observations per level."""
         return np.bincount(self.codes, minlength=self.n_levels)
 
+    def z_times(self, b: np.ndarray) -> np.ndarray:
+        """The term's contribution Z_t b_t to the linear predictor, for its (levels, q) random effects ``b``."""
+        if self.q == 1:
+            return self.z[:, 0] * b[self.codes, 0]
+        return np.einsum("ij,ij->i", self.z, b[self.codes])
+
     def __repr__(self) -> str:
         return f"RandomTerm({self.expr}, levels={self.n_levels}, q={self.q})"
+
+
+def effect_blocks(terms: Sequence[RandomTerm], v: np.ndarray) -> list[np.ndarray]:
+    """Split a vector of random effects (level-major within each term, in the design's term order) into one
+    (levels, q) block per term."""
+    blocks, pos = [], 0
+    for t in terms:
+        blocks.append(v[pos : pos + t.n_random].reshape(t.n_levels, t.q))
+        pos += t.n_random
+    return blocks
+
+
+def relative_effects(terms: Sequence[RandomTerm], theta: np.ndarray, u: np.ndarray) -> list[np.ndarray]:
+    """b = Lambda(theta) u per term, as (levels, q) blocks (u: the spherical random effects)."""
+    return [blk @ t.factor(theta).T for t, blk in zip(terms, effect_blocks(terms, u), strict=True)]
+
+
+def lambda_times(terms: Sequence[RandomTerm], theta: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """b = Lambda(theta) u as one vector in the design's order."""
+    return np.concatenate([b.ravel() for b in relative_effects(terms, theta, u)])
+
+
+def conditional_covariances(terms: Sequence[RandomTerm], theta: np.ndarray, u_blocks: list[np.ndarray],
+                            scale2: float = 1.0) -> list[np.ndarray]:
+    """Per term, the (levels, q, q) conditional covariances of b = Lambda u from those of u (``u_blocks``, in units
+    of ``scale2``: sigma^2 for a linear mixed model, 1 otherwise)."""
+    out = []
+    for t, blk in zip(terms, u_blocks, strict=True):
+        T = t.factor(theta)
+        out.append(scale2 * (T @ blk @ T.T))
+    return out
+
+
+def add_simulated_effects(eta: np.ndarray, terms: Sequence[RandomTerm], theta: np.ndarray,
+                          rng: np.random.Generator, scale: float = 1.0) -> np.ndarray:
+    """``eta`` plus Z b for random effects b drawn from N(0, scale^2 Lambda Lambda'), term by term."""
+    for t in terms:
+        b = rng.standard_normal((t.n_levels, t.q)) @ t.factor(theta).T * scale
+        eta = eta + t.z_times(b)
+    return eta
 
 
 def lme4_term_order(n_levels: list[int]) -> list[int]:

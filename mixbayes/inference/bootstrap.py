@@ -22,6 +22,7 @@ from scipy import stats
 
 from ..exceptions import BootstrapError, MixbayesError, NotSupportedError
 from .parallel import ChunkResult, replicate_seeds, run_replicates
+from .parameters import percent_labels
 
 if TYPE_CHECKING:
     from ..design.matrices import ModelMatrices
@@ -61,15 +62,12 @@ def _pb_chunk(payload: dict[str, Any], indices: np.ndarray, seeds: list[np.rando
 
 def default_statistic(design: ModelMatrices, theta: np.ndarray, beta: np.ndarray, sigma: float) -> np.ndarray:
     """SDs and correlations (lme4's order), sigma, the fixed effects and the adjusted ICC."""
+    from ..results.icc import icc_draws
     from .parameters import sdcor_from_theta
 
-    var_random = 0.0
-    for t in design.terms:
-        T = t.factor(theta) * sigma
-        cov = T @ T.T
-        var_random += float(np.mean(np.einsum("ij,jk,ik->i", t.z, cov, t.z)))
-    icc = var_random / (var_random + sigma**2)
-    return np.concatenate([sdcor_from_theta(design, theta, sigma), beta, [icc]])
+    covs = [(sigma**2 * (t.factor(theta) @ t.factor(theta).T))[None] for t in design.terms]
+    icc = icc_draws(design, covs, np.asarray(beta, dtype=float)[None], np.array([sigma**2])).adjusted
+    return np.concatenate([sdcor_from_theta(design, theta, sigma), beta, icc])
 
 
 def _named_statistic(name: str, design: ModelMatrices, est: Any) -> np.ndarray:
@@ -181,10 +179,6 @@ class PBTest:
         return str(self)
 
 
-def _ml(fit: LmmFit) -> LmmFit:
-    return fit.model.fit("ml", emit_warnings=False, control=fit.control, start=fit.theta) if fit.reml else fit
-
-
 def pbtest(small: LmmFit, large: LmmFit, nsim: int = 1000, seed: Any = None, backend: str | None = None,
            n_jobs: int | None = None, progress: bool | None = None, chunk_size: int | None = None) -> PBTest:
     """Parametric bootstrap likelihood-ratio test of ``small`` against ``large`` (pbkrtest's ``PBmodcomp``).
@@ -213,7 +207,7 @@ def pbtest(small: LmmFit, large: LmmFit, nsim: int = 1000, seed: Any = None, bac
     (0.0639, 0.8)
     """
     from ..results.anova import _same_data
-    from .refit import portable_design
+    from .refit import ml_fit, portable_design
 
     for f in (small, large):
         if getattr(f, "reml", None) is None:
@@ -223,7 +217,7 @@ def pbtest(small: LmmFit, large: LmmFit, nsim: int = 1000, seed: Any = None, bac
     if nsim < 1:
         raise ValueError("nsim must be at least 1")
     t0 = time.perf_counter()
-    s_ml, l_ml = _ml(small), _ml(large)
+    s_ml, l_ml = ml_fit(small), ml_fit(large)
     if s_ml.npar > l_ml.npar:
         s_ml, l_ml = l_ml, s_ml
     stat = 2.0 * (l_ml.loglik - s_ml.loglik)
@@ -273,11 +267,6 @@ def percentile_interval(values: np.ndarray, level: float = 0.95) -> tuple[float,
     return float(out[0]), float(out[1])
 
 
-def _pct_label(level: float) -> list[str]:
-    a = (1 - level) / 2
-    return [f"{100 * x:.3g} %" for x in (a, 1 - a)]
-
-
 @dataclass
 class BootstrapResult:
     """A parametric bootstrap of a fit (lme4's ``bootMer``).
@@ -317,7 +306,7 @@ class BootstrapResult:
                 rows.append((t0 - bias - merr, t0 - bias + merr))
             else:
                 raise NotSupportedError(f"unknown interval type {type!r}: use 'perc', 'basic' or 'norm'")
-        return pd.DataFrame(rows, index=self.t0.index, columns=_pct_label(level))
+        return pd.DataFrame(rows, index=self.t0.index, columns=percent_labels(level))
 
     def summary(self) -> pd.DataFrame:
         """original, bootBias, bootSE and bootMed per statistic (as ``summary(bootMer)``)."""

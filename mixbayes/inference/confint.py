@@ -18,17 +18,12 @@ import pandas as pd
 from scipy import stats
 
 from ..exceptions import NotSupportedError
-from .parameters import varpar_names
+from .parameters import percent_labels, varpar_names
 
 if TYPE_CHECKING:
     from ..results.lmm import LmmFit
 
 __all__ = ["confint", "wald_intervals"]
-
-
-def _labels(level: float) -> list[str]:
-    a = (1 - level) / 2
-    return [f"{100 * x:.3g} %" for x in (a, 1 - a)]
 
 
 def wald_intervals(fit: LmmFit, level: float = 0.95) -> pd.DataFrame:
@@ -38,7 +33,8 @@ def wald_intervals(fit: LmmFit, level: float = 0.95) -> pd.DataFrame:
     est, se = fit.beta, fit.se.to_numpy()
     lower = np.concatenate([np.full(len(vn), np.nan), est - z * se])
     upper = np.concatenate([np.full(len(vn), np.nan), est + z * se])
-    return pd.DataFrame({_labels(level)[0]: lower, _labels(level)[1]: upper},
+    lo, hi = percent_labels(level)
+    return pd.DataFrame({lo: lower, hi: upper},
                         index=vn + list(fit.design.fixef_names))
 
 

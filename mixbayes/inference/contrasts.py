@@ -10,7 +10,7 @@ import pandas as pd
 
 from ..exceptions import ContrastError
 
-__all__ = ["as_contrast_matrix", "contrast_labels"]
+__all__ = ["as_contrast_matrix", "contrast_labels", "t_table"]
 
 
 def _from_named(names: list[str], columns: list[str], values: np.ndarray) -> np.ndarray:
@@ -63,3 +63,19 @@ def contrast_labels(L: Any, k: int) -> list[str]:
     if isinstance(L, pd.DataFrame):
         return [str(i) for i in L.index]
     return [str(i + 1) for i in range(k)]
+
+
+def t_table(estimate: np.ndarray, var: np.ndarray, df: np.ndarray, index: list[str], rhs: Any = 0.0,
+            confint: bool = False, level: float = 0.95) -> pd.DataFrame:
+    """t tests of contrasts: Estimate, Std. Error (sqrt(var)), df, t value ((estimate - rhs) / SE), optionally
+    lower/upper confidence limits, and Pr(>|t|)."""
+    from scipy import stats
+
+    se = np.sqrt(var)
+    t = (estimate - np.broadcast_to(np.asarray(rhs, dtype=float), estimate.shape)) / se
+    out = {"Estimate": estimate, "Std. Error": se, "df": df, "t value": t}
+    if confint:
+        half = stats.t.ppf(1 - (1 - level) / 2, df) * se
+        out["lower"], out["upper"] = estimate - half, estimate + half
+    out["Pr(>|t|)"] = 2.0 * stats.t.sf(np.abs(t), df)
+    return pd.DataFrame(out, index=index)

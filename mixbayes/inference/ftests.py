@@ -19,7 +19,7 @@ import pandas as pd
 from scipy import stats
 
 from ..exceptions import NotSupportedError
-from .contrasts import as_contrast_matrix, contrast_labels
+from .contrasts import as_contrast_matrix, contrast_labels, t_table
 from .satterthwaite import satterthwaite_df, varpar_derivatives
 
 if TYPE_CHECKING:
@@ -122,7 +122,6 @@ def contest(fit: LmmFit, L: Any, ddf: str = "satterthwaite", joint: bool = True,
     Lm = as_contrast_matrix(fit, L)
     if joint:
         return pd.DataFrame([contest_f(fit, Lm, method, rhs)], index=["1"], columns=FTABLE_COLUMNS)
-    rhs_v = np.broadcast_to(np.asarray(rhs, dtype=float), (Lm.shape[0],))
     if method == "kenward-roger":
         from .kenward_roger import _require_reml, kr_t_df
 
@@ -130,15 +129,7 @@ def contest(fit: LmmFit, L: Any, ddf: str = "satterthwaite", joint: bool = True,
         var, df = kr_t_df(fit, Lm)
     else:
         var, df = satterthwaite_df(fit, Lm)
-    est = Lm @ fit.beta
-    se = np.sqrt(var)
-    t = (est - rhs_v) / se
-    out = {"Estimate": est, "Std. Error": se, "df": df, "t value": t}
-    if confint:
-        half = stats.t.ppf(1 - (1 - level) / 2, df) * se
-        out["lower"], out["upper"] = est - half, est + half
-    out["Pr(>|t|)"] = 2.0 * stats.t.sf(np.abs(t), df)
-    return pd.DataFrame(out, index=contrast_labels(L, len(Lm)))
+    return t_table(Lm @ fit.beta, var, df, contrast_labels(L, len(Lm)), rhs, confint, level)
 
 
 def anova_table(fit: LmmFit, type: int | str = 3, ddf: str = "satterthwaite") -> pd.DataFrame:

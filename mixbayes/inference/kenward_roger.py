@@ -37,7 +37,7 @@ import pandas as pd
 from scipy import linalg, stats
 
 from ..exceptions import NotSupportedError
-from .contrasts import as_contrast_matrix, contrast_labels
+from .contrasts import as_contrast_matrix, contrast_labels, t_table
 
 if TYPE_CHECKING:
     from ..results.lmm import LmmFit
@@ -322,8 +322,4 @@ def kenward_roger_table(fit: LmmFit, L: Any = None) -> pd.DataFrame:
         Lm = as_contrast_matrix(fit, L)
         index = contrast_labels(L, len(Lm))
     var, df = kr_t_df(fit, Lm)
-    est = Lm @ fit.beta
-    se = np.sqrt(var)
-    t = est / se
-    p = 2.0 * stats.t.sf(np.abs(t), df)
-    return pd.DataFrame({"Estimate": est, "Std. Error": se, "df": df, "t value": t, "Pr(>|t|)": p}, index=index)
+    return t_table(Lm @ fit.beta, var, df, index)

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..design.matrices import ModelMatrices
 
-__all__ = ["safe_cholesky", "sdcor_from_theta", "theta_from_sdcor", "varpar_bounds", "varpar_names"]
+__all__ = ["percent_labels", "safe_cholesky", "sdcor_from_theta", "theta_from_sdcor", "varpar_bounds", "varpar_names"]
 
 
 def varpar_names(design: ModelMatrices, sigma: bool = True) -> list[str]:
@@ -30,6 +30,12 @@ def varpar_names(design: ModelMatrices, sigma: bool = True) -> list[str]:
     if sigma:
         out.append("sigma")
     return out
+
+
+def percent_labels(level: float) -> list[str]:
+    """R's column names of a two-sided interval: ``["2.5 %", "97.5 %"]`` for level 0.95."""
+    a = (1 - level) / 2
+    return [f"{100 * x:.3g} %" for x in (a, 1 - a)]
 
 
 def varpar_bounds(design: ModelMatrices) -> tuple[np.ndarray, np.ndarray]:

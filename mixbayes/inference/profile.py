@@ -30,9 +30,10 @@ from scipy import stats
 
 from ..exceptions import MixbayesError, ProfileError
 from ..likelihood.factor import NotPositiveDefinite
-from ..likelihood.lmm import LmmObjective, optimize_theta
+from ..likelihood.lmm import LmmControl, LmmObjective, optimize_theta
 from ..likelihood.optimizers import minimize
-from .parameters import sdcor_from_theta, theta_from_sdcor, varpar_bounds, varpar_names
+from .parameters import percent_labels, sdcor_from_theta, theta_from_sdcor, varpar_bounds, varpar_names
+from .refit import ml_fit
 from .splines import PolySpline, back_spline, interp_spline
 
 if TYPE_CHECKING:
@@ -103,8 +104,7 @@ class LikelihoodProfile:
             if np.isnan(hi):
                 hi = prof.upper
             rows.append((float(lo), float(hi)))
-        labels = [f"{100 * x:.3g} %" for x in (a, 1 - a)]
-        return pd.DataFrame(rows, index=names, columns=labels)
+        return pd.DataFrame(rows, index=names, columns=percent_labels(level))
 
     def plot(self, parm: list[str] | None = None, absolute: bool = False, levels: tuple[float, ...] = (
             0.5, 0.8, 0.9, 0.95, 0.99), ncols: int | None = None) -> Any:
@@ -160,12 +160,9 @@ class _VarparDeviance:
             return np.inf
         theta = theta_from_sdcor(self.design, pars)
         try:
-            self.obj.factor.update(theta)
+            return self.obj.deviance_varpar(np.append(theta, sigma))
         except NotPositiveDefinite:
             return np.inf
-        f = self.obj.factor
-        s2 = sigma * sigma
-        return float(f.logdet_theta - self.obj.log_w + f.pwrss / s2 + self.obj.n * np.log(2 * np.pi * s2))
 
 
 @dataclass
@@ -238,7 +235,7 @@ def profile(fit: LmmFit, which: list[str] | None = None, alphamax: float = 0.01,
     delta_cutoff : the zeta step, as a fraction of that cutoff.
     devtol : a deviance below the fit's by more than this stops with :class:`ProfileError`.
     """
-    ml = fit.model.fit("ml", emit_warnings=False, control=fit.control, start=fit.theta) if fit.reml else fit
+    ml = ml_fit(fit)
     design = ml.design
     vnames = varpar_names(design)
     fnames = list(design.fixef_names)
@@ -297,7 +294,7 @@ def profile(fit: LmmFit, which: list[str] | None = None, alphamax: float = 0.01,
                      fixef_names=tuple(fnames[c] for c in keep))
         obj_j = LmmObjective(dj, reml=False, y=ml.y)
         est = ml.beta[j]
-        control = replace(_lmm_control(ml), calc_derivs=False)
+        control = replace(LmmControl.from_any(ml.control), calc_derivs=False)
 
         def fe_zeta(fw: float, start: Any = None, j: int = j, dj: Any = dj, obj_j: LmmObjective = obj_j,
                     est: float = est, keep: list[int] = keep, control: Any = control) -> np.ndarray:
@@ -340,12 +337,6 @@ def _profile_one(w: int, pw: float, zetafun: Any, others: list[int], s: _Setting
         warnings.warn(problem, stacklevel=3)
     lo, hi = (np.nan, np.nan) if bounds_nan else (lowcut, upcut)
     return ParameterProfile(name, frame, fwd, bak, lo, hi, problem)
-
-
-def _lmm_control(fit: LmmFit) -> Any:
-    from ..likelihood.lmm import LmmControl
-
-    return LmmControl.from_any(fit.control)
 
 
 def _select(which: Any, vnames: list[str], fnames: list[str]) -> set[str]:

@@ -15,9 +15,10 @@ from typing import Any
 import numpy as np
 
 from ..design.matrices import ModelMatrices
+from ..design.terms import add_simulated_effects
 from ..likelihood.lmm import LmmControl, LmmObjective, optimize_theta
 
-__all__ = ["RefitEstimate", "Refitter", "portable_design", "restore_design", "simulate_response"]
+__all__ = ["RefitEstimate", "Refitter", "ml_fit", "portable_design", "restore_design", "simulate_response"]
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,12 @@ class RefitEstimate:
     @property
     def loglik(self) -> float:
         return -0.5 * self.objective
+
+
+def ml_fit(fit: Any) -> Any:
+    """A linear mixed model's ML fit: the fit itself, or for a REML fit an ML refit starting from its theta (as
+    lme4 refits before likelihood-ratio tests and profiles)."""
+    return fit.model.fit("ml", emit_warnings=False, control=fit.control, start=fit.theta) if fit.reml else fit
 
 
 def portable_design(design: ModelMatrices) -> ModelMatrices:
@@ -74,11 +81,10 @@ class Refitter:
 
 
 def simulate_response(design: ModelMatrices, beta: np.ndarray, theta: np.ndarray, sigma: float,
-                      rng: np.random.Generator) -> np.ndarray:
-    """One response drawn from the fitted model; the same draws as ``LmmFit.simulate(1, seed=rng)``."""
+                      rng: np.random.Generator, include_random: bool = True) -> np.ndarray:
+    """One response drawn from a linear mixed model: new random effects (unless ``include_random`` is False)
+    and residuals (``LmmFit.simulate`` draws each column this way)."""
     y = design.X @ beta + design.offset
-    for t in design.terms:
-        T = t.factor(theta)
-        b = rng.standard_normal((t.n_levels, t.q)) @ T.T * sigma
-        y = y + np.einsum("ij,ij->i", t.z, b[t.codes])
+    if include_random:
+        y = add_simulated_effects(y, design.terms, theta, rng, sigma)
     return y + sigma * rng.standard_normal(design.n_obs) / np.sqrt(design.weights)

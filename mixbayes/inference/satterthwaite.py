@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..likelihood.derivatives import richardson_hessian, richardson_jacobian
+from .contrasts import t_table
 
 if TYPE_CHECKING:
     from ..results.lmm import LmmFit
@@ -84,8 +84,4 @@ def satterthwaite_table(fit: LmmFit, L: Any = None) -> pd.DataFrame:
         Lm = np.atleast_2d(np.asarray(L, dtype=float))
         index = list(L.index) if isinstance(L, pd.DataFrame) else [f"contrast {i + 1}" for i in range(len(Lm))]
     var, df = satterthwaite_df(fit, Lm)
-    est = Lm @ fit.beta
-    se = np.sqrt(var)
-    t = est / se
-    p = 2.0 * stats.t.sf(np.abs(t), df)
-    return pd.DataFrame({"Estimate": est, "Std. Error": se, "df": df, "t value": t, "Pr(>|t|)": p}, index=index)
+    return t_table(Lm @ fit.beta, var, df, index)

@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..design.matrices import ModelMatrices
+from ..design.terms import RandomTerm
 from ..exceptions import ConvergenceWarning, SingularFitWarning
 
-__all__ = ["ConvergenceReport", "check_convergence", "scale_problems", "singular_components"]
+__all__ = ["ConvergenceReport", "check_convergence", "scale_problems", "singular_components", "smallest_slope"]
 
 GRAD_TOL = 2e-3
 HESS_TOL = 1e-6
@@ -98,19 +99,22 @@ def singular_components(design: ModelMatrices, theta: np.ndarray, tol: float = S
     return out
 
 
+def smallest_slope(term: RandomTerm, theta: np.ndarray) -> int:
+    """Index of the term's column with the smallest (relative) SD, slopes before the intercept."""
+    T = term.factor(theta)
+    sds = np.sqrt(np.sum(T**2, axis=1))
+    slopes = [k for k, c in enumerate(term.columns) if c != "(Intercept)"]
+    return min(slopes, key=lambda i: sds[i]) if slopes else int(np.argmin(sds))
+
+
 def _remedy_for_singular(design: ModelMatrices, theta: np.ndarray) -> str:
     for t in design.terms:
-        T = t.factor(theta)
-        diag = np.abs(np.diag(T))
+        diag = np.abs(np.diag(t.factor(theta)))
         if np.any(diag < SINGULAR_TOL):
             if t.q == 1:
                 return (f"remove {t.expr} (its variance is zero), or fit method='map'/'bayes' whose prior keeps "
                         "the SD off zero")
-            sds = np.sqrt(np.sum(T**2, axis=1))
-            k = int(np.argmin(np.where(np.array(t.columns) == "(Intercept)", np.inf, sds)))
-            if all(c == "(Intercept)" for c in t.columns):
-                k = int(np.argmin(sds))
-            col = t.columns[k]
+            col = t.columns[smallest_slope(t, theta)]
             rest = [c for c in t.columns if c != col]
             simpler = " + ".join(["1" if c == "(Intercept)" else c for c in rest]) or "1"
             if "(Intercept)" not in rest and rest:
@@ -234,14 +238,8 @@ def _gradient_remedy(design: ModelMatrices, scale: list[str], singular: list[str
     return "switch optimizer (optimizer='nelder_mead'), or refit from these estimates; mb.allfit(model) compares all"
 
 
-def _remedy_for_singular_like(term: object, theta: np.ndarray) -> str:
-    from ..design.terms import RandomTerm
-
-    assert isinstance(term, RandomTerm)
-    T = term.factor(theta)
-    sds = np.sqrt(np.sum(T**2, axis=1))
-    slopes = [k for k, c in enumerate(term.columns) if c != "(Intercept)"]
-    k = min(slopes, key=lambda i: sds[i]) if slopes else int(np.argmin(sds))
+def _remedy_for_singular_like(term: RandomTerm, theta: np.ndarray) -> str:
+    k = smallest_slope(term, theta)
     return (f"drop the slope with the smallest variance ({term.columns[k]!r}) or make {term.expr} uncorrelated "
             "(||); else switch optimizer (optimizer='nelder_mead', mb.allfit(model))")
 

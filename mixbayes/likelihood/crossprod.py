@@ -72,14 +72,14 @@ class CrossProductPlan:
         # dense index of the rest terms' entries in Arr
         self._rest_idx = [_level_index(t) + self.offsets[i] for i, t in enumerate(self.rest)]
         self._template: sparse.csr_matrix | None = None
+        self._stack_cache: dict[tuple[int, int, int], np.ndarray] = {}
 
     def _stacked(self, codes: np.ndarray, n_levels: int, k: int) -> np.ndarray:
         """Codes repeated for k stacked columns: column c's codes shifted by c * n_levels (cached)."""
         key = (id(codes), n_levels, k)
-        cache = self.__dict__.setdefault("_stack_cache", {})
-        if key not in cache:
-            cache[key] = (np.arange(k)[:, None] * n_levels + codes[None, :]).ravel()
-        return cache[key]
+        if key not in self._stack_cache:
+            self._stack_cache[key] = (np.arange(k)[:, None] * n_levels + codes[None, :]).ravel()
+        return self._stack_cache[key]
 
     def _r1_template(self, ncols: int) -> sparse.csr_matrix:
         """The CSR matrix with Zr'Z1's pattern, shared by every compute(): its data are replaced each time, so a

@@ -129,6 +129,7 @@ class _GramPlan:
         self._pa, self._pb = pa[self._perm], pb[self._perm]
         self.C = C
         self._diag = np.arange(m) * (m + 1)
+        self._stride: int | None = None  # row stride of the output the flat scatter indices were built for
         self.refresh(Ar1)
 
     def refresh(self, Ar1: sparse.csr_matrix) -> None:
@@ -141,7 +142,7 @@ class _GramPlan:
         if self.compressed:
             g = (self.C @ v) * lam[self.rows] * lam[self.cols]
             stride = out.shape[1]
-            if getattr(self, "_stride", None) != stride or not out.flags.c_contiguous:
+            if self._stride != stride or not out.flags.c_contiguous:
                 self._stride = stride
                 self._flat_lo = self.rows * stride + self.cols
                 self._flat_up = (self.cols * stride + self.rows)[self._off]
@@ -182,6 +183,8 @@ class BlockedFactor:
         self.theta: np.ndarray | None = None
         self._gram: _GramPlan | None = None
         self._dense_src: CrossProducts | None = None
+        self._diag_lead_cache: int | None = None
+        self._rows_cache: np.ndarray | None = None
 
     def set_crossproducts(self, cp: CrossProducts) -> None:
         """New cross-products with the same sparsity pattern (new weights or response)."""
@@ -196,9 +199,8 @@ class BlockedFactor:
         """Size of a leading block of the Schur complement that stays diagonal for every theta: the second term,
         when it is scalar and each level of the first term meets at most one of its levels (e.g. an
         observation-level term nested in a grouping factor).  Phase 2 then eliminates it without LAPACK."""
-        cached = getattr(self, "_diag_lead_cache", None)
-        if cached is not None:
-            return cached
+        if self._diag_lead_cache is not None:
+            return self._diag_lead_cache
         lead = 0
         if self.rest and self.rest[0].q == 1 and self.first.q == 1 and self.m:
             size = self.rest[0].n_random
@@ -356,7 +358,7 @@ class BlockedFactor:
         self.theta = theta.copy()
 
     def _row_of_entry(self, W: sparse.csr_matrix) -> np.ndarray:
-        if getattr(self, "_rows_cache", None) is None or len(self._rows_cache) != W.nnz:
+        if self._rows_cache is None or len(self._rows_cache) != W.nnz:
             self._rows_cache = np.repeat(np.arange(W.shape[0]), np.diff(W.indptr))
         return self._rows_cache
 
@@ -408,17 +410,6 @@ class BlockedFactor:
             Lt = np.swapaxes(self.L11, 1, 2)
             u1 = np.linalg.solve(Lt, rhs1.reshape(-1, q1, 1)).reshape(-1)
         return beta, np.concatenate([u1, u_r])
-
-    def lambda_times(self, theta: np.ndarray, u: np.ndarray) -> np.ndarray:
-        """b = Lambda u, term by term (level-major within each term)."""
-        out = np.empty_like(u)
-        pos = 0
-        for t in self.plan.terms:
-            T = t.factor(theta)
-            block = u[pos : pos + t.n_random].reshape(t.n_levels, t.q)
-            out[pos : pos + t.n_random] = (block @ T.T).ravel()
-            pos += t.n_random
-        return out
 
     def unscaled_vcov_beta(self) -> np.ndarray:
         """(R_X' R_X)^{-1}: the covariance of beta divided by sigma^2."""

@@ -13,17 +13,17 @@ with ``glmerControl(tolPwrss = 1e-13)``).
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from ..design.matrices import ModelMatrices
+from ..design.terms import lambda_times
 from ..exceptions import DesignError, NotSupportedError
 from .convergence import ConvergenceReport, check_convergence
 from .derivatives import deriv12
-from .optimizers import OptSummary, minimize
+from .optimizers import OptSummary, minimize, snap_to_bounds
 from .pirls import GlmmWorkspace, PirlsFailure, gauss_hermite
 
 __all__ = ["GlmmControl", "GlmmEstimate", "fit_glmm"]
@@ -107,9 +107,9 @@ def fit_glmm(design: ModelMatrices, nAGQ: int = 1, control: Any = None, start: A
     """Fit a GLMM by Laplace (nAGQ = 1), adaptive Gauss-Hermite quadrature (nAGQ > 1) or lme4's nAGQ = 0."""
     control = GlmmControl.from_any(control)
     _check(design, control, nAGQ)
-    from .lmm import _blas_limit
+    from .lmm import blas_limit
 
-    with _blas_limit(design, None):
+    with blas_limit(design):
         return _fit_glmm(design, nAGQ, control, start, emit_warnings)
 
 
@@ -142,7 +142,7 @@ def _fit_glmm(design: ModelMatrices, nAGQ: int, control: GlmmControl, start: Any
     # stage 1 only supplies a start for stage 2: a looser tolerance changes no reported digit
     s1 = minimize(_safe(stage1), theta0, lower_theta, optimizer="bobyqa",
                   settings={**settings, **control.stage1_settings} if nAGQ > 0 else settings)
-    s1 = _boundary(stage1, s1, lower_theta, control.boundary_tol)
+    s1 = snap_to_bounds(_safe(stage1), s1, lower_theta, control.boundary_tol)
     theta1 = s1.final
     stage1(theta1)
     beta1 = ws.beta.copy()
@@ -181,7 +181,7 @@ def _fit_glmm(design: ModelMatrices, nAGQ: int, control: GlmmControl, start: Any
         lower = np.concatenate([lower_theta, np.full(len(x0) - nt, -np.inf)])
         summary = minimize(_safe(stage2), x0, lower, optimizer=control.optimizer,
                            settings={"initial_step": 0.1, "xtol_abs": 1e-6, **settings})
-        summary = _boundary(stage2, summary, lower, control.boundary_tol)
+        summary = snap_to_bounds(_safe(stage2), summary, lower, control.boundary_tol)
         params = summary.final
         theta, beta = params[:nt], params[nt : nt + design.n_fixef]
         value = stage2(params)
@@ -200,7 +200,7 @@ def _fit_glmm(design: ModelMatrices, nAGQ: int, control: GlmmControl, start: Any
             grad, hess = np.zeros(len(params)), np.zeros((len(params), len(params)))
             vcov = np.full((design.n_fixef, design.n_fixef), np.nan)
     u = ws.u.copy()
-    b = ws.random_effects(theta, u)
+    b = lambda_times(design.terms, theta, u)
     eta = design.X @ beta + design.offset + ws.random_part(theta, u)
     mu = ws.family.link.inverse(eta)
     # the fully converged Laplace value is computed on demand (GlmmFit.diagnose)
@@ -229,25 +229,6 @@ def _safe(fun: Any) -> Any:
             return np.inf
 
     return wrapped
-
-
-def _boundary(fun: Any, summary: OptSummary, lower: np.ndarray, tol: float) -> OptSummary:
-    """lme4's ``check.boundary``: snap parameters within ``tol`` of their bound onto it when no worse."""
-    if tol <= 0:
-        return summary
-    x = summary.final.copy()
-    diff = x - lower
-    for i in np.where(np.isfinite(lower) & (diff > 0) & (diff < tol))[0]:
-        trial = x.copy()
-        trial[i] = lower[i]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            value = _safe(fun)(trial)
-        if value < summary.fmin:
-            x, summary.fmin = trial, value
-            summary.restarts.append(f"parameter {i} snapped to its bound")
-    summary.final = x
-    return summary
 
 
 def _vcov_from_hessian(hess: np.ndarray, nt: int, p: int) -> np.ndarray | None:

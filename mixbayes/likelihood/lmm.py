@@ -18,12 +18,13 @@ from typing import Any
 import numpy as np
 
 from ..design.matrices import ModelMatrices
+from ..design.terms import lambda_times
 from ..exceptions import DesignError
 from .convergence import ConvergenceReport, check_convergence
 from .crossprod import CrossProductPlan
 from .derivatives import deriv12
 from .factor import BlockedFactor, NotPositiveDefinite
-from .optimizers import OptSummary, minimize
+from .optimizers import OptSummary, minimize, snap_to_bounds
 
 __all__ = ["LmmControl", "LmmObjective", "fit_lmm"]
 
@@ -105,12 +106,13 @@ class LmmObjective:
         return float(np.sqrt(self.factor.pwrss / (self.n - self.p if self.reml else self.n)))
 
     def deviance_varpar(self, varpar: np.ndarray) -> float:
-        """The objective as a function of (theta, sigma), profiled over beta only (lmerTest's ``devfun_vp``)."""
+        """The objective as a function of (theta, sigma), profiled over beta only (lmerTest's ``devfun_vp``; with
+        ML, lme4's ``devfun2`` for profiles).  Raises :class:`NotPositiveDefinite` where the factor fails."""
         theta, sigma = varpar[:-1], varpar[-1]
         s2 = sigma * sigma
         self.factor.update(theta)
         f = self.factor
-        dev = f.logdet_theta + f.pwrss / s2 + self.n * np.log(2 * np.pi * s2)
+        dev = f.logdet_theta - self.log_w + f.pwrss / s2 + self.n * np.log(2 * np.pi * s2)
         if self.reml:
             dev += f.logdet_X - self.p * np.log(2 * np.pi * s2)
         return float(dev)
@@ -144,16 +146,8 @@ def _check_identifiable(design: ModelMatrices, control: LmmControl) -> None:
 def blas_limit(design: ModelMatrices, threads: int | None = None) -> Any:
     """BLAS thread limit for work on ``design``: one thread unless the dense block is large (OpenBLAS threads on
     small matrices only add wake-up latency, which is severe on shared 2-core machines)."""
-    return _blas_limit(design, threads)
+    from threadpoolctl import threadpool_limits
 
-
-def _blas_limit(design: ModelMatrices, threads: int | None) -> Any:
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl is a dependency
-        from contextlib import nullcontext
-
-        return nullcontext()
     if threads is None:
         dense = sum(t.n_random for t in design.terms[1:]) + design.n_fixef + 1
         threads = 1 if dense < 3000 else None
@@ -215,19 +209,7 @@ def optimize_theta(objective: Any, design: ModelMatrices, control: LmmControl, s
                 summary.restarts.append("theta on the boundary with a negative derivative: restarted")
                 summary = minimize(objective, theta, lower, optimizer=control.optimizer, settings=settings,
                                    summary=summary)
-    if control.boundary_tol > 0:
-        theta = summary.final.copy()
-        diff = theta - lower
-        near = np.where(np.isfinite(lower) & (diff > 0) & (diff < control.boundary_tol))[0]
-        for i in near:
-            trial = theta.copy()
-            trial[i] = lower[i]
-            value = objective(trial)
-            if value < summary.fmin:
-                theta, summary.fmin = trial, value
-                summary.restarts.append(f"theta[{i}] snapped to its bound")
-        summary.final = theta
-    return summary
+    return snap_to_bounds(objective, summary, lower, control.boundary_tol, "theta[{i}]")
 
 
 def fit_lmm(design: ModelMatrices, reml: bool = True, control: Any = None, start: np.ndarray | None = None,
@@ -238,7 +220,7 @@ def fit_lmm(design: ModelMatrices, reml: bool = True, control: Any = None, start
         raise DesignError("fit_lmm fits Gaussian models with the identity link; use the GLMM engine")
     _check_identifiable(design, control)
     objective = LmmObjective(design, reml, y)
-    with _blas_limit(design, control.blas_threads):
+    with blas_limit(design, control.blas_threads):
         summary = optimize_theta(objective, design, control, start)
         theta = summary.final
         fmin = objective(theta)
@@ -249,7 +231,7 @@ def fit_lmm(design: ModelMatrices, reml: bool = True, control: Any = None, start
             grad, hess = np.zeros(len(theta)), np.zeros((len(theta), len(theta)))
         objective(theta)
         beta, u = objective.factor.solve()
-        b = objective.factor.lambda_times(theta, u)
+        b = lambda_times(design.terms, theta, u)
         sigma = objective.sigma()
         unscaled = objective.factor.unscaled_vcov_beta()
         report = check_convergence(design, theta, design.lower, grad, hess, control.optimizer, summary.feval,

@@ -8,12 +8,13 @@ gradient), Powell and COBYQA.
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["OPTIMIZERS", "OptSummary", "minimize"]
+__all__ = ["OPTIMIZERS", "OptSummary", "minimize", "snap_to_bounds"]
 
 Objective = Callable[[np.ndarray], float]
 
@@ -192,3 +193,24 @@ def minimize(
 
 class _MaxEval(Exception):
     pass
+
+
+def snap_to_bounds(fun: Objective, summary: OptSummary, lower: np.ndarray, tol: float,
+                   label: str = "parameter {i}") -> OptSummary:
+    """lme4's ``check.boundary``: move each parameter within ``tol`` of its lower bound onto the bound when the
+    objective is no worse there (noted in ``summary.restarts`` as ``label`` formatted with the index ``i``)."""
+    if tol <= 0:
+        return summary
+    x = summary.final.copy()
+    diff = x - lower
+    for i in np.where(np.isfinite(lower) & (diff > 0) & (diff < tol))[0]:
+        trial = x.copy()
+        trial[i] = lower[i]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            value = fun(trial)
+        if value < summary.fmin:
+            x, summary.fmin = trial, value
+            summary.restarts.append(f"{label.format(i=i)} snapped to its bound")
+    summary.final = x
+    return summary

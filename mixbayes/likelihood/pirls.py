@@ -18,7 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..design.matrices import ModelMatrices
-from ..families import Family
+from ..design.terms import relative_effects
+from ..families import BoundFamily, Family
 from .crossprod import CrossProductPlan
 from .factor import BlockedFactor, NotPositiveDefinite
 
@@ -71,55 +72,25 @@ class GlmmWorkspace:
         self._empty_X = np.zeros((self.n, 0))
         self._scalar_single = len(self.terms) == 1 and self.terms[0].q == 1
         self._diag_logdet = 0.0
-        self._constants()
+        self._bound = self.family.bind(self.y, self.wt, self.trials)
 
-    def _constants(self) -> None:
-        """Parts of the deviance and log-likelihood that depend on the data only (binomial and Poisson)."""
-        from scipy import special
-
-        y, wt, fam = self.y, self.wt, self.family.name
-        self._fast_family = fam if fam in ("binomial", "poisson") else None
-        if fam == "binomial":
-            m = wt if self.trials is None else self.trials
-            n, k = np.round(m), np.round(m * y)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                self._ll_factor = np.where(m > 0, wt / np.where(m > 0, m, 1.0), 0.0)
-            self._ll_const = np.where(m > 0, special.gammaln(n + 1) - special.gammaln(k + 1)
-                                      - special.gammaln(n - k + 1), 0.0)
-            self._k, self._nk = k, n - k
-            self._dev_const = special.xlogy(y, y) + special.xlogy(1 - y, 1 - y)
-        elif fam == "poisson":
-            self._ll_const = -special.gammaln(y + 1)
-            self._dev_const = special.xlogy(y, y) - y
+    @property
+    def response(self) -> BoundFamily:
+        """The family bound to the response (rebound when the family changes: the NB fit switches it)."""
+        if self._bound.family is not self.family:
+            self._bound = self.family.bind(self.y, self.wt, self.trials)
+        return self._bound
 
     def loglik(self, mu: np.ndarray) -> float:
         """The family's log-likelihood at mu (R's aic convention: -aic/2)."""
-        if self.family.name != self._fast_family:  # (the NB fit switches family after stage 1)
-            return self.family.loglik(self.y, mu, self.wt, self.trials)
-        from scipy import special
-
-        if self.family.name == "binomial":
-            return float(np.sum(self._ll_factor * (self._ll_const + special.xlogy(self._k, mu)
-                                                   + special.xlog1py(self._nk, -mu))))
-        return float(np.sum(self.wt * (self._ll_const + special.xlogy(self.y, mu) - mu)))
+        return self.response.loglik(mu)
 
     # ---- pieces ---------------------------------------------------------------------------------------
-    def term_effects(self, theta: np.ndarray, u: np.ndarray) -> list[np.ndarray]:
-        """Random effects b = Lambda(theta) u, one (levels, q) block per term."""
-        blocks, pos = [], 0
-        for t in self.terms:
-            blocks.append(u[pos : pos + t.n_random].reshape(t.n_levels, t.q) @ t.factor(theta).T)
-            pos += t.n_random
-        return blocks
-
-    def random_effects(self, theta: np.ndarray, u: np.ndarray) -> np.ndarray:
-        """Random effects b = Lambda(theta) u as one vector in the design's order."""
-        return np.concatenate([b.ravel() for b in self.term_effects(theta, u)])
-
     def random_part(self, theta: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """Z Lambda(theta) u."""
         out = np.zeros(self.n)
-        for t, b in zip(self.terms, self.term_effects(theta, u), strict=True):
-            out += np.einsum("ij,ij->i", t.z, b[t.codes]) if t.q > 1 else t.z[:, 0] * b[t.codes, 0]
+        for t, b in zip(self.terms, relative_effects(self.terms, theta, u), strict=True):
+            out += t.z_times(b)
         return out
 
     def evaluate(self, theta: np.ndarray, u: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
@@ -140,16 +111,7 @@ class GlmmWorkspace:
         return w, eta - off + (self.y - mu) / fam.link.mu_eta(eta)
 
     def penalised_deviance(self, mu: np.ndarray, u: np.ndarray) -> float:
-        if self.family.name == self._fast_family:
-            from scipy import special
-
-            y = self.y
-            if self.family.name == "binomial":
-                unit = self._dev_const - special.xlogy(y, mu) - special.xlogy(1 - y, 1 - mu)
-            else:
-                unit = self._dev_const - special.xlogy(y, mu) + mu
-            return float(2.0 * np.sum(self.wt * unit) + u @ u)
-        return float(np.sum(self.family.dev_resids(self.y, mu, self.wt)) + u @ u)
+        return self.response.deviance(mu) + float(u @ u)
 
     def _factor(self, estimate_beta: bool) -> BlockedFactor:
         if estimate_beta:

@@ -9,10 +9,11 @@ import numpy as np
 import pandas as pd
 
 from ..design.matrices import ModelMatrices
+from ..design.terms import effect_blocks
 from ..likelihood.convergence import ConvergenceReport
 from ..likelihood.optimizers import OptSummary
 from .prediction import new_linear_predictor
-from .ranef import RandomEffects
+from .ranef import RandomEffects, group_coefficients
 from .varcorr import VarCorr
 
 if TYPE_CHECKING:
@@ -140,18 +141,7 @@ class MixedFit(DesignSizes):
 
     def coef(self) -> dict[str, pd.DataFrame]:
         """Per grouping factor: fixed effects plus the level's random effects (lme4's ``coef``)."""
-        re = self.ranef(condvar=False)
-        fe = self.fixef
-        out = {}
-        for group, frame in re.items():
-            tab = pd.DataFrame(np.tile(fe.to_numpy(), (len(frame), 1)), index=frame.index, columns=fe.index)
-            for col in frame.columns:
-                if col in tab.columns:
-                    tab[col] = tab[col] + frame[col]
-                else:
-                    tab[col] = frame[col]
-            out[group] = tab
-        return out
+        return group_coefficients(self.fixef, self.ranef(condvar=False))
 
     # ---- linear predictor and predictions ---------------------------------------------------------------------
     @cached_property
@@ -159,11 +149,8 @@ class MixedFit(DesignSizes):
         """eta = X beta + Z b + offset on the data used for the fit."""
         d = self.design
         eta = d.X @ self.beta + d.offset
-        pos = 0
-        for t in d.terms:
-            bt = self.b[pos : pos + t.n_random].reshape(t.n_levels, t.q)
-            pos += t.n_random
-            eta = eta + np.einsum("ij,ij->i", t.z, bt[t.codes])
+        for t, bt in zip(d.terms, effect_blocks(d.terms, self.b), strict=True):
+            eta = eta + t.z_times(bt)
         return eta
 
     @property

@@ -78,6 +78,4 @@ def abbreviate(name: str, minlength: int = 6) -> str:
         if len(chars) <= minlength:
             break
     out = "".join(chars)
-    if out.startswith("(") and not out.endswith(")") and "(" in name and name.endswith(")"):
-        out = out
     return out[: max(minlength, 1)] if len(out) > minlength else out

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..design.terms import add_simulated_effects, conditional_covariances
 from ..exceptions import NotSupportedError, OverdispersionWarning, SeparationWarning
 from ..likelihood.glmm import GlmmEstimate, fit_glmm
 from ..likelihood.separation import separated_columns
@@ -21,7 +22,7 @@ from .summary import residual_lines, summary_tail, wald_table
 if TYPE_CHECKING:
     from ..model import Model
 
-__all__ = ["GlmmFit", "fit_glmm_model"]
+__all__ = ["GlmmFit", "fit_glmm_model", "null_model_intercept"]
 
 
 def fit_glmm_model(model: Model, method: str = "laplace", nAGQ: int = 1, control: Any = None, start: Any = None,
@@ -79,12 +80,7 @@ class GlmmFit(MixedFit):
     def _cond_blocks(self) -> list[np.ndarray]:
         ws = self.estimate.workspace
         ws.beta = self.beta
-        blocks = ws.condvar_blocks(self.theta, self.u)
-        out = []
-        for t, blk in zip(self.design.terms, blocks, strict=True):
-            T = t.factor(self.theta)
-            out.append(T @ blk @ T.T)
-        return out
+        return conditional_covariances(self.design.terms, self.theta, ws.condvar_blocks(self.theta, self.u))
 
     @property
     def npar(self) -> int:
@@ -190,11 +186,7 @@ class GlmmFit(MixedFit):
         out = np.empty((d.n_obs, nsim))
         base = d.X @ self.beta + d.offset
         for k in range(nsim):
-            eta = base.copy()
-            if include_random:
-                for t in d.terms:
-                    b = rng.standard_normal((t.n_levels, t.q)) @ t.factor(self.theta).T
-                    eta += np.einsum("ij,ij->i", t.z, b[t.codes])
+            eta = add_simulated_effects(base, d.terms, self.theta, rng) if include_random else base
             mu = self.family.link.inverse(eta)
             if self.family.name == "binomial":
                 n = np.round(d.trials if d.trials is not None else d.weights).astype(int)
@@ -225,16 +217,7 @@ class GlmmFit(MixedFit):
     def null_intercept(self) -> float:
         """Intercept of the null model (same random effects, intercept only), as ``insight`` uses for the
         Poisson latent variance."""
-        from ..model import Model
-
-        f = self.design.formula
-        text = f"{f.response_text} ~ 1" + "".join(f" + offset({o})" for o in f.offsets) + "".join(
-            f" + {s.text}" for s in f.random)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            null = Model(text, self.model.data, family=self.model.family, weights=self.model._weights_arg,
-                         offset=self.model._offset_arg).fit(emit_warnings=False)
-        return float(null.beta[0])
+        return null_model_intercept(self.model)
 
     def icc(self) -> Any:
         """Latent-scale ICC as ``performance::icc`` (pi^2/3 residual variance for the logit link)."""
@@ -244,6 +227,21 @@ class GlmmFit(MixedFit):
 
     def summary(self, correlation: bool = True) -> GlmmSummary:
         return GlmmSummary(self, correlation)
+
+
+def null_model_intercept(model: Model) -> float:
+    """The intercept of ``model``'s null model (same random effects and offsets, intercept only), fitted by
+    likelihood with the default settings (its fit's warnings are not the model's, so they are not shown)."""
+    from ..model import Model
+
+    f = model.design.formula
+    text = f"{f.response_text} ~ 1" + "".join(f" + offset({o})" for o in f.offsets) + "".join(
+        f" + {s.text}" for s in f.random)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        null = Model(text, model.data, family=model.family, weights=model._weights_arg,
+                     offset=model._offset_arg).fit(emit_warnings=False)
+    return float(null.beta[0])
 
 
 class _Report:

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ..design.terms import conditional_covariances
+from ..inference.refit import simulate_response
 from ..likelihood.lmm import LmmEstimate, LmmObjective, fit_lmm
 from .base import MixedFit
 
@@ -56,11 +58,7 @@ class LmmFit(MixedFit):
         with blas_limit(self.design):
             self._objective(self.theta)
             blocks = self._objective.factor.conditional_u_blocks()
-        out = []
-        for t, blk in zip(self.design.terms, blocks, strict=True):
-            T = t.factor(self.theta)
-            out.append(self.sigma**2 * (T @ blk @ T.T))
-        return out
+        return conditional_covariances(self.design.terms, self.theta, blocks, self.sigma**2)
 
     # ---- likelihood ----------------------------------------------------------------------------------------
     @property
@@ -113,17 +111,9 @@ class LmmFit(MixedFit):
         """
         rng = np.random.default_rng(seed)
         d = self.design
-        mean = d.X @ self.beta + d.offset
         out = np.empty((d.n_obs, nsim))
         for k in range(nsim):
-            y = mean.copy()
-            if include_random:
-                for t in d.terms:
-                    T = t.factor(self.theta)
-                    b = rng.standard_normal((t.n_levels, t.q)) @ T.T * self.sigma
-                    y += np.einsum("ij,ij->i", t.z, b[t.codes])
-            y += self.sigma * rng.standard_normal(d.n_obs) / np.sqrt(d.weights)
-            out[:, k] = y
+            out[:, k] = simulate_response(d, self.beta, self.theta, self.sigma, rng, include_random)
         return pd.DataFrame(out, index=d.row_index, columns=[f"sim_{k + 1}" for k in range(nsim)])
 
     def refit(self, new_response: Any, start: np.ndarray | None = None, emit_warnings: bool = True) -> LmmFit:

@@ -8,7 +8,9 @@ import numpy as np
 import pandas as pd
 
 from ..design.expressions import evaluate
+from ..design.factors import r_label
 from ..design.matrices import ModelMatrices, _prepare_frame
+from ..design.terms import effect_blocks
 from ..exceptions import DesignError, MixbayesError
 
 __all__ = ["NewLevelError", "PredictionInputs", "level_codes", "new_linear_predictor", "prediction_inputs"]
@@ -23,17 +25,11 @@ def level_codes(design: ModelMatrices, term_index: int, frame: pd.DataFrame) -> 
     term = design.terms[term_index]
     labels = None
     for var in term.group_vars:
-        col = frame[var].astype(object).map(lambda v: None if pd.isna(v) else _label(v))
+        col = frame[var].astype(object).map(lambda v: None if pd.isna(v) else r_label(v))
         labels = col if labels is None else labels.str.cat(col, sep=":")
     lookup = {lv: i for i, lv in enumerate(term.levels)}
     assert labels is not None
     return labels.map(lambda s: lookup.get(s, -1) if isinstance(s, str) else -1).to_numpy(dtype=np.int64)
-
-
-def _label(value: object) -> str:
-    from ..design.factors import r_label
-
-    return r_label(value)
 
 
 @dataclass
@@ -124,11 +120,8 @@ def new_linear_predictor(
     if not inputs.complete.any():
         return eta
     value = inputs.X @ beta + inputs.offset
-    pos = 0
-    for t, (codes, z, _) in zip(design.terms, inputs.terms, strict=False):
+    for bt, (codes, z, _) in zip(effect_blocks(design.terms, b), inputs.terms, strict=False):
         unseen = codes < 0
-        bt = b[pos : pos + t.n_random].reshape(t.n_levels, t.q)
-        pos += t.n_random
         contrib = np.einsum("ij,ij->i", z, bt[np.where(unseen, 0, codes)])
         value = value + np.where(unseen, 0.0, contrib)
     eta[inputs.complete] = value

@@ -8,8 +8,21 @@ import numpy as np
 import pandas as pd
 
 from ..design.matrices import ModelMatrices
+from ..design.terms import effect_blocks
 
-__all__ = ["RandomEffects"]
+__all__ = ["FrameMapping", "RandomEffects", "group_coefficients"]
+
+
+def group_coefficients(fixef: pd.Series, ranef: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """lme4's ``coef``: per grouping factor, the fixed effects plus each level's random effects (a random-effects
+    column that is not a fixed effect is added as it is)."""
+    out = {}
+    for group, frame in ranef.items():
+        tab = pd.DataFrame(np.tile(fixef.to_numpy(), (len(frame), 1)), index=frame.index, columns=fixef.index)
+        for col in frame.columns:
+            tab[col] = tab[col] + frame[col] if col in tab.columns else frame[col]
+        out[group] = tab
+    return out
 
 
 class FrameMapping(Mapping[str, pd.DataFrame]):
@@ -39,10 +52,7 @@ class RandomEffects(FrameMapping):
         self._frames: dict[str, pd.DataFrame] = {}
         self.condsd: dict[str, pd.DataFrame] = {}
         self.condvar: dict[str, list[np.ndarray]] = {}
-        pos = 0
-        for k, t in enumerate(design.terms):
-            block = b[pos : pos + t.n_random].reshape(t.n_levels, t.q)
-            pos += t.n_random
+        for k, (t, block) in enumerate(zip(design.terms, effect_blocks(design.terms, b), strict=True)):
             frame = pd.DataFrame(block, index=pd.Index(t.levels, name=t.group), columns=list(t.columns))
             sd = None
             if cond_blocks is not None:

@@ -79,17 +79,15 @@ class LmmSummary:
 
     def _coefficients(self) -> pd.DataFrame:
         fit = self.fit
-        est, se = fit.fixef.to_numpy(), fit.se.to_numpy()
-        names = list(fit.design.fixef_names)
-        if self.ddf in ("satterthwaite", "kenward-roger", "kr"):
-            if self.ddf == "satterthwaite":
-                table = fit.satterthwaite()
-            else:
-                from ..inference.kenward_roger import kenward_roger_table
+        if self.ddf == "satterthwaite":
+            return fit.satterthwaite()
+        if self.ddf in ("kenward-roger", "kr"):
+            from ..inference.kenward_roger import kenward_roger_table
 
-                table = kenward_roger_table(fit)
-            return table
-        return pd.DataFrame({"Estimate": est, "Std. Error": se, "t value": est / se}, index=names)
+            return kenward_roger_table(fit)
+        est, se = fit.fixef.to_numpy(), fit.se.to_numpy()
+        return pd.DataFrame({"Estimate": est, "Std. Error": se, "t value": est / se},
+                            index=list(fit.design.fixef_names))
 
     @property
     def title(self) -> str:

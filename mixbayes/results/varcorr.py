@@ -89,7 +89,8 @@ class VarCorr:
         """The random-effects table of lme4's summary: Groups, Name, Variance, Std.Dev., Corr."""
         rows: list[list[str]] = []
         max_q = max([len(t.columns) for t in self.terms] + [1])
-        for term, name in zip(self.terms, [t.group for t in self.terms], strict=True):
+        for term in self.terms:
+            name = term.group
             corr = term.corr.to_numpy()
             sd = np.sqrt(np.diag(term.cov))
             for i, col in enumerate(term.columns):
