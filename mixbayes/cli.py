@@ -100,16 +100,7 @@ def _load_data(spec: str) -> Any:
     raise CliError(f"{spec!r} is neither a CSV file nor a bundled data set ({', '.join(names)})")
 
 
-def _require_bayes() -> None:
-    from .report._bayes import bayes_available
-
-    if not bayes_available():
-        raise CliError("the Bayesian engine is not installed in this copy of mixbayes (mixbayes.bayes.sample is "
-                       "missing); use --method reml or ml")
-
-
 def _sample(model: Any, settings: dict[str, Any]) -> Any:
-    _require_bayes()
     print(f"mixbayes: sampling the posterior ({settings['chains']} chains x {settings['draws']} draws after "
           f"{settings['tune']} warm-up steps)...", file=sys.stderr)
     return _quietly(lambda: model.sample(**settings, progressbar=False))
@@ -132,8 +123,6 @@ def _fit(args: argparse.Namespace) -> int:
     else:
         lmethod = method if method in ("reml", "ml") else None
     settings = _sampling_defaults(args)
-    if method in ("bayes", "both"):
-        _require_bayes()
     lfit = bfit = None
     if method in ("reml", "ml", "both"):
         lfit = _quietly(lambda: model.fit(method=lmethod))
@@ -156,21 +145,15 @@ def _demo(args: argparse.Namespace) -> int:
     from .datasets import load_dataset
     from .model import Model
     from .report import compare
-    from .report._bayes import bayes_available
     from .report.html import report
 
     model = Model(DEMO_FORMULA, load_dataset("sleepstudy"))
     print(f"mixbayes demo: {DEMO_FORMULA} on the bundled sleepstudy data (18 subjects, 10 days each)\n",
           file=sys.stderr)
     lfit = _quietly(lambda: model.fit())
-    bfit = None
-    if bayes_available():
-        bfit = _sample(model, _sampling_defaults(args))
-    else:
-        print("mixbayes: warning: the Bayesian engine is not installed in this copy of mixbayes; the demo shows "
-              "the likelihood fit only", file=sys.stderr)
+    bfit = _sample(model, _sampling_defaults(args))
     print(compare(lfit, bfit))
-    target = report((lfit, bfit) if bfit is not None else lfit, args.out)
+    target = report((lfit, bfit), args.out)
     print(f"\nReport written to {Path(target).resolve()}")
     return 0
 

@@ -6,7 +6,6 @@ Bayesian fit is read through :mod:`mixbayes.report._bayes`.
 
 from __future__ import annotations
 
-from ._bayes import bayes_available
 from .compare import Comparison, compare
 from .shrinkage import Shrinkage, shrinkage
 from .teaching import (
@@ -24,7 +23,6 @@ __all__ = [
     "NaiveVsMixed",
     "Shrinkage",
     "WalkthroughStep",
-    "bayes_available",
     "compare",
     "convergence_walkthrough",
     "explain_icc",

@@ -8,8 +8,6 @@ Should one of those names change, this module is the only one to adapt.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import warnings
 from typing import Any
 
@@ -17,11 +15,9 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
-    "bayes_available",
     "chains_of",
     "coef_posterior",
     "describe",
-    "diagnostics_problems",
     "diagnostics_text",
     "divergent_mask",
     "fixef_posterior",
@@ -40,15 +36,6 @@ def is_bayes_fit(obj: Any) -> bool:
     return obj is not None and hasattr(obj, "idata") and hasattr(obj, "fixef_summary")
 
 
-def bayes_available() -> bool:
-    """Whether this installation has the Bayesian engine (``mixbayes.bayes.sample``)."""
-    try:
-        from .. import bayes
-    except ImportError:  # pragma: no cover - the package always exists
-        return False
-    return callable(getattr(bayes, "sample", None))
-
-
 def sample_model(model: Any, draws: int = 1000, tune: int = 1000, chains: int = 4, random_seed: int | None = 1,
                  progressbar: bool = False) -> Any:
     """Sample ``model``'s posterior with the default sampler; sampling warnings are left to the report's
@@ -59,14 +46,9 @@ def sample_model(model: Any, draws: int = 1000, tune: int = 1000, chains: int = 
 
 
 def _interval_columns(frame: pd.DataFrame) -> tuple[str, str]:
-    """The lower and upper interval columns of a posterior summary frame (``2.5%``/``97.5%`` or the like)."""
+    """The lower and upper interval columns of a posterior summary frame (``2.5%``/``97.5%``)."""
     pct = [c for c in frame.columns if isinstance(c, str) and c.endswith("%")]
-    if len(pct) >= 2:
-        return pct[0], pct[1]
-    for lo, hi in (("lower", "upper"), ("hdi_2.5%", "hdi_97.5%")):
-        if lo in frame.columns and hi in frame.columns:
-            return lo, hi
-    raise KeyError(f"no interval columns in {list(frame.columns)}")
+    return pct[0], pct[1]
 
 
 def fixef_posterior(fit: Any) -> pd.DataFrame:
@@ -75,8 +57,8 @@ def fixef_posterior(fit: Any) -> pd.DataFrame:
     lo, hi = _interval_columns(tab)
     out = pd.DataFrame({"mean": tab["mean"], "sd": tab["sd"], "lower": tab[lo], "upper": tab[hi]})
     out["median"] = np.nan
-    out["r_hat"] = tab["r_hat"] if "r_hat" in tab.columns else np.nan
-    out["ess_bulk"] = tab["ess_bulk"] if "ess_bulk" in tab.columns else np.nan
+    out["r_hat"] = tab["r_hat"]
+    out["ess_bulk"] = tab["ess_bulk"]
     return out
 
 
@@ -94,15 +76,9 @@ def varcorr_posterior(fit: Any) -> dict[tuple[str, str | None, str | None], dict
     out: dict[tuple[str, str | None, str | None], dict[str, float]] = {}
     for _, row in frame.iterrows():
         key = (str(row["grp"]), _key(row["var1"]), _key(row["var2"]))
-        out[key] = {
-            "mean": float(row["mean"]),
-            "median": float(row["median"]) if "median" in frame.columns else np.nan,
-            "sd": float(row["sd"]),
-            "lower": float(row[lo]),
-            "upper": float(row[hi]),
-            "r_hat": float(row["r_hat"]) if "r_hat" in frame.columns else np.nan,
-            "ess_bulk": float(row["ess_bulk"]) if "ess_bulk" in frame.columns else np.nan,
-        }
+        out[key] = {name: float(row[col]) for name, col in (
+            ("mean", "mean"), ("median", "median"), ("sd", "sd"), ("lower", lo), ("upper", hi), ("r_hat", "r_hat"),
+            ("ess_bulk", "ess_bulk"))}
     return out
 
 
@@ -115,19 +91,15 @@ def varcorr_draws(fit: Any) -> pd.DataFrame:
 def icc_posterior(fit: Any) -> dict[str, np.ndarray]:
     """Draws of the adjusted ICC (key ``adjusted``) and of each grouping factor's share (key = group)."""
     icc = fit.icc()
-    out = {"adjusted": np.asarray(getattr(icc.adjusted, "draws", icc.adjusted), dtype=float).ravel()}
-    for group, value in getattr(icc, "groups", {}).items():
-        out[str(group)] = np.asarray(getattr(value, "draws", value), dtype=float).ravel()
+    out = {"adjusted": np.asarray(icc.adjusted.draws, dtype=float).ravel()}
+    for group, value in icc.groups.items():
+        out[str(group)] = np.asarray(value.draws, dtype=float).ravel()
     return out
 
 
 def ranef_posterior(fit: Any) -> pd.DataFrame:
     """Long form of the random effects' posterior: grpvar, term, grp, mean, sd, lower, upper."""
-    frame = fit.ranef().as_frame()
-    if "lower" not in frame.columns:
-        lo, hi = _interval_columns(frame)
-        frame = frame.rename(columns={lo: "lower", hi: "upper"})
-    return frame
+    return fit.ranef().as_frame()
 
 
 def coef_posterior(fit: Any) -> dict[str, pd.DataFrame]:
@@ -136,14 +108,8 @@ def coef_posterior(fit: Any) -> dict[str, pd.DataFrame]:
 
 
 def chains_of(fit: Any, n_draws: int) -> int:
-    """Number of chains (from ``sampler_info``, else from the posterior's ``chain`` dimension)."""
-    chains = getattr(getattr(fit, "sampler_info", None), "chains", None)
-    if chains is None:
-        try:
-            chains = int(fit.idata["posterior"].sizes["chain"])
-        except Exception:
-            chains = 1
-    chains = int(chains)
+    """Number of chains (1 if the draws do not split evenly into them)."""
+    chains = int(fit.sampler_info.chains)
     return chains if chains > 0 and n_draws % chains == 0 else 1
 
 
@@ -151,7 +117,7 @@ def divergent_mask(fit: Any, n_draws: int) -> np.ndarray:
     """Per draw (chains stacked as in :func:`varcorr_draws`): whether the transition diverged."""
     try:
         div = np.asarray(fit.idata["sample_stats"]["diverging"].values, dtype=bool).ravel()
-    except Exception:
+    except KeyError:  # a sampler that does not report divergences
         return np.zeros(n_draws, dtype=bool)
     return div if div.size == n_draws else np.zeros(n_draws, dtype=bool)
 
@@ -160,40 +126,12 @@ def diagnostics_text(fit: Any) -> str:
     return str(fit.diagnose())
 
 
-def diagnostics_problems(fit: Any) -> list[str]:
-    """The sampling problems, one line each (``[kind] parameter: message``)."""
-    lines = []
-    for problem in getattr(fit.diagnose(), "problems", []):
-        parts = [str(p) for p in problem]
-        if len(parts) >= 4:
-            lines.append(f"[{parts[0]}] {parts[1]}: {parts[2]}")
-        elif len(parts) >= 2:
-            lines.append(f"[{parts[0]}] {parts[1]}")
-        else:
-            lines.append(" ".join(parts))
-    return lines
-
-
 def summary_text(fit: Any) -> str:
-    """The fit's own summary; if that cannot be printed, one assembled from its posterior tables."""
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            return str(fit.summary())
-    except Exception:  # the tables below carry the same numbers
-        fe = fit.fixef_summary()
-        vc = fit.varcorr.as_frame()
-        return "\n".join([
-            f"Posterior of {getattr(fit, 'formula', 'the model')} ({describe(fit)})", "",
-            "Random effects (posterior of SDs and correlations):",
-            vc.to_string(index=False, float_format=lambda x: f"{x:.4g}", na_rep=""), "",
-            "Fixed effects:", fe.to_string(float_format=lambda x: f"{x:.4g}"), "", diagnostics_text(fit)])
+    """The fit's own summary."""
+    return str(fit.summary())
 
 
 def describe(fit: Any) -> str:
     """One line: sampler, chains, draws."""
-    info = getattr(fit, "sampler_info", None)
-    if info is None:
-        return "NUTS"
-    sampler = getattr(info, "sampler", "NUTS")
-    chains, draws = getattr(info, "chains", "?"), getattr(info, "draws", "?")
-    return f"NUTS ({sampler}), {chains} chains x {draws} draws"
+    info = fit.sampler_info
+    return f"NUTS ({info.sampler}), {info.chains} chains x {info.draws} draws"

@@ -158,11 +158,8 @@ def _resolve(model_or_fits: Any, draws: int, tune: int, chains: int, random_seed
             warnings.simplefilter("ignore")
             lfit = model.fit(method=method)
         bfit = None
-        if sample and _bayes.bayes_available():
+        if sample:
             bfit = _bayes.sample_model(model, draws=draws, tune=tune, chains=chains, random_seed=random_seed)
-        elif sample:
-            notes.append("The Bayesian engine is not installed here (mixbayes.bayes.sample is missing): the report "
-                         "shows the likelihood fit only.")
         return model, lfit, bfit
     if isinstance(model_or_fits, Sequence) and not isinstance(model_or_fits, str):
         fits = list(model_or_fits)

@@ -166,13 +166,11 @@ def fitted_lines_plot(shr: Shrinkage, max_groups: int = 24) -> Figure:
     intercept-only term: the data per group with the three levels as short horizontal bars)."""
     fit = shr.fit
     d = fit.design
-    from .shrinkage import group_columns
+    from .shrinkage import group_columns, held_offset
 
     _, cols, Z, codes, _ = group_columns(fit, shr.group)
     inv = d.family.link.inverse
-    names = list(d.fixef_names)
-    other = [j for j, nme in enumerate(names) if nme not in cols]
-    rest = d.offset + (d.X[:, other] @ fit.beta[other] if other else 0.0)
+    rest = held_offset(fit, cols)
     levels = list(shr.n.index)
     slope = next((k for k, c in enumerate(cols) if c != "(Intercept)"), None)
     y = d.y

@@ -165,6 +165,14 @@ def group_columns(fit: Any, group: str | None = None) -> tuple[str, list[str], n
     return group, cols, np.column_stack(zs), terms[0].codes, tuple(terms[0].levels)
 
 
+def held_offset(fit: Any, columns: list[str]) -> np.ndarray:
+    """The offset plus the fixed effects outside ``columns`` at the mixed model's estimates (what a per-group
+    regression on ``columns`` holds fixed)."""
+    d = fit.design
+    other = [j for j, name in enumerate(d.fixef_names) if name not in columns]
+    return d.offset + (d.X[:, other] @ fit.beta[other] if other else 0.0)
+
+
 def shrinkage(fit: Any, bayes_fit: Any = None, group: str | None = None) -> Shrinkage:
     """No-pooling, complete-pooling and partial-pooling estimates per group.
 
@@ -197,8 +205,7 @@ def shrinkage(fit: Any, bayes_fit: Any = None, group: str | None = None) -> Shri
     index = pd.Index([str(v) for v in levels], name=group)
     fixef = fit.fixef
     names = list(d.fixef_names)
-    other = [j for j, nme in enumerate(names) if nme not in cols]
-    offset = d.offset + (d.X[:, other] @ fit.beta[other] if other else 0.0)
+    offset = held_offset(fit, cols)
     fam = d.family
     rows = []
     for j in range(len(levels)):

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..design.checks import non_varying_columns
 from . import _bayes
 from .format import Displayed, TextTable, fmt
 from .regression import fit_regression
@@ -262,22 +263,8 @@ def _fit_quietly(model: Any, method: str | None, control: Any = None) -> tuple[A
 
 
 def _non_varying(term: Any) -> list[str]:
-    """Columns of a term with an intercept that are constant within every level of its grouping factor (their
-    random slopes cannot be told apart from the random intercepts)."""
-    if "(Intercept)" not in term.columns:
-        return []
-    out = []
-    for k, col in enumerate(term.columns):
-        if col == "(Intercept)":
-            continue
-        z = term.z[:, k]
-        lo = np.full(term.n_levels, np.inf)
-        hi = np.full(term.n_levels, -np.inf)
-        np.minimum.at(lo, term.codes, z)
-        np.maximum.at(hi, term.codes, z)
-        if np.all(hi - lo <= 1e-12 * (1 + np.abs(hi))):
-            out.append(col)
-    return out
+    """Slope columns of a term with an intercept that do not vary within its groups (see the design checks)."""
+    return non_varying_columns(term) if "(Intercept)" in term.columns else []
 
 
 def _design_problems(model: Any) -> list[tuple[str, str, str]]:
@@ -381,7 +368,7 @@ def convergence_walkthrough(model: Any, method: str | None = None, stop_when_res
     stop_when_resolved : stop at the first remedy that resolves the warning (the rest are listed as not tried).
     maxeval_factor : the evaluation limit is multiplied by this in step 4.
     """
-    from ..likelihood.convergence import scale_problems
+    from ..likelihood.convergence import scale_problems, smallest_slope
     from ..results.allfit import allfit
 
     model = getattr(model, "model", model)
@@ -443,10 +430,8 @@ def convergence_walkthrough(model: Any, method: str | None = None, stop_when_res
         for r in remedies:
             skip(r, "not applicable: no random-effects term has slopes")
     else:
-        T = term.factor(current_fit.theta)
-        sds = np.sqrt(np.sum(T**2, axis=1))
-        slopes = [k for k, c in enumerate(term.columns) if c != "(Intercept)"]
-        k = min(slopes, key=lambda i: sds[i]) if slopes else int(np.argmin(sds))
+        sds = np.sqrt(np.sum(term.factor(current_fit.theta) ** 2, axis=1))
+        k = smallest_slope(term, current_fit.theta)
         flat = _non_varying(term)
         why = f" (smallest SD, {fmt(sds[k] * (current_fit.scale_sigma or 1.0))})"
         if flat:
