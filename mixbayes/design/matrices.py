@@ -10,12 +10,14 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from ..arguments import closest
 from ..exceptions import (
     DesignError,
     EmptyDataError,
     MissingDataWarning,
     TooFewLevelsError,
     UnknownColumnError,
+    UnknownGroupError,
 )
 from ..families import Family
 from ..formula.nodes import BinOp, Call, Name, Neg, Node, Number, Paren, render
@@ -137,7 +139,9 @@ class ModelMatrices:
         for t in self.terms:
             if t.group == group:
                 return t
-        raise KeyError(f"no random-effects term with grouping factor {group!r}")
+        raise UnknownGroupError(f"no random-effects term with grouping factor {group!r}; grouping factors: "
+                                f"{', '.join(dict.fromkeys(t.group for t in self.terms))}"
+                                f"{closest(group, [t.group for t in self.terms])}")
 
     def fixed_matrix(self, data: pd.DataFrame) -> np.ndarray:
         """The fixed-effects model matrix of new data (training categories and transforms)."""

@@ -52,11 +52,9 @@ class GlmmControl:
 
     @classmethod
     def from_any(cls, control: Any) -> GlmmControl:
-        if control is None:
-            return cls()
-        if isinstance(control, cls):
-            return control
-        return cls(**dict(control))
+        from ..arguments import control_from
+
+        return control_from(cls, control)
 
 
 @dataclass

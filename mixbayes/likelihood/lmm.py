@@ -56,11 +56,9 @@ class LmmControl:
 
     @classmethod
     def from_any(cls, control: Any) -> LmmControl:
-        if control is None:
-            return cls()
-        if isinstance(control, cls):
-            return control
-        return cls(**dict(control))
+        from ..arguments import control_from
+
+        return control_from(cls, control)
 
 
 class LmmObjective:

@@ -19,6 +19,7 @@ import numpy as np
 
 from ..design.matrices import ModelMatrices
 from ..design.terms import relative_effects
+from ..exceptions import FitError
 from ..families import BoundFamily, Family
 from .crossprod import CrossProductPlan
 from .factor import BlockedFactor, NotPositiveDefinite
@@ -26,8 +27,9 @@ from .factor import BlockedFactor, NotPositiveDefinite
 __all__ = ["GlmmWorkspace", "PirlsFailure", "gauss_hermite"]
 
 
-class PirlsFailure(ArithmeticError):
-    """PIRLS did not converge (step halving failed or the iteration limit was reached)."""
+class PirlsFailure(FitError):
+    """PIRLS did not converge (step halving failed or the iteration limit was reached).  A :class:`FitError`, so
+    that one escaping a public call is typed; :func:`~mixbayes.likelihood.glmm.fit_glmm` names its cause."""
 
 
 def gauss_hermite(n: int) -> tuple[np.ndarray, np.ndarray]:

@@ -13,7 +13,7 @@ import pandas as pd
 from scipy import stats
 
 from ..design.terms import add_simulated_effects, conditional_covariances
-from ..exceptions import NotSupportedError, OverdispersionWarning, SeparationWarning
+from ..exceptions import ArgumentError, NotSupportedError, OverdispersionWarning, SeparationWarning
 from ..likelihood.glmm import GlmmEstimate, fit_glmm
 from ..likelihood.separation import separated_columns
 from .base import MixedFit
@@ -111,7 +111,7 @@ class GlmmFit(MixedFit):
         elif type == "working":
             r = (y - mu) / self.family.link.mu_eta(self.linear_predictor)
         else:
-            raise ValueError(f"unknown residual type {type!r}: use deviance, pearson, response or working")
+            raise ArgumentError(f"unknown residual type {type!r}: use deviance, pearson, response or working")
         return pd.Series(r, index=self.design.row_index, name=f"{type} residuals")
 
     # ---- diagnostics ---------------------------------------------------------------------------------------------
