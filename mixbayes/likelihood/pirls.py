@@ -282,8 +282,9 @@ class GlmmWorkspace:
                 else:
                     raise PirlsFailure("PIRLS step halving failed")
             u, b, eta, mu = u_new, b_new, eta_new, mu_new
-            if abs((oldpdev - pdev) / pdev) < tol:
-                break
+            with np.errstate(over="ignore", divide="ignore", invalid="ignore"):  # pdev can be 0 (a perfect fit)
+                if abs((oldpdev - pdev) / pdev) < tol or oldpdev == pdev:
+                    break
             oldpdev = pdev
         else:
             raise PirlsFailure(f"pwrssUpdate did not converge in {maxit} iterations")
