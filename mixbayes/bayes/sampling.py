@@ -105,11 +105,11 @@ def sample(model: Model, draws: int = 1000, tune: int = 1000, chains: int = 4, s
 
     progress = Progress(progressbar)
     seed = _seed(random_seed)
+    prior_set = model_priors(model, priors)  # a bad prior fails before JAX or PyMC are imported
     if sampler == "blackjax":
         from .samplers import configure_jax
 
         configure_jax(chains)  # before PyMC can import JAX, so that the chains get their own host devices
-    prior_set = model_priors(model, priors)
     with progress.phase("build", "building the PyMC model"):
         built = built_model(model, prior_set, marginalize)
     from .samplers import run_sampler

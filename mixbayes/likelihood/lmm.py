@@ -230,8 +230,8 @@ def fit_lmm(design: ModelMatrices, reml: bool = True, control: Any = None, start
     if design.family.name != "gaussian" or design.family.link.name != "identity":
         raise DesignError("fit_lmm fits Gaussian models with the identity link; use the GLMM engine")
     _check_identifiable(design, control)
+    objective = LmmObjective(design, reml, y)  # checks that there are more observations than fixed effects
     _check_residual(design, design.y if y is None else np.asarray(y, dtype=float))
-    objective = LmmObjective(design, reml, y)
     with blas_limit(design, control.blas_threads):
         summary = optimize_theta(objective, design, control, start)
         theta = summary.final
