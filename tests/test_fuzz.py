@@ -52,9 +52,16 @@ def frames(draw: st.DrawFn, response: str) -> pd.DataFrame:
     x = draw(_column(x_kind, n))
     n_groups = draw(st.integers(1, 4))
     g = draw(st.lists(st.one_of(st.integers(0, n_groups - 1), st.sampled_from([None, "z"])), min_size=n, max_size=n))
+    h = draw(st.lists(st.integers(0, 2), min_size=n, max_size=n))
+    w = draw(st.lists(st.one_of(st.sampled_from([0.0, 1.0, 2.0, 0.5]), _ODD), min_size=n, max_size=n))
     return pd.DataFrame({"y": pd.Series(y, dtype=object if y_kind in ("number", "count", "binary", "text") else None),
                          "x": pd.Series(x, dtype=object if x_kind in ("number", "text") else None),
-                         "g": pd.Series(g, dtype=object)})
+                         "g": pd.Series(g, dtype=object), "h": h, "w": pd.Series(w, dtype=object)})
+
+
+FORMULAS = st.sampled_from(["y ~ x + (1 | g)", "y ~ x + (1 | g)", "y ~ x + (x | g)", "y ~ 1 + (1 | g)",
+                            "y ~ x + (1 | g) + (1 | h)", "y ~ x + (1 | g:h)", "y ~ x * h + (1 | g)"])
+WEIGHTS = st.sampled_from([None, None, None, "w"])
 
 
 def _fit_or_typed_error(fit: Any) -> None:
@@ -71,21 +78,21 @@ def _fit_or_typed_error(fit: Any) -> None:
 
 
 @FUZZ
-@given(frames("clean"))
-def test_lmer_fit_or_typed_error(data: pd.DataFrame) -> None:
-    _fit_or_typed_error(lambda: mb.lmer("y ~ x + (1 | g)", data))
+@given(frames("clean"), FORMULAS, WEIGHTS)
+def test_lmer_fit_or_typed_error(data: pd.DataFrame, formula: str, weights: str | None) -> None:
+    _fit_or_typed_error(lambda: mb.lmer(formula, data, weights=weights))
 
 
 @FUZZ
-@given(frames("binary"))
-def test_glmer_binomial_fit_or_typed_error(data: pd.DataFrame) -> None:
-    _fit_or_typed_error(lambda: mb.glmer("y ~ x + (1 | g)", data, family="binomial"))
+@given(frames("binary"), FORMULAS, WEIGHTS)
+def test_glmer_binomial_fit_or_typed_error(data: pd.DataFrame, formula: str, weights: str | None) -> None:
+    _fit_or_typed_error(lambda: mb.glmer(formula, data, family="binomial", weights=weights))
 
 
 @FUZZ
-@given(frames("count"))
-def test_glmer_poisson_fit_or_typed_error(data: pd.DataFrame) -> None:
-    _fit_or_typed_error(lambda: mb.glmer("y ~ x + (1 | g)", data, family="poisson"))
+@given(frames("count"), FORMULAS, WEIGHTS)
+def test_glmer_poisson_fit_or_typed_error(data: pd.DataFrame, formula: str, weights: str | None) -> None:
+    _fit_or_typed_error(lambda: mb.glmer(formula, data, family="poisson", weights=weights))
 
 
 @pytest.mark.parametrize("family", ["gaussian", "binomial", "poisson"])

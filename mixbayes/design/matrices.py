@@ -373,6 +373,9 @@ def build_design(
     prior = np.ones(len(frame)) if w_all is None else w_all[complete]
     if np.any(prior < 0):
         raise DesignError("weights must be non-negative")
+    if prior.size and float(np.max(prior)) > 1e150:
+        raise DesignError(f"weights as large as {float(np.max(prior)):.3g} overflow double precision in the model's "
+                          "cross-products; rescale the weights (only their ratios matter for a Gaussian model)")
     if not np.any(prior > 0):
         raise DesignError(f"all {len(prior)} weights are zero: no observation would count (lme4 stops with "
                           "'Downdated VtV is not positive definite'); give positive weights")
