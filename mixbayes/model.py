@@ -93,6 +93,10 @@ class Model:
         if method == "map":
             from .bayes.map import fit_map
 
+            unknown = [k for k in kwargs if k != "priors"]
+            if unknown:
+                raise ArgumentError(f"unexpected argument {unknown[0]!r} for the MAP fit (it takes priors=)."
+                                    f"{closest(unknown[0], ['priors', 'control', 'emit_warnings'])}")
             return fit_map(self, **kwargs)
         if method in ("bayes", "nuts"):
             return self.sample(**kwargs)

@@ -146,6 +146,8 @@ ARGUMENTS: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
     ("control not a dict", lambda: sleep_model().fit(control=5), ArgumentError, r"control must be a dict.*int"),
     ("misspelt fit argument", lambda: sleep_model().fit(nAGQQ=1), ArgumentError, r"'nAGQQ'.*'nAGQ'"),
     ("misspelt lmer argument", lambda: mb.lmer(SS, sleep(), contrl={}), ArgumentError, r"'contrl'.*'control'"),
+    ("misspelt MAP argument", lambda: sleep_model().fit(method="map", prior={}), ArgumentError,
+     r"'prior' for the MAP fit.*'priors'"),
     ("method not a string", lambda: sleep_model().fit(method=3), ArgumentError, r"method must be a string.*3"),
     ("unknown method", lambda: sleep_model().fit(method="foo"), mb.NotSupportedError, r"method 'foo'"),
     ("nAGQ not an integer", lambda: mb.glmer("y ~ x + (1 | g)", small(y=lambda f: (f.x > 0.5).astype(int)),
