@@ -39,6 +39,13 @@ EXPANSIONS = [
     ("cbind(s, n - s) ~ x + (1 | g)", "cbind(s, n - s) ~ x + (1 | g)", [("1", "g")]),
     ("y~x+(1|g)", "y ~ x + (1 | g)", [("1", "g")]),
     ("y ~ `odd name` + (1 | `my group`)", "y ~ `odd name` + (1 | `my group`)", [("1", "my group")]),
+    # lme4's bare bar: '|' binds loosest, so the whole right-hand side is one random-effects term
+    ("Yield ~ 1|Batch", "Yield ~ (1 | Batch)", [("1", "Batch")]),
+    ("y ~ x + z | g", "y ~ (x + z | g)", [("x + z", "g")]),
+    ("y ~ x || g", "y ~ (1 | g) + (0 + x | g)", [("1", "g"), ("0 + x", "g")]),
+    # R's deparse of calls (R's column names)
+    ("y ~ poly(x, 2, raw=TRUE) + (1 | g)", "y ~ poly(x, 2, raw = TRUE) + (1 | g)", [("1", "g")]),
+    ("Reaction > 250 ~ Days + (1|Subject)", "Reaction > 250 ~ Days + (1 | Subject)", [("1", "Subject")]),
 ]
 
 FIXED = [
@@ -91,7 +98,7 @@ MALFORMED = [
     ("y ~ x + (x | g", "never closed", 8),
     ("y ~ x) + (1 | g)", "no matching '('", 5),
     ("y ~ x +", "ends where a term", 7),
-    ("y ~ x | g", "outside parentheses", 6),
+    ("y ~ x + (1 | g) | h", "nested inside each other", 16),
     ("y ~ x * (1 | g)", "added with '+'", 8),
     ("y ~ x - (1 | g)", "cannot be removed", 8),
     ("(1 | g) ~ x", "right of '~'", 0),
