@@ -258,6 +258,14 @@ def test_deep_parentheses_are_a_syntax_error_not_a_recursion_error() -> None:
             mb.parse_formula(formula)
 
 
+def test_a_1000_term_formula_parses() -> None:
+    formula = "y ~ " + " + ".join(f"x{i}" for i in range(1000)) + " - x5 + (x1 + x2 + x3 | g)"
+    parsed = mb.parse_formula(formula)
+    assert len(parsed.fixed) == 1001 and parsed.fixed[-1][0] == "-"
+    assert mb.expand_formula(formula).endswith("x999 - x5 + (x1 + x2 + x3 | g)")
+
+
+@pytest.mark.slow
 def test_a_1000_term_formula_fits() -> None:
     rng = np.random.default_rng(1)
     data = pd.DataFrame(rng.normal(size=(1200, 1000)), columns=[f"x{i}" for i in range(1000)])
