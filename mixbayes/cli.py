@@ -8,7 +8,8 @@
     mixbayes datasets
 
 Errors are reported as one line on stderr (``mixbayes: error: ...``) with exit status 2 for bad arguments and
-malformed or refused formulas (the line names the character position) and 1 for data or model problems.  Setting ``MIXBAYES_FAST=1`` makes the Bayesian defaults small (2 chains x 500
+malformed or refused formulas (the line names the character position) and 1 for data or model problems.
+Setting ``MIXBAYES_FAST=1`` makes the Bayesian defaults small (2 chains x 500
 draws after 500 warm-up steps), for tests.
 """
 

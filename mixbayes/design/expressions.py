@@ -17,7 +17,17 @@ import pandas as pd
 
 from ..exceptions import DesignError, FormulaSyntaxError, UnknownColumnError
 from ..formula.expr import (
-    CONSTANTS, EBin, ECall, ENum, EParen, EStr, EUnary, EVar, Expr, parse_expression, variables,
+    CONSTANTS,
+    EBin,
+    ECall,
+    ENum,
+    EParen,
+    EStr,
+    EUnary,
+    EVar,
+    Expr,
+    parse_expression,
+    variables,
 )
 from .bases import ns_basis, ns_state, poly_basis, poly_state
 

@@ -27,7 +27,7 @@ from ..formula.expr import EBin, ECall, ENum, EParen, EStr, EUnary, EVar, Expr
 from .bases import ns_basis, ns_state, poly_basis, poly_state
 from .expressions import r_functions
 
-__all__ = ["SafeMaterializer", "check_code", "python_code", "safe_context"]
+__all__ = ["check_code", "python_code", "safe_context"]  # and SafeMaterializer, built on first use
 
 _PY_OPS = {"^": "**", "%%": "%", "%/%": "//", "&&": "&", "||": "|"}
 _CONTRASTS = {"contr.poly": "poly", "contr.treatment": "treatment", "contr.sum": "sum", "contr.helmert": "helmert"}
