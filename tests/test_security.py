@@ -182,7 +182,8 @@ def test_formulaic_refuses_unchecked_code(code: str) -> None:
     """Even code that bypassed the formula check cannot run through the materializer mixbayes gives formulaic."""
     import formulaic
 
-    from mixbayes.design.safe_formulaic import SafeMaterializer, safe_context
+    from mixbayes.design.safe_formulaic import safe_context
+    from mixbayes.design.safe_materializer import SafeMaterializer
 
     with pytest.raises(Exception, match=r"not allowed|only the whitelisted"):
         formulaic.model_matrix(code.format(m=MARKER), pd.DataFrame({"x": [1.0, 2.0, 3.0]}),

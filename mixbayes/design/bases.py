@@ -9,8 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy.interpolate import BSpline
-from scipy.linalg import qr
 
 from ..exceptions import DesignError
 
@@ -19,6 +17,8 @@ __all__ = ["ns_basis", "ns_state", "poly_basis", "poly_state"]
 
 def _spline_design(knots: np.ndarray, x: np.ndarray, deriv: int = 0) -> np.ndarray:
     """R's ``splines::splineDesign(knots, x, ord = 4, derivs)``: cubic B-spline basis (or derivatives) at x."""
+    from scipy.interpolate import BSpline
+
     nb = len(knots) - 4
     out = np.empty((len(x), nb))
     for j in range(nb):
@@ -75,6 +75,8 @@ def ns_basis(x: np.ndarray, state: dict[str, Any]) -> np.ndarray:
             piv = np.array([pivot])
             value, slope = _spline_design(aknots, piv)[0], _spline_design(aknots, piv, 1)[0]
             basis[mask] = value[None, :] + (x[mask] - pivot)[:, None] * slope[None, :]
+    from scipy.linalg import qr
+
     const = _spline_design(aknots, boundary, 2)
     if not state["intercept"]:
         const, basis = const[:, 1:], basis[:, 1:]

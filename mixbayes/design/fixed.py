@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import keyword
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -52,7 +53,7 @@ def model_matrix(text: str, frame: pd.DataFrame, functions: Mapping[str, Callabl
     """formulaic's ``model_matrix`` through the checking materializer, without builtins."""
     import formulaic
 
-    from .safe_formulaic import SafeMaterializer
+    from .safe_materializer import SafeMaterializer
 
     return formulaic.model_matrix(text, frame, context=safe_context(functions), materializer=SafeMaterializer,
                                   na_action="ignore", **kwargs)
@@ -83,7 +84,7 @@ def _formulaic_text(node: Node, frame: pd.DataFrame, names: dict[str, str],
                 text = f"C(`{name}`, contr_poly)" if not name.isidentifier() else f"C({name}, contr_poly)"
                 names[text] = name
                 return text
-            if not name.isidentifier():
+            if not name.isidentifier() or keyword.iskeyword(name):
                 names[f"`{name}`"] = name
                 names[name] = name
                 return f"`{name}`"

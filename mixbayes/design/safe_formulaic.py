@@ -126,6 +126,8 @@ class _Refused:
         raise FormulaSyntaxError(f"{self._name!r} is not allowed in a formula", self._name, 0)
 
     def __getattr__(self, attr: str) -> Any:
+        if attr.startswith("__"):
+            raise AttributeError(attr)
         raise FormulaSyntaxError(f"{self._name!r} is not allowed in a formula", self._name, 0)
 
     def __repr__(self) -> str:
@@ -199,31 +201,9 @@ def callable_names(context: Mapping[str, Any]) -> frozenset[str]:
                      and not k.startswith("_"))
 
 
-def _materializer() -> type:
-    from formulaic.materializers import PandasMaterializer
-    from interface_meta import override
-
-    class SafeMaterializer(PandasMaterializer):  # type: ignore[misc, valid-type]
-        """formulaic's pandas materializer that re-checks each factor's code before evaluating it."""
-
-        REGISTER_NAME = "mixbayes_safe"
-        REGISTER_INPUTS = ()
-
-        @override
-        def _evaluate(self, expr: str, metadata: Any, spec: Any) -> Any:
-            check_code(expr, callable_names(self.context))
-            return super()._evaluate(expr, metadata, spec)
-
-    return SafeMaterializer
-
-
-_MATERIALIZER: type | None = None
-
-
 def __getattr__(name: str) -> Any:
-    global _MATERIALIZER
-    if name == "SafeMaterializer":
-        if _MATERIALIZER is None:
-            _MATERIALIZER = _materializer()
-        return _MATERIALIZER
+    if name == "SafeMaterializer":  # formulaic is imported only when a model matrix needs it
+        from .safe_materializer import SafeMaterializer
+
+        return SafeMaterializer
     raise AttributeError(name)

@@ -138,7 +138,9 @@ _REFUSED = {
     "~": "'~' is not allowed inside an expression",
     ":": "':' (a sequence) is not allowed inside an expression; write interactions outside calls",
 }
-_KEYWORDS = frozenset(keyword.kwlist) | {"function", "repeat", "next", "break", "NULL", "NA", "NaN", "..."}
+_R_RESERVED = frozenset({"function", "repeat", "next", "break", "if", "else", "while", "for", "in", "NULL", "NA",
+                         "NaN", "...", "NA_integer_", "NA_real_", "NA_character_"})
+_KEYWORDS = frozenset(keyword.kwlist) | _R_RESERVED
 _PREC = {"|": 1, "||": 1, "&": 2, "&&": 2, "<": 4, ">": 4, "<=": 4, ">=": 4, "==": 4, "!=": 4, "+": 5, "-": 5,
          "*": 6, "/": 6, "%%": 7, "%/%": 7, "%in%": 7, "^": 9}
 _NOT_PREC = 3
@@ -219,12 +221,15 @@ def _tokens(text: str, base: int, formula: str) -> list[_Tok]:
     return out
 
 
-def _check_name(name: str, pos: int, formula: str, quoted: bool) -> None:
+def _check_name(name: str, pos: int, formula: str, quoted: bool, python: bool = True) -> None:
+    """Refuse names starting with '_' (quoted or not) and, unquoted, R's reserved words and (inside expressions,
+    ``python=True``) Python's keywords; a column with such a name is written in backticks."""
     if name.startswith("_") or "._" in name or "__" in name:
         raise FormulaSyntaxError(f"names starting with '_' are not allowed in a formula ({name!r})", formula, pos)
-    if not quoted and name in _KEYWORDS:
+    if not quoted and (name in _R_RESERVED or (python and name in _KEYWORDS)):
         raise FormulaSyntaxError(f"{name!r} is not allowed in a formula: only column names, numbers, operators "
-                                 "and the listed functions are", formula, pos)
+                                 f"and the listed functions are (a column of that name is written `{name}`)",
+                                 formula, pos)
 
 
 class _ExprParser:
@@ -263,8 +268,9 @@ class _ExprParser:
             return self.fail(_REFUSED[tok.text])
         if tok.kind == "op" and tok.text == "=":
             return self.fail("'=' is only allowed to name a function's argument, e.g. poly(x, 2, raw = TRUE)")
-        if tok.kind == "eof":
-            return self.fail("the expression ends where a value is expected")
+        if tok.kind == "eof" or (tok.kind == "op" and tok.text in (")", ",")):
+            return self.fail(f"expected a value before {tok.text!r}" if tok.text else
+                             "the expression ends where a value is expected")
         if tok.kind == "name" and tok.text in _KEYWORDS:
             _check_name(tok.text, self.base + tok.pos, self.formula, False)
         return self.fail(f"unexpected {tok.text!r} in an expression")
@@ -405,7 +411,7 @@ _SPACED = {"+", "-", "*", "<", ">", "<=", ">=", "==", "!=", "&", "&&", "|", "||"
 def _name(name: str) -> str:
     ok = name[:1].isalpha() or (name[:1] == "." and not name[1:2].isdigit())
     ok = ok and all(c.isalnum() or c in "._" for c in name)
-    return name if ok and name not in _KEYWORDS else f"`{name}`"
+    return name if ok and name not in _R_RESERVED else f"`{name}`"
 
 
 def deparse(node: Expr) -> str:

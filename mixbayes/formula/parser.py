@@ -117,6 +117,9 @@ class _Parser:
             return self.error("unbalanced parentheses: ')' has no matching '('")
         if tok.kind == "op" and tok.text == "~":
             return self.error("a formula has exactly one '~'")
+        if tok.kind == "op" and tok.text == "::":
+            return self.error("namespaces ('::') are not allowed in a formula: call the function by its name, "
+                              "e.g. ns(x, 3)")
         if tok.kind == "op" and tok.text in _EXPRESSION_OPS:
             return self.error(f"'{tok.text}' between terms: wrap a comparison or a computation in I(...), "
                               "e.g. I(x > 1)")
@@ -166,7 +169,7 @@ class _Parser:
                 raise FormulaSyntaxError(
                     "'.' (all other columns) is not supported: name the predictors", self.text, tok.pos
                 )
-            _check_name(tok.text, tok.pos, self.text, self.text[tok.pos] == "`")
+            _check_name(tok.text, tok.pos, self.text, self.text[tok.pos] == "`", python=False)
             return Name(tok.text, tok.pos)
         if tok.kind == "number":
             self.take()
@@ -186,6 +189,8 @@ class _Parser:
             raise self.error(f"nothing before '{tok.text}': write '(1 {tok.text} g)' for a random intercept")
         if self.at_op(")"):
             raise self.error("expected a term before ')'")
+        if self.at_op("::"):
+            raise self.unexpected()
         raise self.error(f"expected a term, found {tok.text!r}")
 
     def parenthesised(self) -> Node:
