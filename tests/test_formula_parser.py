@@ -248,6 +248,9 @@ def test_user_functions_are_named_explicitly() -> None:
 def test_python_keywords_are_column_names_at_the_formula_level() -> None:
     assert parse_formula("y ~ class + (1 | from)").fixed_text() == "class"
     assert parse_formula("y ~ I(`class` + 1)").fixed_text() == "I(class + 1)"
+    assert parse_formula("y ~ I(class + 1)").fixed_text() == "I(class + 1)"
+    with pytest.raises(mb.FormulaSyntaxError, match="'import' is not allowed"):
+        parse_formula("y ~ I(import os)")
 
 
 INJECTION_TOKENS = st.sampled_from([

@@ -321,7 +321,10 @@ class _ExprParser:
             return EStr(tok.text, pos)
         if tok.kind in ("name", "qname"):
             quoted = tok.kind == "qname"
-            _check_name(tok.text, pos, self.formula, quoted)
+            nxt = self.toks[self.i + 1]
+            as_value = nxt.kind == "eof" or (nxt.kind == "op" and (nxt.text in _PREC or nxt.text in (")", ",")))
+            # a Python keyword followed by an operator is a column name ('class + 1'); as syntax it is refused
+            _check_name(tok.text, pos, self.formula, quoted, python=not as_value)
             self.i += 1
             if not quoted and self.at("("):
                 return self.call(tok.text, pos)
