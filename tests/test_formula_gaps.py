@@ -76,3 +76,14 @@ def test_spline_basis_is_reused_for_new_data() -> None:
     X = fit.model.design.fixed_matrix(new)
     np.testing.assert_allclose(X[:, 1:4], ns_basis(new["x"].to_numpy(), state), atol=1e-12)
     assert np.isfinite(fit.predict(new)).all()
+
+
+@pytest.mark.parametrize(("term", "words"), [
+    ("ns(x, df = 1e9)", "needs more than"),
+    ("poly(x, 1e9)", "must be less than the number of unique points"),
+    ("ns(x, df = 0)", "too small"),
+    ("poly(x, 0)", "at least 1"),
+])
+def test_absurd_basis_sizes_are_typed_errors(term: str, words: str) -> None:
+    with pytest.raises(mb.DesignError, match=words):
+        mb.Model(f"y ~ {term} + (1 | g)", SYNTH)

@@ -50,6 +50,9 @@ def ns_state(x: np.ndarray, df: Any = None, knots: Any = None, intercept: bool =
             if n_interior < 0:
                 raise DesignError(f"ns(): df = {df} is too small (at least {1 + int(bool(intercept))})")
             inside = x[(x >= boundary[0]) & (x <= boundary[1])]
+            if n_interior > len(inside):
+                raise DesignError(f"ns(): df = {df} needs more than the {len(inside)} values inside the boundary "
+                                  "knots")
             probs = np.linspace(0, 1, n_interior + 2)[1:-1]
             interior = np.quantile(inside, probs) if n_interior else np.zeros(0)
     else:
