@@ -6,8 +6,9 @@ that code Python's builtins.  Three layers keep formula text from running code t
 
 1. the code formulaic sees is rendered here from the tree that :mod:`mixbayes.formula.expr` accepted;
 2. :func:`check_code` re-checks that code as a Python syntax tree (names, constants, arithmetic, comparisons and
-   calls of whitelisted names only) before formulaic parses it, and :class:`SafeMaterializer` checks each
-   factor again right before formulaic evaluates it;
+   calls of whitelisted names only) before formulaic parses it, and
+   :class:`~mixbayes.design.safe_materializer.SafeMaterializer` checks each factor again right before formulaic
+   evaluates it;
 3. :func:`safe_context` shadows every builtin (``__import__``, ``eval``, ``open``, ...) and every formulaic
    transform that is not on the whitelist (``np``, ``contr``, ...) with a stub that refuses to run.
 """
@@ -27,7 +28,7 @@ from ..formula.expr import EBin, ECall, ENum, EParen, EStr, EUnary, EVar, Expr
 from .bases import ns_basis, ns_state, poly_basis, poly_state
 from .expressions import r_functions
 
-__all__ = ["check_code", "python_code", "safe_context"]  # and SafeMaterializer, built on first use
+__all__ = ["callable_names", "check_code", "key", "python_code", "safe_context"]
 
 _PY_OPS = {"^": "**", "%%": "%", "%/%": "//", "&&": "&", "||": "|"}
 _CONTRASTS = {"contr.poly": "poly", "contr.treatment": "treatment", "contr.sum": "sum", "contr.helmert": "helmert"}
@@ -199,11 +200,3 @@ def callable_names(context: Mapping[str, Any]) -> frozenset[str]:
     """Names of the context that formula code may call."""
     return frozenset(k for k, v in context.items() if callable(v) and not isinstance(v, _Refused)
                      and not k.startswith("_"))
-
-
-def __getattr__(name: str) -> Any:
-    if name == "SafeMaterializer":  # formulaic is imported only when a model matrix needs it
-        from .safe_materializer import SafeMaterializer
-
-        return SafeMaterializer
-    raise AttributeError(name)
