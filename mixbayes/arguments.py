@@ -68,8 +68,8 @@ def control_from[T](cls: type[T], control: Any, what: str = "control") -> T:
 
 
 def check_output_path(path: Any, suffixes: tuple[str, ...], what: str = "output") -> Path:
-    """``path`` as a Path whose suffix is one of ``suffixes`` and whose directory exists and is writable; checked
-    before any work is done, so a typo costs nothing."""
+    """``path`` as a Path whose suffix is one of ``suffixes`` and whose directory is writable or can be created
+    (its nearest existing ancestor is a writable directory); checked before any work is done."""
     if not isinstance(path, (str, os.PathLike)):
         raise ArgumentError(f"the {what} path must be a str or a Path, not {type(path).__name__}")
     p = Path(path).expanduser()
@@ -78,9 +78,14 @@ def check_output_path(path: Any, suffixes: tuple[str, ...], what: str = "output"
                             f"(not {p.suffix or 'no suffix'!r})")
     if p.is_dir():
         raise ArgumentError(f"the {what} path {str(path)!r} is a directory; give a file name")
-    parent = p.parent if str(p.parent) else Path(".")
-    if not parent.is_dir():
-        raise ArgumentError(f"the directory {str(parent)!r} of the {what} path {str(path)!r} does not exist")
-    if not os.access(parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
-        raise ArgumentError(f"the {what} path {str(path)!r} is not writable")
+    # missing directories are created when the file is written: the nearest existing one must be a writable directory
+    existing = p.parent
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ArgumentError(f"the {what} path {str(path)!r} cannot be created: {str(existing)!r} is a file, not a "
+                            "directory")
+    if not os.access(existing, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
+        raise ArgumentError(f"the {what} path {str(path)!r} is not writable (no write permission in "
+                            f"{str(existing)!r})")
     return p

@@ -326,8 +326,8 @@ def report(model_or_fits: Any, path: str | Path | None = None, *, draws: int = 1
         as given (either order).  A single likelihood fit gives a likelihood-only page; a single Bayesian fit is
         shown beside a likelihood fit of the same model, computed here (it is cheap).
     path : str or Path, optional
-        Where to write the page (``.html``; its directory must exist and be writable, which is checked before
-        anything is fitted).  Without it the HTML is returned as a string.
+        Where to write the page (``.html``; missing directories are created; a path that cannot be written is an
+        error before anything is fitted).  Without it the HTML is returned as a string.
     method : likelihood method passed to ``Model.fit`` (default REML for linear mixed models).
     intervals : likelihood intervals of the variance parameters (see :func:`~mixbayes.report.compare.compare`).
     walkthrough : run the convergence walkthrough (default: when the likelihood fit has convergence problems).
@@ -347,7 +347,7 @@ def report(model_or_fits: Any, path: str | Path | None = None, *, draws: int = 1
     """
     from ..arguments import check_output_path
 
-    # the path is checked before minutes of fitting and sampling: its directory must exist and be writable
+    # the path is checked before minutes of fitting and sampling
     p = None if path is None else check_output_path(path, (".html", ".htm"), "report")
     if sample:
         from ..bayes.sampling import check_sampling
@@ -357,5 +357,6 @@ def report(model_or_fits: Any, path: str | Path | None = None, *, draws: int = 1
                            method=method, sample=sample, intervals=intervals, walkthrough=walkthrough, title=title)
     if p is None:
         return content.html
+    p.parent.mkdir(parents=True, exist_ok=True)
     p.write_text(content.html, encoding="utf-8")
     return p
