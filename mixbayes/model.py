@@ -24,8 +24,9 @@ class Model:
     ----------
     formula : str
         lme4 formula, e.g. ``"Reaction ~ Days + (Days | Subject)"``.
-    data : pandas.DataFrame
-        The data.  Rows with missing values in the columns used are dropped (with a warning).
+    data : pandas.DataFrame, dask.dataframe.DataFrame or str
+        The data.  Rows with missing values in the columns used are dropped (with a warning).  A Dask DataFrame
+        or the path of a Parquet dataset is read partition by partition (Gaussian models; see docs/dask.md).
     family : str or Family
         ``"gaussian"`` (default), ``"binomial"``, ``"poisson"`` or ``"negative_binomial"``.
     link : str, optional
@@ -53,9 +54,16 @@ class Model:
         self.formula: ParsedFormula = parse_formula(formula)
         self.family: Family = get_family(family, link)
         self.data = data
-        self.design: ModelMatrices = build_design(self.formula, data, self.family, weights, offset)
         self._weights_arg = weights
         self._offset_arg = offset
+        from .outofcore.source import is_dask_data
+
+        if is_dask_data(data):  # two passes over the partitions in Dask; only blocks and levels come back
+            from .outofcore.design import build_block_design
+
+            self.design: ModelMatrices = build_block_design(self.formula, data, self.family, weights, offset)
+            return
+        self.design = build_design(self.formula, data, self.family, weights, offset)
         from .design.checks import design_issues
 
         for issue in design_issues(self.design):
@@ -69,6 +77,11 @@ class Model:
     def explain(self) -> Explanation:
         """Terms, grouping factors (levels, observations per level), nesting/crossing in the data and
         warnings about likely mistakes."""
+        if self.is_out_of_core:
+            from .outofcore.design import DaskDataNotSupportedError
+
+            raise DaskDataNotSupportedError("explain() reads the rows (nesting and crossing of the grouping factors); "
+                                            "it is not available for Dask data")
         return explain(self.design)
 
     def expand(self) -> str:
@@ -101,6 +114,10 @@ class Model:
 
             reml = method == "reml"
             est = fit_lmm(self.design, reml, control, start=start, emit_warnings=emit_warnings)
+            if self.is_out_of_core:
+                from .outofcore.fit import DaskLmmFit
+
+                return DaskLmmFit(self, est, reml, control=control)
             return LmmFit(self, est, reml, control=control)
         from .results.glmm import fit_glmm_model
 
@@ -155,6 +172,11 @@ class Model:
         from .bayes import sample_prior_predictive
 
         return sample_prior_predictive(self, draws=draws, random_seed=random_seed, priors=priors)
+
+    @property
+    def is_out_of_core(self) -> bool:
+        """True when the data are a Dask DataFrame or a Parquet dataset (the design holds blocks, not rows)."""
+        return getattr(self.design, "blocks", None) is not None
 
     @property
     def _is_lmm(self) -> bool:

@@ -59,7 +59,7 @@ class CrossProductPlan:
         for i, t in enumerate(self.rest):
             rows = _level_index(t) + self.offsets[i]
             k = rows[:, :, None].astype(np.int64) * n1 + idx1[:, None, :]
-            keys.append(k.reshape(len(t.codes), -1))
+            keys.append(k.reshape(len(t.codes), t.q * self.first.q))
         if keys:
             allkeys = np.concatenate(keys, axis=1).ravel()
             uniq, inverse = np.unique(allkeys, return_inverse=True)
