@@ -16,7 +16,7 @@ import pandas as pd
 
 from ..design.factors import r_label
 
-__all__ = ["FactorLevels", "ScanResult", "level_tables", "scan_partition", "merge_scans", "var_codes"]
+__all__ = ["FactorLevels", "ScanResult", "level_tables", "merge_scans", "scan_partition", "var_codes"]
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,3 @@ def tree_reduce(items: Sequence[Any], combine: Callable[[list[Any]], Any], split
         return delayed(combine)(level)
     return level[0]
 
-
-def partitions(ddf: Any, columns: list[str]) -> list[Any]:
-    """The partitions of ``ddf`` (only ``columns``) as delayed pandas frames."""
-    return list(ddf[columns].to_delayed())
