@@ -74,7 +74,10 @@ def data() -> pd.DataFrame:
     return _data()
 
 
-@pytest.mark.parametrize("name", list(MODELS))
+# intercepts and correlated slopes are also covered by the Parquet and ML tests; they run with -m slow
+@pytest.mark.parametrize("name", [pytest.param("intercepts", marks=pytest.mark.slow),
+                                  pytest.param("correlated_slopes", marks=pytest.mark.slow),
+                                  "crossed", "weights_offset"])
 def test_threaded_scheduler_equals_pandas(name: str, data: pd.DataFrame) -> None:
     formula, kw = MODELS[name]
     ddf = dd.from_pandas(data, npartitions=5)
@@ -122,12 +125,10 @@ def test_local_cluster_equals_pandas(data: pd.DataFrame) -> None:
     ddf = dd.from_pandas(data, npartitions=6)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
                                   dashboard_address=None) as cluster, distributed.Client(cluster):
-        for name in ("crossed", "weights_offset"):
-            formula, kw = MODELS[name]
-            fd, fp = _fit_both(formula, kw, ddf, data)
-            _assert_same(fd, fp)
-            np.testing.assert_allclose(fd.fitted.compute().sort_index().to_numpy(), fp.fitted.to_numpy(),
-                                       atol=1e-8)
+        formula, kw = MODELS["crossed"][0], MODELS["weights_offset"][1]  # crossed factors, weights and offsets
+        fd, fp = _fit_both(formula, kw, ddf, data)
+        _assert_same(fd, fp)
+        np.testing.assert_allclose(fd.fitted.compute().sort_index().to_numpy(), fp.fitted.to_numpy(), atol=1e-8)
 
 
 def test_parquet_dataset(data: pd.DataFrame, tmp_path) -> None:
@@ -167,7 +168,7 @@ def test_refusals_are_typed(data: pd.DataFrame) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", mb.exceptions.MissingDataWarning)
             fit = mb.lmer("y ~ x + (1 | g)", ddf)
-        for call in (fit.simulate, fit.bootstrap, fit.profile, lambda: fit.summary(ddf="kenward-roger"),
+        for call in (fit.model.sample, lambda: fit.model.fit(method="map"), fit.simulate, fit.bootstrap, fit.profile, lambda: fit.summary(ddf="kenward-roger"),
                      lambda: fit.confint(method="profile")):
             with pytest.raises(DaskDataNotSupportedError):
                 call()

@@ -84,7 +84,10 @@ def _ordered(values: np.ndarray, dtype: Any) -> list[Any]:
     present = list(values)
     if isinstance(dtype, pd.CategoricalDtype) and dtype.categories is not None and len(dtype.categories):
         seen = set(present)
-        return [c for c in dtype.categories if c in seen]
+        known = [c for c in dtype.categories if c in seen]
+        if len(known) == len(seen):  # categories known to Dask: their order
+            return known
+        present = [str(v) for v in present]  # unknown categories: as text
     if pd.api.types.is_bool_dtype(dtype):
         return [u for u in (False, True) if u in set(present)]
     try:
