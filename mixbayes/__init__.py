@@ -38,10 +38,12 @@ from .exceptions import (
     TreeDepthWarning,
     UnknownColumnError,
 )
+from .exceptions import FileFormatError, LoadMismatchWarning
 from .families import Family, get_family
 from .formula import ParsedFormula, expand_formula, parse_formula
 from .inference.bootstrap import pbtest
 from .model import Model
+from .persistence import load
 from .report import compare, convergence_walkthrough, explain_icc, naive_vs_mixed, shrinkage
 from .report.html import report
 from .results.allfit import allfit
@@ -99,4 +101,8 @@ __all__ = [
     "pbtest",
     "report",
     "shrinkage",
+    # saving and loading (docs/saving.md)
+    "FileFormatError",
+    "LoadMismatchWarning",
+    "load",
 ]
