@@ -19,7 +19,9 @@ from .exceptions import (
     EmptyDataError,
     EnergyWarning,
     FamilyError,
+    FileFormatError,
     FormulaSyntaxError,
+    LoadMismatchWarning,
     LowEssWarning,
     MissingDataWarning,
     MixbayesError,
@@ -38,7 +40,6 @@ from .exceptions import (
     TreeDepthWarning,
     UnknownColumnError,
 )
-from .exceptions import FileFormatError, LoadMismatchWarning
 from .families import Family, get_family
 from .formula import ParsedFormula, expand_formula, parse_formula
 from .inference.bootstrap import pbtest
@@ -62,7 +63,9 @@ __all__ = [
     "EnergyWarning",
     "Family",
     "FamilyError",
+    "FileFormatError",
     "FormulaSyntaxError",
+    "LoadMismatchWarning",
     "LowEssWarning",
     "MissingDataWarning",
     "MixbayesError",
@@ -95,14 +98,11 @@ __all__ = [
     "glmer",
     "list_datasets",
     "lmer",
+    "load",
     "load_dataset",
     "naive_vs_mixed",
     "parse_formula",
     "pbtest",
     "report",
     "shrinkage",
-    # saving and loading (docs/saving.md)
-    "FileFormatError",
-    "LoadMismatchWarning",
-    "load",
 ]

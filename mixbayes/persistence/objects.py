@@ -149,8 +149,8 @@ def _refit(kind: str, model: Model, part: dict[str, Any]) -> Any:
             overrides = {e.name: e.prior for e in priors.entries if e.rationale == "user"}
             return fit_map(model, priors=overrides, emit_warnings=False)
         method = part.get("method")
-        if kind == "LmmFit" and method not in ("reml", "ml") or kind == "GlmmFit" and method not in ("laplace",
-                                                                                                    "nagq0"):
+        allowed = ("reml", "ml") if kind == "LmmFit" else ("laplace", "nagq0")
+        if method not in allowed:
             raise FileFormatError(f"the manifest names an unknown fitting method {method!r} for a {kind}")
         extra = {"nAGQ": int(part.get("nAGQ", 1))} if kind == "GlmmFit" else {}
         fit = model.fit(method=method, control=part.get("control"), emit_warnings=False, **extra)
