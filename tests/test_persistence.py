@@ -383,3 +383,18 @@ def test_data_table_round_trip_is_exact() -> None:
         text, schema = frame_to_csv(f)
         json.dumps(schema)  # the schema is plain JSON
         pd.testing.assert_frame_equal(frame_from_csv(text, schema), f, check_exact=True)
+
+
+def test_own_formula_functions_are_named_not_stored(tmp_path: Path) -> None:
+    def double(x: object) -> object:
+        return 2 * np.asarray(x, dtype=float)
+
+    data = mb.load_dataset("sleepstudy")
+    fit = _quiet_fit(mb.Model("Reaction ~ double(Days) + (1 | Subject)", data, functions={"double": double}))
+    path = fit.save(tmp_path / "own.mixbayes")
+    with zipfile.ZipFile(path) as zf:
+        assert json.loads(zf.read("manifest.json"))["model"]["functions"] == ["double"]
+    with pytest.raises(NotSupportedError, match=r"calls your own function 'double'.*functions="):
+        mb.load(path)
+    back = mb.load(path, functions={"double": double})
+    assert str(back.summary()) == str(fit.summary())

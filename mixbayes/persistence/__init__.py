@@ -21,6 +21,7 @@ import json
 import os
 import tempfile
 import zipfile
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -100,12 +101,13 @@ def _check_manifest(manifest: Any, path: Path) -> dict[str, Any]:
     return manifest
 
 
-def load(path: str | os.PathLike[str]) -> Any:
+def load(path: str | os.PathLike[str], functions: Mapping[str, Callable[..., Any]] | None = None) -> Any:
     """Read a file written by :meth:`fit.save() <mixbayes.results.base.MixedFit.save>` or ``Model.save()``.
 
     Returns the :class:`~mixbayes.Model`, ``LmmFit``, ``GlmmFit``, ``MapFit`` or ``BayesFit`` that was saved.
     Likelihood and MAP fits are refitted from the saved formula, data and options and checked against the saved
-    estimates; a Bayesian fit gets its saved draws back (no resampling).
+    estimates; a Bayesian fit gets its saved draws back (no resampling).  ``functions``: your own functions that
+    the formula calls (``Model(..., functions=...)``): the file records their names, never their code.
 
     Raises
     ------
@@ -128,4 +130,4 @@ def load(path: str | os.PathLike[str]) -> Any:
         except json.JSONDecodeError as exc:
             raise FileFormatError(f"{source} is damaged: {MANIFEST} is not JSON ({exc})") from None
         manifest = _check_manifest(manifest, source)
-        return decode_object(manifest, archive)
+        return decode_object(manifest, archive, functions)

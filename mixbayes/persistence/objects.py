@@ -64,7 +64,8 @@ def _argument(value: Any, what: str) -> dict[str, Any] | None:
 def _model_part(model: Model) -> dict[str, Any]:
     fam = model.family
     return {"formula": model.formula.text, "family": fam.name, "link": fam.link.name, "family_theta": fam.theta,
-            "weights": _argument(model._weights_arg, "weights"), "offset": _argument(model._offset_arg, "offset")}
+            "weights": _argument(model._weights_arg, "weights"), "offset": _argument(model._offset_arg, "offset"),
+            "functions": sorted(getattr(model, "functions", {}))}  # names only: the file holds no code
 
 
 def _decode_argument(spec: Any) -> Any:
@@ -77,9 +78,18 @@ def _decode_argument(spec: Any) -> Any:
     raise FileFormatError(f"a weights or offset entry of the manifest is invalid: {spec!r}")
 
 
-def _decode_model(part: dict[str, Any], data: pd.DataFrame) -> Model:
+def _decode_model(part: dict[str, Any], data: pd.DataFrame, functions: Any) -> Model:
     from ..families import get_family
     from ..model import Model
+
+    needed = part.get("functions") or []
+    missing = [n for n in needed if n not in (functions or {})]
+    if missing:
+        raise NotSupportedError(
+            f"the saved formula calls your own function{'s' if len(missing) > 1 else ''} "
+            f"{', '.join(map(repr, missing))}, which a mixbayes file does not hold (it holds no code); pass "
+            f"them again: mb.load(path, functions={{{missing[0]!r}: ...}})")
+    extra = {"functions": functions} if functions else {}
 
     try:
         family = get_family(part["family"], part["link"])
@@ -93,7 +103,7 @@ def _decode_model(part: dict[str, Any], data: pd.DataFrame) -> Model:
         raise FileFormatError("the model entry of the manifest has no formula text")
     with warnings.catch_warnings():  # shown when the model was first built
         warnings.simplefilter("ignore", MixbayesWarning)
-        return Model(formula, data, family=family, weights=weights, offset=offset)
+        return Model(formula, data, family=family, weights=weights, offset=offset, **extra)
 
 
 # ---- priors --------------------------------------------------------------------------------------------------------
@@ -273,7 +283,7 @@ def encode_object(obj: Any) -> tuple[dict[str, Any], dict[str, bytes | str]]:
     return manifest, members
 
 
-def decode_object(manifest: dict[str, Any], archive: Any) -> Any:
+def decode_object(manifest: dict[str, Any], archive: Any, functions: Any = None) -> Any:
     """The model or fit of a checked manifest (see :func:`mixbayes.persistence.load`)."""
     kind = manifest["kind"]
     try:
@@ -282,7 +292,7 @@ def decode_object(manifest: dict[str, Any], archive: Any) -> Any:
     except KeyError as exc:
         raise FileFormatError(f"the manifest has no {exc} entry") from None
     data = frame_from_csv(archive.text(DATA), schema)
-    model = _decode_model(model_part, data)
+    model = _decode_model(model_part, data, functions)
     if kind == "Model":
         return model
     if kind == "BayesFit":
