@@ -19,7 +19,9 @@ from .exceptions import (
     EmptyDataError,
     EnergyWarning,
     FamilyError,
+    FileFormatError,
     FormulaSyntaxError,
+    LoadMismatchWarning,
     LowEssWarning,
     MissingDataWarning,
     MixbayesError,
@@ -42,6 +44,7 @@ from .families import Family, get_family
 from .formula import ParsedFormula, expand_formula, parse_formula
 from .inference.bootstrap import pbtest
 from .model import Model
+from .persistence import load
 from .report import compare, convergence_walkthrough, explain_icc, naive_vs_mixed, shrinkage
 from .report.html import report
 from .results.allfit import allfit
@@ -60,7 +63,9 @@ __all__ = [
     "EnergyWarning",
     "Family",
     "FamilyError",
+    "FileFormatError",
     "FormulaSyntaxError",
+    "LoadMismatchWarning",
     "LowEssWarning",
     "MissingDataWarning",
     "MixbayesError",
@@ -93,6 +98,7 @@ __all__ = [
     "glmer",
     "list_datasets",
     "lmer",
+    "load",
     "load_dataset",
     "naive_vs_mixed",
     "parse_formula",

@@ -53,14 +53,51 @@ def _cloglog_mu_eta(eta: Array) -> Array:
     return np.maximum(np.exp(eta) * np.exp(-np.exp(eta)), _EPS)
 
 
+# Module-level functions (not lambdas), so that links, families, models and fits pickle.
+def _identity(x: Array) -> Array:
+    return x
+
+
+def _ones(eta: Array) -> Array:
+    return np.ones_like(eta)
+
+
+def _exp_floor(eta: Array) -> Array:
+    return np.maximum(np.exp(eta), _EPS)
+
+
+def _probit(mu: Array) -> Array:
+    return stats.norm.ppf(mu)
+
+
+def _cloglog(mu: Array) -> Array:
+    return np.log(-np.log1p(-mu))
+
+
+def _reciprocal(x: Array) -> Array:
+    return 1.0 / x
+
+
+def _neg_inverse_sq(eta: Array) -> Array:
+    return -1.0 / eta**2
+
+
+def _square(eta: Array) -> Array:
+    return eta**2
+
+
+def _twice(eta: Array) -> Array:
+    return 2.0 * eta
+
+
 _LINKS: dict[str, Link] = {
-    "identity": Link("identity", lambda mu: mu, lambda eta: eta, lambda eta: np.ones_like(eta)),
-    "log": Link("log", np.log, lambda eta: np.maximum(np.exp(eta), _EPS), lambda eta: np.maximum(np.exp(eta), _EPS)),
+    "identity": Link("identity", _identity, _identity, _ones),
+    "log": Link("log", np.log, _exp_floor, _exp_floor),
     "logit": Link("logit", special.logit, _logit_inv, _logit_mu_eta),
-    "probit": Link("probit", stats.norm.ppf, _probit_inv, _probit_mu_eta),
-    "cloglog": Link("cloglog", lambda mu: np.log(-np.log1p(-mu)), _cloglog_inv, _cloglog_mu_eta),
-    "inverse": Link("inverse", lambda mu: 1.0 / mu, lambda eta: 1.0 / eta, lambda eta: -1.0 / eta**2),
-    "sqrt": Link("sqrt", np.sqrt, lambda eta: eta**2, lambda eta: 2.0 * eta),
+    "probit": Link("probit", _probit, _probit_inv, _probit_mu_eta),
+    "cloglog": Link("cloglog", _cloglog, _cloglog_inv, _cloglog_mu_eta),
+    "inverse": Link("inverse", _reciprocal, _reciprocal, _neg_inverse_sq),
+    "sqrt": Link("sqrt", np.sqrt, _square, _twice),
 }
 
 

@@ -165,6 +165,19 @@ class Model:
 
         return sample_prior_predictive(self, draws=draws, random_seed=random_seed, priors=priors)
 
+    def __getstate__(self) -> dict[str, Any]:
+        # the Bayesian cache holds PyMC models and compiled samplers: rebuilt on demand, never pickled
+        state = self.__dict__.copy()
+        state.pop("_bayes_cache", None)
+        return state
+
+    def save(self, path: Any) -> Any:
+        """Save the model (formula, family, data) to a mixbayes file; :func:`mixbayes.load` reads it back.
+        See docs/saving.md for the format."""
+        from .persistence import save
+
+        return save(self, path)
+
     @property
     def _is_lmm(self) -> bool:
         return self.family.name == "gaussian" and self.family.link.name == "identity"
