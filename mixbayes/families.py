@@ -240,6 +240,12 @@ class BoundFamily:
         return self.family.loglik_terms(self.y, mu, self.wt, self.trials)
 
     def loglik(self, mu: Array) -> float:
+        if self.family.name == "gaussian":
+            # R's gaussian()$aic (which glmer uses for non-identity links): sigma^2 estimated as deviance / n
+            n = len(self.y)
+            dev = self.deviance(mu)
+            pos = self.wt > 0
+            return -0.5 * (n * (np.log(2.0 * np.pi * dev / n) + 1.0) + 2.0 - float(np.sum(np.log(self.wt[pos]))))
         return float(np.sum(self.loglik_terms(mu)))
 
     def deviance(self, mu: Array) -> float:

@@ -84,7 +84,13 @@ class GlmmFit(MixedFit):
 
     @property
     def npar(self) -> int:
-        return self.design.n_fixef + self.design.n_theta + (1 if self.dispersion is not None else 0)
+        return (self.design.n_fixef + self.design.n_theta + (1 if self.dispersion is not None else 0)
+                + (1 if self.family.has_scale else 0))
+
+    @property
+    def scale_sigma(self) -> float | None:
+        """Residual SD of a Gaussian GLMM (non-identity link), lme4's sqrt(pwrss / n); None otherwise."""
+        return self.estimate.sigma if self.family.has_scale else None
 
     @property
     def loglik(self) -> float:
