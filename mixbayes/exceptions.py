@@ -149,3 +149,8 @@ class TreeDepthWarning(SamplingWarning):
 
 class EnergyWarning(SamplingWarning):
     """E-BFMI below 0.3 in a chain: the energy is explored poorly."""
+
+
+class DegenerateResponseWarning(MixbayesWarning):
+    """The response is determined by a grouping factor (constant within every level): the variance of that
+    factor's random effects is not identified by the data."""

@@ -10,7 +10,7 @@ from scipy import special, stats
 
 from .exceptions import FamilyError
 
-__all__ = ["BoundFamily", "Family", "Link", "get_family", "get_link"]
+__all__ = ["BoundFamily", "Family", "Link", "get_family", "get_link", "negative_binomial"]
 
 _EPS = np.finfo(float).eps
 Array = np.ndarray
@@ -278,3 +278,12 @@ def get_family(family: str | Family, link: str | None = None) -> Family:
             f"{', '.join(sorted(_ALLOWED_LINKS[key]))}"
         )
     return Family(key, get_link(link_name))
+
+
+def negative_binomial(theta: float | None = None, link: str = "log") -> Family:
+    """The negative binomial (NB2, variance mu + mu^2 / theta): theta estimated (joint Laplace ML, glmmTMB's
+    ``nbinom2``) when None, held fixed when given (lme4's ``glmer(family = MASS::negative.binomial(theta))``)."""
+    if theta is not None and not (np.isfinite(theta) and theta > 0):
+        raise FamilyError(f"the negative binomial's theta must be a positive number, not {theta!r}")
+    fam = get_family("negative_binomial", link)
+    return fam if theta is None else fam.with_theta(float(theta))

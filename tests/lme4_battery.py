@@ -32,7 +32,9 @@ FEATURES = {"formula-gaps": FORMULA_GAPS}
 
 OBJECTIVE_RTOL = 1e-6  # the objective may be worse than lme4's by at most this (relative)
 DEVFUN_RTOL = 1e-7  # mixbayes's deviance function must reproduce lme4's value at lme4's estimates
-SE_ATOL = 1e-3  # SEs where the optima agree
+SE_RTOL = 1e-3  # SEs where the optima agree (relative)
+# cases whose mixbayes fit takes more than a few seconds: run by `pytest -m slow`
+SLOW_IDS: set[str] = set()
 
 
 @cache
@@ -122,7 +124,7 @@ def fit_case(case: dict[str, Any], control: Any = None) -> dict[str, Any]:
     return {
         "id": case["id"], "objective": objective, "objective_r": case["objective"], "devfun_at_r": at_r,
         "devfun_r": case["devfun_at_estimates"], "devfun_at_mb": at_mb, "se": np.asarray(fit.se, float),
-        "se_r": np.asarray(case["se"], float), "sigma": 1.0 if sigma is None else float(sigma),
+        "se_r": np.asarray(case["se"], float), "vcov_warnings": list(case.get("vcov_warnings") or []), "sigma": 1.0 if sigma is None else float(sigma),
         "sigma_r": case["sigma"], "seconds": seconds, "feval": getattr(fit.optsummary, "feval", None),
         "theta": np.asarray(fit.theta), "beta": np.asarray(fit.beta), "fixef_names": list(fit.fixef.index),
     }
@@ -141,20 +143,25 @@ def judge(res: dict[str, Any]) -> dict[str, Any]:
         ok = dev_rel <= OBJECTIVE_RTOL
         verdict = ("better" if dev_rel < -OBJECTIVE_RTOL else "same") if ok else "WORSE"
     agree = abs(rel) <= OBJECTIVE_RTOL or abs(dev_rel) <= OBJECTIVE_RTOL
-    se_err = float(np.max(np.abs(res["se"] - res["se_r"]))) if len(res["se_r"]) else 0.0
+    # lme4 falls back to the covariance given theta (RX) when its finite-difference Hessian is not positive
+    # definite; mixbayes's Hessian may be (the two differ by rounding there): those SEs are not compared
+    fell_back = any("falling back" in w for w in res.get("vcov_warnings", []))
+    se_ref = res["se_r"]
+    se_err = float(np.max(np.abs(res["se"] - se_ref) / np.abs(se_ref))) if len(se_ref) else 0.0
     return {"objective_diff": diff, "objective_rel": rel, "devfun_diff": dev_diff, "devfun_rel": dev_rel,
-            "verdict": verdict, "ok": ok, "optima_agree": agree, "se_maxabs": se_err,
+            "verdict": verdict, "ok": ok, "optima_agree": agree, "se_maxrel": se_err, "se_reference": se_ref,
+            "se_compared": not fell_back,
             "devfun_repro": abs(res["devfun_at_r"] - res["devfun_r"]) / max(abs(res["devfun_r"]), 1.0)}
 
 
 def table(rows: list[tuple[dict[str, Any], dict[str, Any]]]) -> str:
     head = (f"{'case':22s} {'obj(mixbayes)':>16s} {'obj(lme4)':>16s} {'diff':>11s} {'devfun diff':>11s} "
-            f"{'verdict':>7s} {'SE max|d|':>10s} {'devfun repro':>12s} {'s':>6s}")
+            f"{'verdict':>7s} {'SE maxrel':>10s} {'devfun repro':>12s} {'s':>6s}")
     lines = [head]
     for res, j in rows:
         lines.append(f"{res['id']:22s} {res['objective']:16.8f} {res['objective_r']:16.8f} "
                      f"{j['objective_diff']:11.3e} {j['devfun_diff']:11.3e} {j['verdict']:>7s} "
-                     f"{j['se_maxabs']:10.2e} {j['devfun_repro']:12.2e} {res['seconds']:6.2f}")
+                     f"{j['se_maxrel']:10.2e}{'' if j['se_compared'] else '*'} {j['devfun_repro']:12.2e} {res['seconds']:6.2f}")
     return "\n".join(lines)
 
 
@@ -166,10 +173,12 @@ if __name__ == "__main__":  # python tests/lme4_battery.py [--stage2 NAME] [--gl
         control = {"optimizer": args[i + 1]}
         del args[i : i + 2]
     only_glmm = "--glmm" in args
+    only_lmm = "--lmm" in args
     wanted = set(a for a in args if not a.startswith("--"))
     out = []
     for c in cases():
-        if (wanted and c["id"] not in wanted) or (only_glmm and c["fun"] != "glmer"):
+        if (wanted and c["id"] not in wanted) or (only_glmm and c["fun"] != "glmer") or (
+                only_lmm and c["fun"] != "lmer"):
             continue
         r = fit_case(c, control if c["fun"] == "glmer" else None)
         out.append((r, judge(r)))

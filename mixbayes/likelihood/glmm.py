@@ -189,7 +189,9 @@ STAGE2 = ("nm_bobyqa", "nelder_mead", "bobyqa", "bobyqa_nm")
 def _stage2(fun: Any, x0: np.ndarray, lower: np.ndarray, strategy: str, steps: np.ndarray,
             settings: dict[str, float]) -> OptSummary:
     """Stage 2's optimisation with the chosen strategy (the best point of all runs is kept)."""
-    nm = {"initial_step": steps, "xtol_abs": steps * 5e-4, "ftol_abs": 0.0, "ftol_rel": 0.0, **settings}
+    # lme4's Nelder_Mead settings: FtolAbs 1e-5 (on the simplex's range), FtolRel 1e-15, XtolRel 1e-7, xt = 5e-4 xst
+    nm = {"initial_step": steps, "xtol_abs": steps * 5e-4, "xtol_rel": 1e-7, "ftol_abs": 1e-5, "ftol_rel": 1e-15,
+          **settings}
     bq = {"initial_step": 0.1, "xtol_abs": 1e-6, **settings}
     if strategy not in STAGE2 and strategy not in ("none",):
         return minimize(fun, x0, lower, optimizer=strategy, settings=bq)

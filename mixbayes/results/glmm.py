@@ -13,7 +13,7 @@ import pandas as pd
 from scipy import stats
 
 from ..design.terms import add_simulated_effects, conditional_covariances
-from ..exceptions import NotSupportedError, OverdispersionWarning, SeparationWarning
+from ..exceptions import DegenerateResponseWarning, NotSupportedError, OverdispersionWarning, SeparationWarning
 from ..likelihood.glmm import GlmmEstimate, fit_glmm
 from ..likelihood.separation import separated_columns
 from .base import MixedFit
@@ -142,7 +142,32 @@ class GlmmFit(MixedFit):
         rdf = self.df_residual
         return {"chisq": chisq, "df": rdf, "ratio": chisq / rdf, "p": float(stats.chi2.sf(chisq, rdf))}
 
+    @cached_property
+    def degenerate_groups(self) -> list[str]:
+        """Grouping factors that determine the response: it is constant within every level (and varies between
+        levels), so the likelihood cannot tell how large that factor's variance is."""
+        y = self.design.y
+        if np.ptp(y) == 0:
+            return []
+        out = []
+        for t in self.design.terms:
+            lo = np.full(t.n_levels, np.inf)
+            hi = np.full(t.n_levels, -np.inf)
+            np.minimum.at(lo, t.codes, y)
+            np.maximum.at(hi, t.codes, y)
+            seen = np.isfinite(lo)
+            if np.all(hi[seen] - lo[seen] <= 1e-12 * (1.0 + np.abs(hi[seen]))) and t.group not in out:
+                out.append(t.group)
+        return out
+
     def _emit_diagnostics(self) -> None:
+        for g in self.degenerate_groups:
+            warnings.warn(
+                f"the response is constant within every level of {g!r}: the grouping factor determines it, so the "
+                f"variance of the {g!r} random effects is not identified (the likelihood keeps rising as it grows, "
+                "and the optimum found depends on where the optimiser stops). Remedy: model "
+                f"{g!r} as a fixed effect or drop its random term, or fit method='map'/'bayes', whose prior keeps "
+                "the variance finite", DegenerateResponseWarning, stacklevel=3)
         if self.separation:
             warnings.warn(
                 f"complete or quasi-complete separation: the estimate of {', '.join(map(repr, self.separation))} "

@@ -296,14 +296,17 @@ fit_case <- function(cs) {
     if (is.null(out$nb_theta)) out$nb_theta <- environment(fam$aic)$.Theta
   }
   obj <- if (!glmm) unname(if (cs$REML) REMLcrit(fit) else deviance(fit)) else -2 * c(logLik(fit))
-  se <- sqrt(diag(as.matrix(vcov(fit))))
+  vc <- run_captured("vcov(fit)", envir = environment())
+  se <- sqrt(diag(as.matrix(vc$value)))
+  se_rx <- if (glmm) sqrt(diag(as.matrix(vcov(fit, use.hessian = FALSE)))) else se
   c(out, list(
     objective = obj,
     optinfo_val = fit@optinfo$val,
     devfun_at_estimates = devfun(par),  # getME's devfun: PIRLS restarts from the predictor at the start theta
     logLik = c(logLik(fit)),
     theta = arr(theta), lower = arr(getME(fit, "lower")),
-    fixef_names = arr(names(fixef(fit))), fixef = arr(fixef(fit)), se = arr(se),
+    fixef_names = arr(names(fixef(fit))), fixef = arr(fixef(fit)), se = arr(se), se_rx = arr(se_rx),
+    vcov_warnings = arr(vc$warnings),
     sigma = sigma(fit), nobs = nobs(fit),
     feval = fit@optinfo$feval, optimizer = arr(fit@optinfo$optimizer),
     conv_messages = arr(as.character(unlist(fit@optinfo$conv$lme4$messages))),
