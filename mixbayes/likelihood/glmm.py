@@ -247,9 +247,13 @@ def _fit_glmm(design: ModelMatrices, nAGQ: int, control: GlmmControl, start: Any
         nb_theta = None
     else:
         # lme4's Nelder-Mead steps: 0.02 for theta, 0.2 * min(SE(beta), 10) for beta (at the stage-1 fit)
-        factor = ws.factor
-        beta_sd = np.sqrt(np.diag(factor.unscaled_vcov_beta())) if factor is not None else np.ones(design.n_fixef)
+        try:
+            with np.errstate(invalid="ignore"):
+                beta_sd = np.sqrt(np.diag(ws.fisher_vcov(theta1, beta1)))
+        except (PirlsFailure, np.linalg.LinAlgError, ArithmeticError):
+            beta_sd = np.ones(design.n_fixef)
         beta_sd = np.where(np.isfinite(beta_sd) & (beta_sd > 0), beta_sd, 1.0)
+        stage1(theta1)  # restore the stage-1 state
         if is_nb:
             ws.family = design.family.with_theta(_nb_start(design, lp1))
             ws.observed_info = True

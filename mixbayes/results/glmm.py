@@ -155,8 +155,13 @@ class GlmmFit(MixedFit):
             hi = np.full(t.n_levels, -np.inf)
             np.minimum.at(lo, t.codes, y)
             np.maximum.at(hi, t.codes, y)
-            seen = np.isfinite(lo)
-            if np.all(hi[seen] - lo[seen] <= 1e-12 * (1.0 + np.abs(hi[seen]))) and t.group not in out:
+            counts = np.bincount(t.codes, minlength=t.n_levels)
+            multi = counts >= 2
+            # levels of one observation say nothing (an observation-level effect is no degeneracy): the levels
+            # with replicates must hold most of the data, and each of them a constant response
+            if counts[multi].sum() * 2 < len(y) or multi.sum() < 2:
+                continue
+            if np.all(hi[multi] - lo[multi] <= 1e-12 * (1.0 + np.abs(hi[multi]))) and t.group not in out:
                 out.append(t.group)
         return out
 
