@@ -35,7 +35,9 @@ class GlmmControl:
 
     optimizer : stage-2 strategy: ``"nm_bobyqa"`` (default: lme4's Nelder-Mead, then a BOBYQA polish),
         ``"nelder_mead"``, ``"bobyqa"``, ``"bobyqa_nm"``, or any optimiser of ``OPTIMIZERS`` (stage 1 uses BOBYQA).
-    stage1_settings : optimiser settings of stage 1 when it only supplies starting values (nAGQ >= 1).
+    stage1_settings : optimiser settings of stage 1 when it only supplies starting values (nAGQ >= 1); by default
+        those of a full fit: stage 2 restarts PIRLS from stage 1's predictor, so a loose stage 1 makes stage 2's
+        objective (and its finite-difference Hessian, hence the SEs) noisier than lme4's.
     pirls : ``"lme4"`` or ``"exact"`` (see the module notes).
     tol_pwrss : lme4's ``tolPwrss``.
     boundary_tol, check_nobs_vs_nre, calc_derivs, maxeval, settings : as for the LMM.
@@ -49,7 +51,7 @@ class GlmmControl:
     check_nobs_vs_nre: str = "stop"
     calc_derivs: bool = True
     settings: dict[str, float] = field(default_factory=dict)
-    stage1_settings: dict[str, float] = field(default_factory=lambda: {"xtol_abs": 1e-3, "ftol_rel": 1e-6})
+    stage1_settings: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def from_any(cls, control: Any) -> GlmmControl:
@@ -226,7 +228,6 @@ def _fit_glmm(design: ModelMatrices, nAGQ: int, control: GlmmControl, start: Any
     lp0 = _initial_predictor(design, ws, theta0, tol)
     stage1 = objective_function(ws, 0, lp0, exact, tol)
 
-    # stage 1 only supplies a start for stage 2: a looser tolerance changes no reported digit
     s1 = minimize(_safe(stage1), theta0, lower_theta, optimizer="bobyqa",
                   settings={**settings, **control.stage1_settings} if nAGQ > 0 else settings)
     s1 = snap_to_bounds(_safe(stage1), s1, lower_theta, control.boundary_tol)
