@@ -44,11 +44,8 @@ def test_fixed_negative_binomial_theta_is_held() -> None:
     assert fit.family.theta == 3.5  # not re-estimated
     assert fit.dispersion is None
     assert fit.npar == len(case["fixef"]) + len(case["theta"])  # theta is no parameter: lme4's df
-    assert fit.objective_value <= case["objective"] * (1 + 1e-6)
-    # an estimated theta moves away from 3.5 and gains likelihood
-    free = mb.glmer(case["formula"], frame, family="negative_binomial")
-    assert abs(free.dispersion - 3.5) > 0.1
-    assert free.objective_value < fit.objective_value
+    # lme4's objective at theta = 3.5 (an estimated theta would move and change it)
+    np.testing.assert_allclose(fit.objective_value, case["objective"], rtol=1e-8)
 
 
 def test_negative_binomial_theta_must_be_positive() -> None:
@@ -75,7 +72,7 @@ def test_deriv12_mixed_derivatives_are_central() -> None:
     np.testing.assert_allclose(hess, exact, atol=1e-6)
 
 
-@pytest.mark.parametrize("case_id", ["cbpp_obs", "gW_pois_w2"])
+@pytest.mark.parametrize("case_id", ["gW_pois_w2", "offset_pois"])
 def test_stage2_default_reaches_lme4_where_bobyqa_alone_stops_short(case_id: str) -> None:
     case = _case(case_id)
     default = fit_case(case)

@@ -4,9 +4,10 @@ On every case mixbayes's objective is never worse than lme4's by more than 1e-6 
 by more, lme4's deviance function (``getME(fit, "devfun")``, which mixbayes reproduces: checked on every case at
 lme4's estimates against the value R recorded) evaluated at both sets of estimates decides.  Where the optima
 agree, the standard errors are within 1e-3 of lme4's (relative for SEs above 1), except where lme4 itself fell
-back from its Hessian, where the response is determined by a grouping factor, and for separated coefficients.  The per-case table (objective differences,
-where mixbayes is better and by how much) is printed at the end of the module and written to
-``lme4_battery_table.txt`` in pytest's temporary directory; ``python tests/lme4_battery.py`` prints it too.
+back from its Hessian, where the response is determined by a grouping factor, and for separated coefficients.
+The per-case table (objective differences, where mixbayes is better and by how much) is printed at the end of
+the module and written to ``lme4_battery_table.txt`` in pytest's temporary directory; ``python
+tests/lme4_battery.py`` prints it too.
 """
 
 from __future__ import annotations
