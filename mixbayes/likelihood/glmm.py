@@ -34,7 +34,7 @@ class GlmmControl:
     """Settings of a GLMM fit (cf. ``glmerControl``).
 
     optimizer : stage-2 strategy: ``"nm_bobyqa"`` (default: lme4's Nelder-Mead, then a BOBYQA polish),
-        ``"nelder_mead"``, ``"bobyqa"``, ``"bobyqa_nm"``, or any optimiser of ``OPTIMIZERS`` (stage 1 uses BOBYQA).
+        ``"nm_lme4"``, ``"bobyqa_nm"``, or any optimiser of ``OPTIMIZERS`` alone (stage 1 uses BOBYQA).
     stage1_settings : optimiser settings of stage 1 when it only supplies starting values (nAGQ >= 1); by default
         those of a full fit: stage 2 restarts PIRLS from stage 1's predictor, so a loose stage 1 makes stage 2's
         objective (and its finite-difference Hessian, hence the SEs) noisier than lme4's.
@@ -182,10 +182,12 @@ def deviance_function(design: ModelMatrices, nAGQ: int = 1, theta: Any = None, t
     return _safe(fun)
 
 
-# stage-2 optimisers (measured on the lme4 battery; see docs/algorithms.md): "nelder_mead" is lme4's default
-# (its Nelder-Mead with lme4's steps), "bobyqa" the single BOBYQA run, "bobyqa_nm" BOBYQA followed by a
-# Nelder-Mead polish from BOBYQA's point, "nm_bobyqa" Nelder-Mead followed by a BOBYQA polish
-STAGE2 = ("nm_bobyqa", "nelder_mead", "bobyqa", "bobyqa_nm")
+# stage-2 strategies (measured on the lme4 battery; see docs/algorithms.md): "nm_bobyqa" (default) is lme4's
+# Nelder-Mead (lme4's steps and tolerances) followed by a BOBYQA polish, "nm_lme4" lme4's Nelder-Mead alone,
+# "bobyqa_nm" BOBYQA followed by that Nelder-Mead; any name of OPTIMIZERS runs that optimiser alone ("bobyqa"
+# is the former default), as allfit does
+STAGE2 = {"nm_bobyqa": ("nelder_mead", "bobyqa"), "nm_lme4": ("nelder_mead", None),
+          "bobyqa_nm": ("bobyqa", "nelder_mead")}
 
 
 def _stage2(fun: Any, x0: np.ndarray, lower: np.ndarray, strategy: str, steps: np.ndarray,
@@ -195,13 +197,12 @@ def _stage2(fun: Any, x0: np.ndarray, lower: np.ndarray, strategy: str, steps: n
     nm = {"initial_step": steps, "xtol_abs": steps * 5e-4, "xtol_rel": 1e-7, "ftol_abs": 1e-5, "ftol_rel": 1e-15,
           **settings}
     bq = {"initial_step": 0.1, "xtol_abs": 1e-6, **settings}
-    if strategy not in STAGE2 and strategy not in ("none",):
+    if strategy not in STAGE2:
         return minimize(fun, x0, lower, optimizer=strategy, settings=bq)
-    first, second = {"nm_bobyqa": ("nelder_mead", "bobyqa"), "nelder_mead": ("nelder_mead", None),
-                     "bobyqa": ("bobyqa", None), "bobyqa_nm": ("bobyqa", "nelder_mead"),
-                     "none": ("none", None)}[strategy]
+    first, second = STAGE2[strategy]
     summary = minimize(fun, x0, lower, optimizer=first, settings=nm if first == "nelder_mead" else bq)
     if second is None:
+        summary.optimizer = strategy
         return summary
     start, fmin = summary.final.copy(), summary.fmin
     polish = minimize(fun, start, lower, optimizer=second,
