@@ -59,6 +59,10 @@ def test_gaussian_log_link_estimates_sigma_as_lme4() -> None:
     np.testing.assert_allclose(res["objective"], case["objective"], rtol=1e-9)
     np.testing.assert_allclose(res["sigma"], case["sigma"], rtol=1e-6)
     assert res["sigma"] > 1.5  # the simulation's sd is 2: a sigma fixed at 1 would be wrong
+    frame = data(case["data"])
+    fit = mb.glmer(case["formula"], frame, family="gaussian", link="log")
+    assert fit.npar == 4  # lme4's logLik df: theta, two fixed effects and sigma
+    np.testing.assert_allclose(fit.varcorr.as_frame()["sdcor"].iloc[0], res["theta"][0] * res["sigma"], rtol=1e-10)
 
 
 def test_deriv12_mixed_derivatives_are_central() -> None:
