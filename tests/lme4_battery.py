@@ -27,7 +27,7 @@ GOLDEN = Path(__file__).parent / "golden"
 
 # Formula features another branch (i10-eval) adds: bare `y ~ 1|g`, logical responses, ns(), raw poly naming.
 # Set to True once that work is merged; the cases marked "needs": "formula-gaps" then join the battery.
-FORMULA_GAPS = False
+FORMULA_GAPS = True
 FEATURES = {"formula-gaps": FORMULA_GAPS}
 
 OBJECTIVE_RTOL = 1e-6  # the objective may be worse than lme4's by at most this (relative)
