@@ -40,7 +40,9 @@ from .exceptions import (
     TreeDepthWarning,
     UnknownColumnError,
 )
+from .exceptions import DegenerateResponseWarning as DegenerateResponseWarning
 from .families import Family, get_family
+from .families import negative_binomial as negative_binomial
 from .formula import ParsedFormula, expand_formula, parse_formula
 from .inference.bootstrap import pbtest
 from .model import Model
@@ -106,3 +108,4 @@ __all__ = [
     "report",
     "shrinkage",
 ]
+__all__ += ["DegenerateResponseWarning", "negative_binomial"]

@@ -159,3 +159,8 @@ class FileFormatError(MixbayesError, ValueError):
 class LoadMismatchWarning(MixbayesWarning):
     """A loaded likelihood fit, refitted from its formula, data and options, differs from the estimates saved with
     it (typically a file written by another mixbayes version)."""
+
+
+class DegenerateResponseWarning(MixbayesWarning):
+    """The response is determined by a grouping factor (constant within every level): the variance of that
+    factor's random effects is not identified by the data."""

@@ -10,7 +10,7 @@ from scipy import special, stats
 
 from .exceptions import FamilyError
 
-__all__ = ["BoundFamily", "Family", "Link", "get_family", "get_link"]
+__all__ = ["BoundFamily", "Family", "Link", "get_family", "get_link", "negative_binomial"]
 
 _EPS = np.finfo(float).eps
 Array = np.ndarray
@@ -277,6 +277,12 @@ class BoundFamily:
         return self.family.loglik_terms(self.y, mu, self.wt, self.trials)
 
     def loglik(self, mu: Array) -> float:
+        if self.family.name == "gaussian":
+            # R's gaussian()$aic (which glmer uses for non-identity links): sigma^2 estimated as deviance / n
+            n = len(self.y)
+            dev = self.deviance(mu)
+            pos = self.wt > 0
+            return -0.5 * (n * (np.log(2.0 * np.pi * dev / n) + 1.0) + 2.0 - float(np.sum(np.log(self.wt[pos]))))
         return float(np.sum(self.loglik_terms(mu)))
 
     def deviance(self, mu: Array) -> float:
@@ -309,3 +315,12 @@ def get_family(family: str | Family, link: str | None = None) -> Family:
             f"{', '.join(sorted(_ALLOWED_LINKS[key]))}"
         )
     return Family(key, get_link(link_name))
+
+
+def negative_binomial(theta: float | None = None, link: str = "log") -> Family:
+    """The negative binomial (NB2, variance mu + mu^2 / theta): theta estimated (joint Laplace ML, glmmTMB's
+    ``nbinom2``) when None, held fixed when given (lme4's ``glmer(family = MASS::negative.binomial(theta))``)."""
+    if theta is not None and not (np.isfinite(theta) and theta > 0):
+        raise FamilyError(f"the negative binomial's theta must be a positive number, not {theta!r}")
+    fam = get_family("negative_binomial", link)
+    return fam if theta is None else fam.with_theta(float(theta))

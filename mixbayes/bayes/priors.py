@@ -458,7 +458,7 @@ def default_priors(design: ModelMatrices) -> PriorSet:
                 f"cor_{labels[k]}", Prior("LKJ", eta=LKJ_ETA), "cor", f"correlations of {t.expr}",
                 "LKJ(2): density (1 - rho^2) for two columns, away from +-1 (regularises like rstanarm's decov)",
                 term=k))
-    if design.family.name == "negative_binomial":
+    if design.family.name == "negative_binomial" and design.family.theta is None:
         entries.append(PriorEntry(
             "dispersion", Prior("InverseGamma", alpha=0.5, beta=0.5), "dispersion",
             "NB2 dispersion theta (variance mu + mu^2 / theta)",
