@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pandas as pd
@@ -31,8 +31,12 @@ class Model:
         ``"gaussian"`` (default), ``"binomial"``, ``"poisson"`` or ``"negative_binomial"``.
     link : str, optional
         Link function; the family's canonical link by default.
-    weights, offset : column name or array, optional
+    weights, offset : column name, R expression of columns (``"log(n)"``) or array, optional
         Prior weights and an offset on the linear-predictor scale.
+    functions : dict, optional
+        Your own functions that the formula may call, e.g. ``functions={"logit": f}`` for
+        ``"y ~ logit(p) + (1 | g)"``.  Formulas never run code: only these and a fixed table of R functions
+        can be called (see docs/security.md).
 
     Examples
     --------
@@ -50,8 +54,12 @@ class Model:
         weights: Any = None,
         offset: Any = None,
         link: str | None = None,
+        functions: Mapping[str, Callable[..., Any]] | None = None,
     ) -> None:
-        self.formula: ParsedFormula = parse_formula(formula)
+        from .design.expressions import check_functions
+
+        self.functions = check_functions(functions)
+        self.formula: ParsedFormula = parse_formula(formula, self.functions)
         self.family: Family = get_family(family, link)
         self.data = data
         self._weights_arg = weights
@@ -61,9 +69,14 @@ class Model:
         if is_dask_data(data):  # two passes over the partitions in Dask; only blocks and levels come back
             from .outofcore.design import build_block_design
 
+            if self.functions:
+                from .outofcore.design import DaskDataNotSupportedError
+
+                raise DaskDataNotSupportedError("functions= (a formula's own functions) are not supported with Dask "
+                                                "data: add the computed column to the data instead")
             self.design: ModelMatrices = build_block_design(self.formula, data, self.family, weights, offset)
             return
-        self.design = build_design(self.formula, data, self.family, weights, offset)
+        self.design = build_design(self.formula, data, self.family, weights, offset, self.functions)
         from .design.checks import design_issues
 
         for issue in design_issues(self.design):
@@ -183,6 +196,19 @@ class Model:
         from .bayes import sample_prior_predictive
 
         return sample_prior_predictive(self, draws=draws, random_seed=random_seed, priors=priors)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # the Bayesian cache holds PyMC models and compiled samplers: rebuilt on demand, never pickled
+        state = self.__dict__.copy()
+        state.pop("_bayes_cache", None)
+        return state
+
+    def save(self, path: Any) -> Any:
+        """Save the model (formula, family, data) to a mixbayes file; :func:`mixbayes.load` reads it back.
+        See docs/saving.md for the format."""
+        from .persistence import save
+
+        return save(self, path)
 
     @property
     def is_out_of_core(self) -> bool:

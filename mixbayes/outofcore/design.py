@@ -84,11 +84,11 @@ def _column_arg(value: Any, columns: list[str], what: str) -> str | None:
 def _non_group_vars(parsed: ParsedFormula, columns: list[str]) -> set[str]:
     out: list[str] = []
     if parsed.lhs is not None:
-        _node_variables(parsed.lhs, columns, out, "response")
+        _node_variables(parsed.lhs, columns, out, "response", {})
     for _, node in parsed.fixed:
-        _node_variables(node, columns, out, "formula")
+        _node_variables(node, columns, out, "formula", {})
     for spec in parsed.random:
-        _node_variables(spec.lhs, columns, out, "random-effects term")
+        _node_variables(spec.lhs, columns, out, "random-effects term", {})
     return set(out) | {v for text in parsed.offsets for v in expression_variables(text, columns, "offset")}
 
 
@@ -213,7 +213,7 @@ def build_block_design(parsed: ParsedFormula, data: Any, family: Family, weights
     full_spec = MatrixSpec(fspec, tuple(perm), tuple(names), tuple(range(len(names))))
     terms, codings = [], []
     for spec in parsed.random:
-        t = _random_term(spec, frame)
+        t = _random_term(spec, frame, {})
         _check_stateless(t.spec, f"random-effects term {spec.text}")
         coding, labels = _term_coding(tuple(spec.group), levels, scan.combos.get(tuple(spec.group)))
         if len(labels) < 2:
