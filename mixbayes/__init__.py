@@ -22,8 +22,10 @@ from .exceptions import (
     EmptyDataError,
     EnergyWarning,
     FamilyError,
+    FileFormatError,
     FitError,
     FormulaSyntaxError,
+    LoadMismatchWarning,
     LowEssWarning,
     MissingDataWarning,
     MixbayesError,
@@ -45,10 +47,13 @@ from .exceptions import (
     UnknownColumnError,
     UnknownGroupError,
 )
+from .exceptions import DegenerateResponseWarning as DegenerateResponseWarning
 from .families import Family, get_family
+from .families import negative_binomial as negative_binomial
 from .formula import ParsedFormula, expand_formula, parse_formula
 from .inference.bootstrap import pbtest
 from .model import Model
+from .persistence import load
 from .report import compare, convergence_walkthrough, explain_icc, naive_vs_mixed, shrinkage
 from .report.html import report
 from .results.allfit import allfit
@@ -71,8 +76,10 @@ __all__ = [
     "EnergyWarning",
     "Family",
     "FamilyError",
+    "FileFormatError",
     "FitError",
     "FormulaSyntaxError",
+    "LoadMismatchWarning",
     "LowEssWarning",
     "MissingDataWarning",
     "MixbayesError",
@@ -108,6 +115,7 @@ __all__ = [
     "glmer",
     "list_datasets",
     "lmer",
+    "load",
     "load_dataset",
     "naive_vs_mixed",
     "parse_formula",
@@ -115,3 +123,4 @@ __all__ = [
     "report",
     "shrinkage",
 ]
+__all__ += ["DegenerateResponseWarning", "negative_binomial"]
