@@ -10,9 +10,12 @@ from .api import glmer, lmer
 from .bayes.priors import Prior, PriorSet
 from .datasets import list_datasets, load_dataset
 from .exceptions import (
+    ArgumentError,
     BootstrapError,
     ContrastError,
     ConvergenceWarning,
+    CountDataWarning,
+    DataTypeWarning,
     DesignError,
     DesignWarning,
     DivergenceWarning,
@@ -20,12 +23,14 @@ from .exceptions import (
     EnergyWarning,
     FamilyError,
     FileFormatError,
+    FitError,
     FormulaSyntaxError,
     LoadMismatchWarning,
     LowEssWarning,
     MissingDataWarning,
     MixbayesError,
     MixbayesWarning,
+    ModelMismatchError,
     NotSupportedError,
     OverdispersionWarning,
     PriorError,
@@ -34,11 +39,13 @@ from .exceptions import (
     ResponseError,
     RhatWarning,
     SamplingWarning,
+    SeparationError,
     SeparationWarning,
     SingularFitWarning,
     TooFewLevelsError,
     TreeDepthWarning,
     UnknownColumnError,
+    UnknownGroupError,
 )
 from .exceptions import DegenerateResponseWarning as DegenerateResponseWarning
 from .families import Family, get_family
@@ -55,9 +62,13 @@ from .results.anova import anova
 __version__ = "0.1.0"
 
 __all__ = [
+    # issue 10
+    "ArgumentError",
     "BootstrapError",
     "ContrastError",
     "ConvergenceWarning",
+    "CountDataWarning",
+    "DataTypeWarning",
     "DesignError",
     "DesignWarning",
     "DivergenceWarning",
@@ -66,6 +77,7 @@ __all__ = [
     "Family",
     "FamilyError",
     "FileFormatError",
+    "FitError",
     "FormulaSyntaxError",
     "LoadMismatchWarning",
     "LowEssWarning",
@@ -73,6 +85,7 @@ __all__ = [
     "MixbayesError",
     "MixbayesWarning",
     "Model",
+    "ModelMismatchError",
     "NotSupportedError",
     "OverdispersionWarning",
     "ParsedFormula",
@@ -84,11 +97,13 @@ __all__ = [
     "ResponseError",
     "RhatWarning",
     "SamplingWarning",
+    "SeparationError",
     "SeparationWarning",
     "SingularFitWarning",
     "TooFewLevelsError",
     "TreeDepthWarning",
     "UnknownColumnError",
+    "UnknownGroupError",
     "__version__",
     "allfit",
     "anova",

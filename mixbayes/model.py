@@ -109,6 +109,12 @@ class Model:
 
         Returns an :class:`~mixbayes.results.lmm.LmmFit` or :class:`~mixbayes.results.glmm.GlmmFit`.
         """
+        from .arguments import check_int, closest
+        from .exceptions import ArgumentError
+
+        if method is not None and not isinstance(method, str):
+            raise ArgumentError(f"method must be a string such as 'reml', 'ml', 'laplace', 'map' or 'bayes', not "
+                                f"{method!r}")
         method = (method or ("reml" if self._is_lmm else "laplace")).lower()
         if self.is_out_of_core and method not in ("reml", "ml", "bayes", "nuts"):
             from .outofcore.design import DaskDataNotSupportedError
@@ -117,9 +123,18 @@ class Model:
         if method == "map":
             from .bayes.map import fit_map
 
+            unknown = [k for k in kwargs if k != "priors"]
+            if unknown:
+                raise ArgumentError(f"unexpected argument {unknown[0]!r} for the MAP fit (it takes priors=)."
+                                    f"{closest(unknown[0], ['priors', 'control', 'emit_warnings'])}")
             return fit_map(self, **kwargs)
         if method in ("bayes", "nuts"):
             return self.sample(**kwargs)
+        if kwargs:  # a likelihood fit takes no other options: a misspelt one must not be ignored
+            name = next(iter(kwargs))
+            raise ArgumentError(f"unexpected argument {name!r} for a likelihood fit."
+                                f"{closest(name, ['method', 'control', 'start', 'nAGQ', 'emit_warnings', 'REML'])}")
+        check_int(nAGQ, "nAGQ", 0)
         if self._is_lmm:
             if method not in ("reml", "ml"):
                 from .exceptions import NotSupportedError

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from ..design.matrices import ModelMatrices
+from ..exceptions import FamilyError
 from .marginal import BlockMarginal, DenseMarginal, marginal_form
 from .priors import Prior, PriorError, PriorSet, intercept_index, sd_entry_names, term_labels
 
@@ -213,7 +214,7 @@ def inverse_link(name: str, eta: Any, backend: Any) -> Any:
         return 1.0 / eta
     if name == "sqrt":
         return eta * eta
-    raise ValueError(f"unknown link {name}")
+    raise FamilyError(f"unknown link {name}")
 
 
 def build_model(design: ModelMatrices, priors: PriorSet, mode: str) -> BuiltModel:

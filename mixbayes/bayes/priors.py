@@ -37,6 +37,7 @@ import pandas as pd
 from ..design.matrices import ModelMatrices
 from ..exceptions import PriorError
 from ..results.varcorr import unique_names
+from .prior_checks import check_params
 
 __all__ = ["LKJ_ETA", "Prior", "PriorEntry", "PriorError", "PriorSet", "default_priors"]
 
@@ -86,14 +87,19 @@ class Prior:
             raise PriorError(f"a prior needs a PyMC distribution name such as 'Normal', not {distribution!r}")
         clean: dict[str, float | tuple[float, ...]] = {}
         for key, value in params.items():
-            arr = np.asarray(value, dtype=float)
-            if not np.all(np.isfinite(arr)):
+            try:
+                arr = np.asarray(value, dtype=float)
+            except (TypeError, ValueError):
+                raise PriorError(f"parameter {key}={value!r} of the {distribution} prior is not a number") from None
+            if arr.size == 0 or not np.all(np.isfinite(arr)):
                 raise PriorError(f"parameter {key}={value!r} of the {distribution} prior is not finite")
             clean[key] = float(arr) if arr.ndim == 0 else tuple(float(v) for v in arr.ravel())
         if distribution == "LKJ" and set(clean) - {"eta"}:
-            raise PriorError("the LKJ prior takes one parameter, eta > 0 (eta = 1: uniform over correlations)")
-        if distribution == "LKJ" and clean.get("eta", 1.0) <= 0:
-            raise PriorError("the LKJ prior needs eta > 0")
+            raise PriorError(f"the LKJ prior takes one parameter, eta > 0 (eta = 1: uniform over correlations), not "
+                             f"{', '.join(sorted(set(clean) - {'eta'}))}")
+        if distribution == "LKJ" and np.any(np.asarray(clean.get("eta", 1.0)) <= 0):
+            raise PriorError(f"parameter eta={_fmt(clean['eta'])} of the LKJ prior must be > 0")
+        check_params(distribution, clean)
         object.__setattr__(self, "distribution", distribution)
         object.__setattr__(self, "params", clean)
 

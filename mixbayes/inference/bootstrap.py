@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..exceptions import BootstrapError, MixbayesError, NotSupportedError
+from ..exceptions import ArgumentError, BootstrapError, MixbayesError, NotSupportedError
 from .parallel import ChunkResult, replicate_seeds, run_replicates
 from .parameters import percent_labels
 
@@ -103,7 +103,7 @@ def _boot_chunk(payload: dict[str, Any], indices: np.ndarray, seeds: list[np.ran
                 else:
                     values = _user_values(statistic(_full_refit(payload, y)))
                 if values.shape != (payload["n_values"],):
-                    raise ValueError(f"the statistic returned {values.size} values, expected {payload['n_values']}")
+                    raise BootstrapError(f"the statistic returned {values.size} values, expected {payload['n_values']}")
                 out.append((int(i), values, None))
             except Exception as exc:  # a user statistic may raise anything: record it, as bootMer does
                 out.append((int(i), None, f"{type(exc).__name__}: {exc}"))
@@ -215,7 +215,7 @@ def pbtest(small: LmmFit, large: LmmFit, nsim: int = 1000, seed: Any = None, bac
     if not _same_data([small, large]):
         raise MixbayesError("the models were not fitted to the same data (different observations or response)")
     if nsim < 1:
-        raise ValueError("nsim must be at least 1")
+        raise ArgumentError(f"nsim must be at least 1, not {nsim!r}")
     t0 = time.perf_counter()
     s_ml, l_ml = ml_fit(small), ml_fit(large)
     if s_ml.npar > l_ml.npar:
@@ -340,7 +340,7 @@ def bootstrap(fit: LmmFit, nsim: int = 1000, statistic: str | Callable[[LmmFit],
     from .refit import portable_design
 
     if nsim < 1:
-        raise ValueError("nsim must be at least 1")
+        raise ArgumentError(f"nsim must be at least 1, not {nsim!r}")
     t_start = time.perf_counter()
     design = fit.design
     if statistic is None or statistic == "default":

@@ -23,8 +23,14 @@ def deriv12(
     lower: np.ndarray | None = None,
     upper: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Gradient and Hessian by central differences, as lme4's ``deriv12``."""
-    x = np.asarray(x, dtype=float)
+    """Gradient and Hessian by central differences, as lme4's ``deriv12``.  Where the objective is infinite nearby
+    the entries are inf or NaN (no RuntimeWarning): the convergence checks report them."""
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        return _deriv12(fun, np.asarray(x, dtype=float), delta, fx, lower, upper)
+
+
+def _deriv12(fun: Callable[[np.ndarray], float], x: np.ndarray, delta: float, fx: float | None,
+             lower: np.ndarray | None, upper: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     n = len(x)
     lower = np.full(n, -np.inf) if lower is None else lower
     upper = np.full(n, np.inf) if upper is None else upper

@@ -20,6 +20,7 @@ import numpy as np
 from scipy import sparse
 from scipy.linalg import lapack, solve_triangular
 
+from ..exceptions import FitError
 from .crossprod import CrossProductPlan, CrossProducts
 
 __all__ = ["BlockedFactor", "NotPositiveDefinite"]
@@ -59,8 +60,9 @@ _DENSE_LIMIT = 60_000  # m * (random effects of the first term) below which Ar1 
 _DENSE_FILL, _DENSE_MAX = 0.25, 4_000_000  # ... and up to which it is when at least this fraction is non-zero
 
 
-class NotPositiveDefinite(ArithmeticError):
-    """The Schur complement lost positive definiteness (theta or weights out of range)."""
+class NotPositiveDefinite(FitError):
+    """The Schur complement lost positive definiteness (theta or weights out of range).  A :class:`FitError` (so an
+    :class:`ArithmeticError`), so that one escaping a public call is typed."""
 
 
 def _batched_tri_inv(L: np.ndarray) -> np.ndarray:

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..design.matrices import ModelMatrices
 from ..design.terms import lambda_times
-from ..exceptions import DesignError, NotSupportedError
+from ..exceptions import DesignError, FitError, NotSupportedError, ResponseError, SeparationError
 from .convergence import ConvergenceReport, check_convergence
 from .derivatives import deriv12
 from .optimizers import OptSummary, minimize, snap_to_bounds
@@ -55,11 +55,9 @@ class GlmmControl:
 
     @classmethod
     def from_any(cls, control: Any) -> GlmmControl:
-        if control is None:
-            return cls()
-        if isinstance(control, cls):
-            return control
-        return cls(**dict(control))
+        from ..arguments import control_from
+
+        return control_from(cls, control)
 
 
 @dataclass
@@ -111,10 +109,43 @@ def fit_glmm(design: ModelMatrices, nAGQ: int = 1, control: Any = None, start: A
     """Fit a GLMM by Laplace (nAGQ = 1), adaptive Gauss-Hermite quadrature (nAGQ > 1) or lme4's nAGQ = 0."""
     control = GlmmControl.from_any(control)
     _check(design, control, nAGQ)
+    _check_response(design)
     from .lmm import blas_limit
 
     with blas_limit(design):
-        return _fit_glmm(design, nAGQ, control, start, emit_warnings)
+        try:
+            return _fit_glmm(design, nAGQ, control, start, emit_warnings)
+        except PirlsFailure as exc:
+            raise _explain_failure(design, exc) from None
+
+
+def _check_response(design: ModelMatrices) -> None:
+    """lme4's ``checkResponse`` for glmer: a constant response (all 0, all 1, one count) cannot be fitted."""
+    y = design.y[design.weights > 0] if np.any(design.weights > 0) else design.y
+    if y.size and np.all(y == y[0]):
+        raise ResponseError(
+            f"Response is constant: every used value of the response {design.response_name!r} is {y[0]:g} "
+            f"(lme4 stops here too). A {design.family.name} GLMM needs variation in the response; check the data "
+            "or the subset"
+        )
+
+
+def _explain_failure(design: ModelMatrices, exc: PirlsFailure) -> FitError:
+    """The error to raise when PIRLS fails: separation named when it is the cause, else the failure and remedies."""
+    if design.family.name == "binomial" and design.successes is not None and design.trials is not None:
+        from .separation import separated_columns
+
+        cols = separated_columns(design.X, design.successes, design.trials, design.fixef_names)
+        if cols:
+            return SeparationError(
+                f"complete separation: the fixed effect(s) {', '.join(map(repr, cols))} predict the binomial "
+                "response perfectly, so their estimates run off to infinity and PIRLS cannot converge "
+                f"({exc}; lme4 stops with 'pwrssUpdate did not converge'). Remedy: fit method='map' or sample() "
+                "(their priors keep the coefficients finite), or drop or merge the separating predictor levels")
+    return FitError(
+        f"the GLMM fit failed: PIRLS found no conditional mode ({exc}). Remedies: check the response for "
+        "extreme or degenerate values, centre and scale the predictors, try nAGQ=0 or "
+        "control={'pirls': 'exact'}, or fit method='map' whose priors regularise the fit")
 
 
 def _estimates_nb(family: Any) -> bool:

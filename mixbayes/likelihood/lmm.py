@@ -19,7 +19,7 @@ import numpy as np
 
 from ..design.matrices import ModelMatrices
 from ..design.terms import lambda_times
-from ..exceptions import DesignError
+from ..exceptions import DesignError, ResponseError
 from .convergence import ConvergenceReport, check_convergence
 from .crossprod import CrossProductPlan
 from .derivatives import deriv12
@@ -56,11 +56,9 @@ class LmmControl:
 
     @classmethod
     def from_any(cls, control: Any) -> LmmControl:
-        if control is None:
-            return cls()
-        if isinstance(control, cls):
-            return control
-        return cls(**dict(control))
+        from ..arguments import control_from
+
+        return control_from(cls, control)
 
 
 class LmmObjective:
@@ -227,6 +225,19 @@ def optimize_theta(objective: Any, design: ModelMatrices, control: LmmControl, s
     return snap_to_bounds(objective, summary, lower, control.boundary_tol, "theta[{i}]")
 
 
+def _check_residual(design: ModelMatrices, y: np.ndarray) -> None:
+    """A response the fixed effects fit exactly (e.g. a constant one) leaves no residual variance: the likelihood is
+    unbounded (lme4 returns sigma = 0 without a word).  That is a typed error here."""
+    sw = np.sqrt(design.weights)
+    X, yw = design.X * sw[:, None], y * sw
+    resid = yw - X @ np.linalg.lstsq(X, yw, rcond=None)[0] if X.shape[1] else yw
+    if float(np.linalg.norm(resid)) <= 1e-10 * max(float(np.linalg.norm(yw)), 1e-300):
+        what = "is constant" if np.all(y == y[0]) else "is fitted exactly by the fixed effects"
+        raise ResponseError(
+            f"the response {design.response_name!r} {what}: no residual variation is left, so the residual SD is "
+            "0 and the likelihood is unbounded. Check the response column (and the subset of rows used)")
+
+
 def fit_lmm(design: ModelMatrices, reml: bool = True, control: Any = None, start: np.ndarray | None = None,
             y: np.ndarray | None = None, emit_warnings: bool = True) -> LmmEstimate:
     """Fit a linear mixed model by REML or ML."""
@@ -234,7 +245,8 @@ def fit_lmm(design: ModelMatrices, reml: bool = True, control: Any = None, start
     if design.family.name != "gaussian" or design.family.link.name != "identity":
         raise DesignError("fit_lmm fits Gaussian models with the identity link; use the GLMM engine")
     _check_identifiable(design, control)
-    objective = LmmObjective(design, reml, y)
+    objective = LmmObjective(design, reml, y)  # checks that there are more observations than fixed effects
+    _check_residual(design, design.y if y is None else np.asarray(y, dtype=float))
     with blas_limit(design, control.blas_threads):
         summary = optimize_theta(objective, design, control, start)
         theta = summary.final

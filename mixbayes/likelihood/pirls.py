@@ -19,6 +19,7 @@ import numpy as np
 
 from ..design.matrices import ModelMatrices
 from ..design.terms import relative_effects
+from ..exceptions import FitError
 from ..families import BoundFamily, Family
 from .crossprod import CrossProductPlan
 from .factor import BlockedFactor, NotPositiveDefinite
@@ -26,8 +27,9 @@ from .factor import BlockedFactor, NotPositiveDefinite
 __all__ = ["GlmmWorkspace", "PirlsFailure", "gauss_hermite"]
 
 
-class PirlsFailure(ArithmeticError):
-    """PIRLS did not converge (step halving failed or the iteration limit was reached)."""
+class PirlsFailure(FitError):
+    """PIRLS did not converge (step halving failed or the iteration limit was reached).  A :class:`FitError`, so
+    that one escaping a public call is typed; :func:`~mixbayes.likelihood.glmm.fit_glmm` names its cause."""
 
 
 def gauss_hermite(n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -282,8 +284,8 @@ class GlmmWorkspace:
             eta_new, mu_new, pdev = self.evaluate(theta, u_new, b_new)
             # lme4's pwrssUpdate: the convergence test comes first, then step halving towards the previous
             # iterate, which fails only when the deviance still rose by more than tol
-            with np.errstate(over="ignore", invalid="ignore"):
-                done = bool(abs((oldpdev - pdev) / pdev) < tol)
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # pdev can be 0 (a perfect fit)
+                done = bool(abs((oldpdev - pdev) / pdev) < tol) or oldpdev == pdev
             if not done and (np.isnan(pdev) or pdev > oldpdev):
                 for _ in range(10):
                     if not (np.isnan(pdev) or pdev > oldpdev):

@@ -13,7 +13,13 @@ import pandas as pd
 from scipy import stats
 
 from ..design.terms import add_simulated_effects, conditional_covariances
-from ..exceptions import DegenerateResponseWarning, NotSupportedError, OverdispersionWarning, SeparationWarning
+from ..exceptions import (
+    ArgumentError,
+    DegenerateResponseWarning,
+    NotSupportedError,
+    OverdispersionWarning,
+    SeparationWarning,
+)
 from ..likelihood.glmm import GlmmEstimate, fit_glmm
 from ..likelihood.separation import separated_columns
 from .base import MixedFit
@@ -117,7 +123,7 @@ class GlmmFit(MixedFit):
         elif type == "working":
             r = (y - mu) / self.family.link.mu_eta(self.linear_predictor)
         else:
-            raise ValueError(f"unknown residual type {type!r}: use deviance, pearson, response or working")
+            raise ArgumentError(f"unknown residual type {type!r}: use deviance, pearson, response or working")
         return pd.Series(r, index=self.design.row_index, name=f"{type} residuals")
 
     # ---- diagnostics ---------------------------------------------------------------------------------------------
