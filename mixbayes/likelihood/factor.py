@@ -247,6 +247,7 @@ class BlockedFactor:
     def update(self, theta: np.ndarray) -> None:
         """Factor L for ``theta``; raises :class:`NotPositiveDefinite` if that fails."""
         theta = np.asarray(theta, dtype=float)
+        self.theta = None  # set again once the factor is complete
         cp = self.cp
         first = self.first
         q1 = first.q

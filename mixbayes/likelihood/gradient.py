@@ -134,10 +134,11 @@ def _level_sums_first(f, k: int, P: np.ndarray) -> np.ndarray:  # noqa: ANN001 -
 
 def _gradient_regular(objective: LmmObjective, theta: np.ndarray) -> np.ndarray:
     f = objective.factor
-    try:
-        f.update(theta)
-    except ArithmeticError:
-        return np.full(len(theta), np.nan)
+    if f.theta is None or not np.array_equal(f.theta, theta):
+        try:
+            f.update(theta)
+        except ArithmeticError:
+            return np.full(len(theta), np.nan)
     design = objective.design
     terms = design.terms
     m, p = f.m, f.p
