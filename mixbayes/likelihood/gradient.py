@@ -30,7 +30,7 @@ import numpy as np
 from scipy import sparse
 from scipy.linalg import lapack
 
-from .factor import SparseRows, _batched_tri_inv
+from .factor import BlockedFactor, SparseRows, _batched_tri_inv
 
 if TYPE_CHECKING:  # pragma: no cover
     from .lmm import LmmObjective
@@ -78,7 +78,7 @@ def lmm_gradient(objective: LmmObjective, theta: np.ndarray) -> np.ndarray:
     return _gradient_regular(objective, theta)
 
 
-def _level_sums_first(f, k: int, P: np.ndarray) -> np.ndarray:  # noqa: ANN001 - BlockedFactor
+def _level_sums_first(f: BlockedFactor, k: int, P: np.ndarray) -> np.ndarray:
     """sum_l of the first term's diagonal blocks of V = (Omega^{-1})_{ZZ} (k rows of the dense part)."""
     q1 = f.first.q
     if q1 == 1:
