@@ -15,12 +15,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import golden
 
 import mixbayes as mb
 from mixbayes.likelihood.gradient import lmm_gradient
 from mixbayes.likelihood.lmm import LmmObjective, blas_limit
-
-from conftest import golden
 
 CASES = golden("maximal")["cases"]
 ROOT = Path(__file__).resolve().parent.parent
