@@ -76,6 +76,22 @@ def _batched_tri_inv(L: np.ndarray) -> np.ndarray:
     return np.linalg.inv(L)
 
 
+def _batched_cholesky(M: np.ndarray) -> np.ndarray:
+    """Cholesky factors of a stack of positive definite matrices (levels, q, q); closed form for q = 2."""
+    if M.shape[1] != 2:
+        return np.linalg.cholesky(M)
+    a = np.sqrt(M[:, 0, 0])
+    b = M[:, 1, 0] / a
+    c2 = M[:, 1, 1] - b * b
+    if not np.all(c2 > 0) or not np.all(np.isfinite(a)):
+        raise NotPositiveDefinite("Cholesky failed in a 2 x 2 block of the first term")
+    out = np.zeros_like(M)
+    out[:, 0, 0] = a
+    out[:, 1, 0] = b
+    out[:, 1, 1] = np.sqrt(c2)
+    return out
+
+
 class _GramPlan:
     """Ar1 diag(v) Ar1' as a linear map of v: one sparse mat-vec per evaluation instead of a sparse product.
 
@@ -259,7 +275,7 @@ class BlockedFactor:
         else:
             M11 = T1.T @ cp.A11 @ T1
             M11 += np.eye(q1)
-            L11 = np.linalg.cholesky(M11)
+            L11 = _batched_cholesky(M11)
             S1 = T1 @ np.swapaxes(_batched_tri_inv(L11), 1, 2)  # T1 L11^{-T}
         self.L11, self.S1 = L11, S1
         if self.m and self.m * first.n_random <= _DENSE_LIMIT:

@@ -152,12 +152,24 @@ def _check_identifiable(design: ModelMatrices, control: LmmControl) -> None:
 def blas_limit(design: ModelMatrices, threads: int | None = None) -> Any:
     """BLAS thread limit for work on ``design``: one thread unless the dense block is large (OpenBLAS threads on
     small matrices only add wake-up latency, which is severe on shared 2-core machines)."""
-    from threadpoolctl import threadpool_limits
-
     if threads is None:
         dense = sum(t.n_random for t in design.terms[1:]) + design.n_fixef + 1
         threads = 1 if dense < 3000 else None
-    return threadpool_limits(limits=threads, user_api="blas") if threads else threadpool_limits(limits=None)
+    controller = _blas_controller()
+    return controller.limit(limits=threads, user_api="blas") if threads else controller.limit(limits=None)
+
+
+_CONTROLLER: list[Any] = []
+
+
+def _blas_controller() -> Any:
+    """One threadpoolctl controller per process: finding the loaded BLAS libraries takes ~2 ms, longer than
+    fitting a small model."""
+    if not _CONTROLLER:
+        from threadpoolctl import ThreadpoolController
+
+        _CONTROLLER.append(ThreadpoolController())
+    return _CONTROLLER[0]
 
 
 @dataclass
