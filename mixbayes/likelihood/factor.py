@@ -200,6 +200,7 @@ class BlockedFactor:
         self._gram: _GramPlan | None = None
         self._dense_src: CrossProducts | None = None
         self._diag_lead_cache: int | None = None
+        self._rest_dense_idx: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._rows_cache: np.ndarray | None = None
 
     def set_crossproducts(self, cp: CrossProducts) -> None:
@@ -360,11 +361,14 @@ class BlockedFactor:
             M = cp.Arr * d[:, None]
             M *= d[None, :]
         else:
-            D = self._rest_block_diag(theta).toarray()
+            D = self._rest_dense_block_diag(theta)
             Wr = D.T @ Wr
-            Dfull = np.eye(self.m + self.p + 1)
-            Dfull[: self.m, : self.m] = D
-            M = Dfull.T @ cp.Arr @ Dfull
+            m = self.m
+            M = np.empty_like(cp.Arr)
+            M[:m, :m] = D.T @ cp.Arr[:m, :m] @ D
+            M[:m, m:] = D.T @ cp.Arr[:m, m:]
+            M[m:, :m] = M[:m, m:].T
+            M[m:, m:] = cp.Arr[m:, m:]
         M[np.arange(self.m), np.arange(self.m)] += 1.0
         M[: self.m, : self.m] -= Wr @ Wr.T
         cross = Wr @ Wx.T
@@ -383,6 +387,22 @@ class BlockedFactor:
         if not self.scalar_rest:
             return None
         return np.concatenate([np.full(t.n_levels, theta[t.theta_offset]) for t in self.rest])
+
+    def _rest_dense_block_diag(self, theta: np.ndarray) -> np.ndarray:
+        """Lambda_r as a dense (m, m) array, filled through cached indices (no sparse construction)."""
+        if getattr(self, "_rest_dense_idx", None) is None:
+            rows, cols, src = [], [], []
+            for i, t in enumerate(self.rest):
+                r, c = t.tril_index
+                base = self.plan.offsets[i] + t.q * np.arange(t.n_levels)[:, None]
+                rows.append((base + r[None, :]).ravel())
+                cols.append((base + c[None, :]).ravel())
+                src.append(np.tile(t.theta_offset + np.arange(t.n_theta), t.n_levels))
+            self._rest_dense_idx = (np.concatenate(rows), np.concatenate(cols), np.concatenate(src))
+        rows, cols, src = self._rest_dense_idx
+        D = np.zeros((self.m, self.m))
+        D[rows, cols] = theta[src]
+        return D
 
     def _rest_block_diag(self, theta: np.ndarray) -> sparse.csr_matrix:
         blocks = [sparse.kron(sparse.identity(t.n_levels), sparse.csr_matrix(t.factor(theta)))
