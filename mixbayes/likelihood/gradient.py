@@ -24,7 +24,7 @@ then the Richardson extrapolation of the gradients at two feasible points 1e-5 a
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import numpy as np
 from scipy import sparse
@@ -32,8 +32,17 @@ from scipy.linalg import lapack
 
 from .factor import BlockedFactor, SparseRows, _batched_tri_inv
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .lmm import LmmObjective
+
+class LmmObjective(Protocol):
+    """What the gradient needs of :class:`mixbayes.likelihood.lmm.LmmObjective` (a protocol, so that this module
+    does not import the fit's module)."""
+
+    design: Any
+    factor: BlockedFactor
+    reml: bool
+    n: int
+
+    def __call__(self, theta: np.ndarray) -> float: ...
 
 __all__ = ["lmm_gradient", "lmm_hessian"]
 
