@@ -200,20 +200,23 @@ def _gradient_regular(objective: LmmObjective, theta: np.ndarray) -> np.ndarray:
     return grad
 
 
-def lmm_hessian(objective: LmmObjective, theta: np.ndarray, lower: np.ndarray, step: float = 1e-4) -> np.ndarray:
-    """Hessian of the objective by central differences of the analytic gradient (forward differences for
-    entries on their lower bound), symmetrised."""
+def lmm_hessian(objective: LmmObjective, theta: np.ndarray, lower: np.ndarray, step: float = 1e-4,
+                grad: np.ndarray | None = None, central: bool = False) -> np.ndarray:
+    """Hessian of the objective by differences of the analytic gradient, symmetrised: forward differences (one
+    gradient per parameter, reusing ``grad`` at ``theta`` when given; error O(step)) or, with ``central``,
+    central differences (two per parameter; forward for entries on their lower bound)."""
     theta = np.asarray(theta, dtype=float)
     n = len(theta)
     H = np.zeros((n, n))
+    g0 = lmm_gradient(objective, theta) if grad is None else grad
     for i in range(n):
         hi = step * max(1.0, abs(theta[i]))
         up = theta.copy()
         up[i] += hi
         dn = theta.copy()
         dn[i] -= hi
-        if dn[i] < lower[i]:
-            H[:, i] = (lmm_gradient(objective, up) - lmm_gradient(objective, theta)) / hi
+        if not central or dn[i] < lower[i]:
+            H[:, i] = (lmm_gradient(objective, up) - g0) / hi
         else:
             H[:, i] = (lmm_gradient(objective, up) - lmm_gradient(objective, dn)) / (2 * hi)
     objective.factor.update(theta)

@@ -277,7 +277,8 @@ def fit_lmm(design: ModelMatrices, reml: bool = True, control: Any = None, start
         fmin = objective(theta)
         summary.fmin = fmin
         if control.calc_derivs:
-            grad, hess = lmm_gradient(objective, theta), lmm_hessian(objective, theta, design.lower)
+            grad = lmm_gradient(objective, theta)
+            hess = lmm_hessian(objective, theta, design.lower, grad=grad)
             if control.robust and control.optimizer != "none" and _degenerate(hess, theta, design.lower) \
                     and not summary.strategy:
                 summary = restart(objective, summary, design.lower, summary.initial, "degenerate Hessian",
@@ -287,7 +288,8 @@ def fit_lmm(design: ModelMatrices, reml: bool = True, control: Any = None, start
                     theta = summary.final
                     fmin = objective(theta)
                     summary.fmin = fmin
-                    grad, hess = lmm_gradient(objective, theta), lmm_hessian(objective, theta, design.lower)
+                    grad = lmm_gradient(objective, theta)
+                    hess = lmm_hessian(objective, theta, design.lower, grad=grad)
         else:
             grad, hess = np.zeros(len(theta)), np.zeros((len(theta), len(theta)))
         objective(theta)
