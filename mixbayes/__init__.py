@@ -19,7 +19,9 @@ from .exceptions import (
     EmptyDataError,
     EnergyWarning,
     FamilyError,
+    FileFormatError,
     FormulaSyntaxError,
+    LoadMismatchWarning,
     LowEssWarning,
     MissingDataWarning,
     MixbayesError,
@@ -38,10 +40,13 @@ from .exceptions import (
     TreeDepthWarning,
     UnknownColumnError,
 )
+from .exceptions import DegenerateResponseWarning as DegenerateResponseWarning
 from .families import Family, get_family
+from .families import negative_binomial as negative_binomial
 from .formula import ParsedFormula, expand_formula, parse_formula
 from .inference.bootstrap import pbtest
 from .model import Model
+from .persistence import load
 from .report import compare, convergence_walkthrough, explain_icc, naive_vs_mixed, shrinkage
 from .report.html import report
 from .results.allfit import allfit
@@ -60,7 +65,9 @@ __all__ = [
     "EnergyWarning",
     "Family",
     "FamilyError",
+    "FileFormatError",
     "FormulaSyntaxError",
+    "LoadMismatchWarning",
     "LowEssWarning",
     "MissingDataWarning",
     "MixbayesError",
@@ -93,6 +100,7 @@ __all__ = [
     "glmer",
     "list_datasets",
     "lmer",
+    "load",
     "load_dataset",
     "naive_vs_mixed",
     "parse_formula",
@@ -100,3 +108,4 @@ __all__ = [
     "report",
     "shrinkage",
 ]
+__all__ += ["DegenerateResponseWarning", "negative_binomial"]
