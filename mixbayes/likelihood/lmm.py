@@ -22,9 +22,10 @@ from ..design.terms import lambda_times
 from ..exceptions import DesignError, ResponseError
 from .convergence import ConvergenceReport, check_convergence
 from .crossprod import CrossProductPlan
-from .derivatives import deriv12
 from .factor import BlockedFactor, NotPositiveDefinite
+from .gradient import lmm_gradient, lmm_hessian
 from .optimizers import OptSummary, minimize, snap_to_bounds
+from .robust import needs_restart, restart
 
 __all__ = ["LmmControl", "LmmObjective", "fit_lmm"]
 
@@ -33,7 +34,9 @@ __all__ = ["LmmControl", "LmmObjective", "fit_lmm"]
 class LmmControl:
     """Settings of the likelihood fit (cf. ``lmerControl``).
 
-    optimizer : registry name (``bobyqa`` default; see ``mixbayes.likelihood.optimizers.OPTIMIZERS``).
+    optimizer : registry name (see ``mixbayes.likelihood.optimizers.OPTIMIZERS``), ``lbfgsb_grad`` (L-BFGS-B with
+        the analytic gradient) or ``auto`` (default): ``lbfgsb_grad`` for models with at least
+        GRADIENT_MIN_THETA covariance parameters and a cheap gradient, BOBYQA otherwise (where it is faster).
     maxeval : evaluation limit.
     restart_edge : restart when theta ends on the boundary with a negative one-sided derivative.
     boundary_tol : snap theta within this distance of its bound onto the bound when that is no worse.
@@ -42,9 +45,11 @@ class LmmControl:
     calc_derivs : compute gradient/Hessian at the optimum for the convergence checks.
     blas_threads : BLAS threads for the dense factorisations (None: 1 thread for moderate blocks).
     settings : extra optimiser settings (``ftol_rel``, ``xtol_abs``, ``initial_step`` ...).
+    robust : after a stop on the boundary or with a degenerate Hessian, restart and keep the best optimum
+        (:mod:`mixbayes.likelihood.robust`; recorded in ``optsummary.strategy``).
     """
 
-    optimizer: str = "bobyqa"
+    optimizer: str = "auto"
     maxeval: int = 100000
     restart_edge: bool = True
     boundary_tol: float = 1e-5
@@ -53,6 +58,7 @@ class LmmControl:
     calc_derivs: bool = True
     blas_threads: int | None = None
     settings: dict[str, float] = field(default_factory=dict)
+    robust: bool = True
 
     @classmethod
     def from_any(cls, control: Any) -> LmmControl:
@@ -159,12 +165,24 @@ def _check_identifiable(design: ModelMatrices, control: LmmControl) -> None:
 def blas_limit(design: ModelMatrices, threads: int | None = None) -> Any:
     """BLAS thread limit for work on ``design``: one thread unless the dense block is large (OpenBLAS threads on
     small matrices only add wake-up latency, which is severe on shared 2-core machines)."""
-    from threadpoolctl import threadpool_limits
-
     if threads is None:
         dense = sum(t.n_random for t in design.terms[1:]) + design.n_fixef + 1
         threads = 1 if dense < 3000 else None
-    return threadpool_limits(limits=threads, user_api="blas") if threads else threadpool_limits(limits=None)
+    controller = _blas_controller()
+    return controller.limit(limits=threads, user_api="blas") if threads else controller.limit(limits=None)
+
+
+_CONTROLLER: list[Any] = []
+
+
+def _blas_controller() -> Any:
+    """One threadpoolctl controller per process: finding the loaded BLAS libraries takes ~2 ms, longer than
+    fitting a small model."""
+    if not _CONTROLLER:
+        from threadpoolctl import ThreadpoolController
+
+        _CONTROLLER.append(ThreadpoolController())
+    return _CONTROLLER[0]
 
 
 @dataclass
@@ -198,14 +216,35 @@ def _size_settings(design: ModelMatrices) -> dict[str, float]:
     return {}
 
 
+GRADIENT_MIN_THETA = 6
+
+
+def _cheap_gradient(design: ModelMatrices) -> bool:
+    """The gradient costs about one factorisation of the dense block: cheap unless that block is large."""
+    return sum(t.n_random for t in design.terms[1:]) + design.n_fixef <= EXPENSIVE_RANDOM
+
+
+def resolve_optimizer(design: ModelMatrices, name: str) -> str:
+    """``auto``: L-BFGS-B with the analytic gradient where it needs fewer, cheap evaluations (many covariance
+    parameters, where BOBYQA's evaluation count grows quadratically), BOBYQA otherwise."""
+    if name != "auto":
+        return name
+    return "lbfgsb_grad" if len(design.theta0) >= GRADIENT_MIN_THETA and _cheap_gradient(design) else "bobyqa"
+
+
 def optimize_theta(objective: Any, design: ModelMatrices, control: LmmControl, start: np.ndarray | None = None,
                    lower: np.ndarray | None = None) -> OptSummary:
-    """BOBYQA (or another optimiser) over theta with lme4's ``restart_edge`` and ``check.boundary``."""
+    """BOBYQA or L-BFGS-B (``control.optimizer``) over theta with lme4's ``restart_edge`` and ``check.boundary``,
+    and the restarts of :mod:`.robust` after a stop on the boundary."""
     lower = design.lower if lower is None else lower
     x0 = design.theta0 if start is None else np.asarray(start, dtype=float)
     settings = {"maxeval": control.maxeval, **_size_settings(design), **control.settings}
-    summary = minimize(objective, x0, lower, optimizer=control.optimizer, settings=settings)
-    if control.optimizer == "none":
+    grad = (lambda th: lmm_gradient(objective, th)) if isinstance(objective, LmmObjective) else None
+    optimizer = resolve_optimizer(design, control.optimizer)
+    if optimizer == "lbfgsb_grad" and grad is None:
+        optimizer = "bobyqa"
+    summary = minimize(objective, x0, lower, optimizer=optimizer, settings=settings, grad=grad)
+    if optimizer == "none":
         return summary
     if control.restart_edge:
         theta = summary.final
@@ -220,8 +259,11 @@ def optimize_theta(objective: Any, design: ModelMatrices, control: LmmControl, s
                 grads.append((objective(th) - d0) / btol)
             if any(g < 0 for g in grads):
                 summary.restarts.append("theta on the boundary with a negative derivative: restarted")
-                summary = minimize(objective, theta, lower, optimizer=control.optimizer, settings=settings,
-                                   summary=summary)
+                summary = minimize(objective, theta, lower, optimizer=optimizer, settings=settings,
+                                   summary=summary, grad=grad)
+    if control.robust and needs_restart(summary.final, lower):
+        rgrad = grad if grad is not None and _cheap_gradient(design) else None
+        summary = restart(objective, summary, lower, x0, "stopped on the boundary", rgrad, settings)
     return snap_to_bounds(objective, summary, lower, control.boundary_tol, "theta[{i}]")
 
 
@@ -236,6 +278,15 @@ def _check_residual(design: ModelMatrices, y: np.ndarray) -> None:
         raise ResponseError(
             f"the response {design.response_name!r} {what}: no residual variation is left, so the residual SD is "
             "0 and the likelihood is unbounded. Check the response column (and the subset of rows used)")
+
+
+def _degenerate(hess: np.ndarray, theta: np.ndarray, lower: np.ndarray) -> bool:
+    """Whether the Hessian over the parameters off their bounds has a (numerically) non-positive eigenvalue."""
+    free = ~(np.isfinite(lower) & (theta - lower <= 1e-4))
+    if not free.any():
+        return False
+    ev = np.linalg.eigvalsh(hess[np.ix_(free, free)])
+    return bool(ev[0] <= 1e-6 * max(abs(ev[-1]), 1.0))
 
 
 def fit_lmm(design: ModelMatrices, reml: bool = True, control: Any = None, start: np.ndarray | None = None,
@@ -253,7 +304,19 @@ def fit_lmm(design: ModelMatrices, reml: bool = True, control: Any = None, start
         fmin = objective(theta)
         summary.fmin = fmin
         if control.calc_derivs:
-            grad, hess = deriv12(objective, theta, lower=design.lower)
+            grad = lmm_gradient(objective, theta)
+            hess = lmm_hessian(objective, theta, design.lower, grad=grad)
+            if control.robust and control.optimizer != "none" and _degenerate(hess, theta, design.lower) \
+                    and not summary.strategy:
+                summary = restart(objective, summary, design.lower, summary.initial, "degenerate Hessian",
+                                  (lambda th: lmm_gradient(objective, th)) if _cheap_gradient(design) else None,
+                                  {"maxeval": control.maxeval, **_size_settings(design), **control.settings})
+                if summary.final is not theta and not np.array_equal(summary.final, theta):
+                    theta = summary.final
+                    fmin = objective(theta)
+                    summary.fmin = fmin
+                    grad = lmm_gradient(objective, theta)
+                    hess = lmm_hessian(objective, theta, design.lower, grad=grad)
         else:
             grad, hess = np.zeros(len(theta)), np.zeros((len(theta), len(theta)))
         objective(theta)

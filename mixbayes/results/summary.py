@@ -49,6 +49,9 @@ def summary_tail(fit: MixedFit, coefficients: pd.DataFrame, correlation: bool) -
             lines += ["", corr]
     if fit.convergence.problems:
         lines += ["", "Convergence notes:"] + [f"  {m}" for _, m, _ in fit.convergence.problems]
+    strategy = getattr(fit.optsummary, "strategy", [])
+    if strategy:
+        lines += ["", "Optimisation restarts (hard surface):"] + [f"  {m}" for m in strategy]
     return lines
 
 
