@@ -155,7 +155,9 @@ def test_floating_point_data_blocks_agree() -> None:
     for a, b in ((cd.A11, cp.A11), (cd.Ax1, cp.Ax1), (cd.Arr, cp.Arr), (cd.Ar1.toarray(), cp.Ar1.toarray())):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12 * np.abs(b).max(initial=1.0))
     assert abs(fd.objective_value / fp.objective_value - 1) < 1e-10
-    np.testing.assert_allclose(fd.theta, fp.theta, rtol=1e-5)
+    # the objective agrees to 1e-10, so theta's argmin is fixed only to about sqrt(eps) ~ 1e-7 in absolute terms
+    # (a small theta such as 0.0056 cannot be held to a relative 1e-5)
+    np.testing.assert_allclose(fd.theta, fp.theta, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(fd.beta, fp.beta, rtol=1e-6)
 
 

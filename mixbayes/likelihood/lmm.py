@@ -270,11 +270,20 @@ def optimize_theta(objective: Any, design: ModelMatrices, control: LmmControl, s
 def _check_residual(design: ModelMatrices, y: np.ndarray) -> None:
     """A response the fixed effects fit exactly (e.g. a constant one) leaves no residual variance: the likelihood is
     unbounded (lme4 returns sigma = 0 without a word).  That is a typed error here."""
-    sw = np.sqrt(design.weights)
-    X, yw = design.X * sw[:, None], y * sw
-    resid = yw - X @ np.linalg.lstsq(X, yw, rcond=None)[0] if X.shape[1] else yw
-    if float(np.linalg.norm(resid)) <= 1e-10 * max(float(np.linalg.norm(yw)), 1e-300):
+    blocks = getattr(design, "blocks", None)
+    if blocks is not None:  # out-of-core data: only [X y]'W[X y] is at hand (normal equations, looser tolerance)
+        a = blocks.cp.Arr[-(design.n_fixef + 1):, -(design.n_fixef + 1):]
+        xtx, xty, yty = a[:-1, :-1], a[:-1, -1], float(a[-1, -1])
+        rss = yty - float(xty @ np.linalg.lstsq(xtx, xty, rcond=None)[0]) if design.n_fixef else yty
+        exact = rss <= 1e-12 * max(yty, 1e-300)
+        what = "is constant or fitted exactly by the fixed effects"
+    else:
+        sw = np.sqrt(design.weights)
+        X, yw = design.X * sw[:, None], y * sw
+        resid = yw - X @ np.linalg.lstsq(X, yw, rcond=None)[0] if X.shape[1] else yw
+        exact = float(np.linalg.norm(resid)) <= 1e-10 * max(float(np.linalg.norm(yw)), 1e-300)
         what = "is constant" if np.all(y == y[0]) else "is fitted exactly by the fixed effects"
+    if exact:
         raise ResponseError(
             f"the response {design.response_name!r} {what}: no residual variation is left, so the residual SD is "
             "0 and the likelihood is unbounded. Check the response column (and the subset of rows used)")
