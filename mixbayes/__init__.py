@@ -41,6 +41,7 @@ from .exceptions import (
 from .families import Family, get_family
 from .formula import ParsedFormula, expand_formula, parse_formula
 from .inference.bootstrap import pbtest
+from .inference.emmeans import emmeans
 from .model import Model
 from .report import compare, convergence_walkthrough, explain_icc, naive_vs_mixed, shrinkage
 from .report.html import report
@@ -48,6 +49,23 @@ from .results.allfit import allfit
 from .results.anova import anova
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> object:
+    """Load the heavier public helpers on first use (they import matplotlib or ArviZ)."""
+    if name == "loo_compare":
+        from .bayes.loo_compare import loo_compare
+
+        return loo_compare
+    if name == "plot_predictions":
+        from .report.predictions import plot_predictions
+
+        return plot_predictions
+    if name == "tidy":
+        from .results.tidy import tidy
+
+        return tidy
+    raise AttributeError(f"module 'mixbayes' has no attribute {name!r}")
 
 __all__ = [
     "BootstrapError",
@@ -97,6 +115,10 @@ __all__ = [
     "naive_vs_mixed",
     "parse_formula",
     "pbtest",
+    "emmeans",
+    "loo_compare",
+    "plot_predictions",
+    "tidy",
     "report",
     "shrinkage",
 ]
