@@ -432,6 +432,20 @@ class BayesFit(DesignSizes):
             return pd.DataFrame({"mean": values.mean(axis=0), "sd": values.std(axis=0, ddof=1), lo: q[0], hi: q[1]},
                                 index=index)
 
+    def tidy(self, conf_level: float = 0.95) -> pd.DataFrame:
+        """One row per parameter, with the columns of the likelihood fits' ``tidy`` (see
+        :func:`mixbayes.results.tidy.tidy`)."""
+        from ..results.tidy import tidy
+
+        return tidy(self, conf_level=conf_level)
+
+    def pointwise_loglik(self, unit: str = "observation") -> np.ndarray:
+        """(draws, units) log-likelihood: per ``observation`` (default; conditional on each draw's random
+        effects, whatever the parameterisation) or per ``group`` (the sampled units of a marginalised fit)."""
+        from .loo_compare import pointwise_loglik
+
+        return pointwise_loglik(self, unit)
+
     # ---- model comparison ------------------------------------------------------------------------------------------
     def _pointwise_loglik(self) -> np.ndarray:
         ll = self.idata["log_likelihood"][response_variable(self.design)].values
