@@ -149,3 +149,8 @@ class TreeDepthWarning(SamplingWarning):
 
 class EnergyWarning(SamplingWarning):
     """E-BFMI below 0.3 in a chain: the energy is explored poorly."""
+
+
+class LooUnitError(MixbayesError, ValueError):
+    """Models whose pointwise log-likelihoods cover different units (observations of one, groups of another, or
+    different rows) cannot be compared by LOO."""
