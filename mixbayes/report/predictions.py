@@ -34,7 +34,8 @@ def prediction_grid(fit: Any, x: str, by: str | None = None, at: dict[str, Any] 
     at = dict(at or {})
     for v in [x] + ([by] if by else []):
         if v not in frame.columns:
-            raise ContrastError(f"{v!r} is not a variable of the model; variables: {', '.join(map(str, frame.columns))}")
+            names = ", ".join(map(str, frame.columns))
+            raise ContrastError(f"{v!r} is not a variable of the model; variables: {names}")
         col = frame[v]
         if v not in at:
             if isinstance(col.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(col):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import html
 import warnings
+from collections.abc import Callable
 from dataclasses import replace
 from functools import cached_property
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
