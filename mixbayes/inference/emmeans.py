@@ -250,8 +250,8 @@ def emmeans(fit: Any, specs: str | list[str], by: str | list[str] | None = None,
     at : values for grid variables, e.g. ``{"temp": 200}`` or ``{"Days": [0, 4.5, 9]}``.
     type : ``"link"`` (default) or ``"response"`` (back-transformed means, delta-method SE).
     regrid : put the grid on the response scale first (emmeans' ``regrid``; contrasts of response means).
-    ddf : for an LmmFit, ``"kenward-roger"`` (default, as emmeans for lmer), ``"satterthwaite"`` or
-        ``"asymptotic"``; ignored otherwise.
+    ddf : for an LmmFit, ``"kenward-roger"`` (default, as emmeans for lmer; an ML fit gets Satterthwaite, since
+        Kenward-Roger needs REML), ``"satterthwaite"`` or ``"asymptotic"``; ignored otherwise.
     level : confidence (or HPD) level.
 
     Examples
