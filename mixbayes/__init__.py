@@ -19,7 +19,9 @@ from .exceptions import (
     EmptyDataError,
     EnergyWarning,
     FamilyError,
+    FileFormatError,
     FormulaSyntaxError,
+    LoadMismatchWarning,
     LooUnitError,
     LowEssWarning,
     MissingDataWarning,
@@ -39,11 +41,14 @@ from .exceptions import (
     TreeDepthWarning,
     UnknownColumnError,
 )
+from .exceptions import DegenerateResponseWarning as DegenerateResponseWarning
 from .families import Family, get_family
+from .families import negative_binomial as negative_binomial
 from .formula import ParsedFormula, expand_formula, parse_formula
 from .inference.bootstrap import pbtest
 from .inference.emmeans import emmeans
 from .model import Model
+from .persistence import load
 from .report import compare, convergence_walkthrough, explain_icc, naive_vs_mixed, shrinkage
 from .report.html import report
 from .results.allfit import allfit
@@ -79,7 +84,9 @@ __all__ = [
     "EnergyWarning",
     "Family",
     "FamilyError",
+    "FileFormatError",
     "FormulaSyntaxError",
+    "LoadMismatchWarning",
     "LooUnitError",
     "LowEssWarning",
     "MissingDataWarning",
@@ -114,6 +121,7 @@ __all__ = [
     "glmer",
     "list_datasets",
     "lmer",
+    "load",
     "load_dataset",
     "loo_compare",
     "naive_vs_mixed",
@@ -124,3 +132,4 @@ __all__ = [
     "shrinkage",
     "tidy",
 ]
+__all__ += ["DegenerateResponseWarning", "negative_binomial"]

@@ -154,3 +154,18 @@ class EnergyWarning(SamplingWarning):
 class LooUnitError(MixbayesError, ValueError):
     """Models whose pointwise log-likelihoods cover different units (observations of one, groups of another, or
     different rows) cannot be compared by LOO."""
+
+
+class FileFormatError(MixbayesError, ValueError):
+    """A file that :func:`mixbayes.load` cannot read: not a mixbayes file, a damaged one, or one written in a format
+    version this mixbayes does not know (the message names both versions and the remedy)."""
+
+
+class LoadMismatchWarning(MixbayesWarning):
+    """A loaded likelihood fit, refitted from its formula, data and options, differs from the estimates saved with
+    it (typically a file written by another mixbayes version)."""
+
+
+class DegenerateResponseWarning(MixbayesWarning):
+    """The response is determined by a grouping factor (constant within every level): the variance of that
+    factor's random effects is not identified by the data."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pandas as pd
@@ -24,14 +24,19 @@ class Model:
     ----------
     formula : str
         lme4 formula, e.g. ``"Reaction ~ Days + (Days | Subject)"``.
-    data : pandas.DataFrame
-        The data.  Rows with missing values in the columns used are dropped (with a warning).
+    data : pandas.DataFrame, dask.dataframe.DataFrame or str
+        The data.  Rows with missing values in the columns used are dropped (with a warning).  A Dask DataFrame
+        or the path of a Parquet dataset is read partition by partition (Gaussian models; see docs/dask.md).
     family : str or Family
         ``"gaussian"`` (default), ``"binomial"``, ``"poisson"`` or ``"negative_binomial"``.
     link : str, optional
         Link function; the family's canonical link by default.
-    weights, offset : column name or array, optional
+    weights, offset : column name, R expression of columns (``"log(n)"``) or array, optional
         Prior weights and an offset on the linear-predictor scale.
+    functions : dict, optional
+        Your own functions that the formula may call, e.g. ``functions={"logit": f}`` for
+        ``"y ~ logit(p) + (1 | g)"``.  Formulas never run code: only these and a fixed table of R functions
+        can be called (see docs/security.md).
 
     Examples
     --------
@@ -49,13 +54,29 @@ class Model:
         weights: Any = None,
         offset: Any = None,
         link: str | None = None,
+        functions: Mapping[str, Callable[..., Any]] | None = None,
     ) -> None:
-        self.formula: ParsedFormula = parse_formula(formula)
+        from .design.expressions import check_functions
+
+        self.functions = check_functions(functions)
+        self.formula: ParsedFormula = parse_formula(formula, self.functions)
         self.family: Family = get_family(family, link)
         self.data = data
-        self.design: ModelMatrices = build_design(self.formula, data, self.family, weights, offset)
         self._weights_arg = weights
         self._offset_arg = offset
+        from .outofcore.source import is_dask_data
+
+        if is_dask_data(data):  # two passes over the partitions in Dask; only blocks and levels come back
+            from .outofcore.design import build_block_design
+
+            if self.functions:
+                from .outofcore.design import DaskDataNotSupportedError
+
+                raise DaskDataNotSupportedError("functions= (a formula's own functions) are not supported with Dask "
+                                                "data: add the computed column to the data instead")
+            self.design: ModelMatrices = build_block_design(self.formula, data, self.family, weights, offset)
+            return
+        self.design = build_design(self.formula, data, self.family, weights, offset, self.functions)
         from .design.checks import design_issues
 
         for issue in design_issues(self.design):
@@ -69,6 +90,11 @@ class Model:
     def explain(self) -> Explanation:
         """Terms, grouping factors (levels, observations per level), nesting/crossing in the data and
         warnings about likely mistakes."""
+        if self.is_out_of_core:
+            from .outofcore.design import DaskDataNotSupportedError
+
+            raise DaskDataNotSupportedError("explain() reads the rows (nesting and crossing of the grouping factors); "
+                                            "it is not available for Dask data")
         return explain(self.design)
 
     def expand(self) -> str:
@@ -84,6 +110,10 @@ class Model:
         Returns an :class:`~mixbayes.results.lmm.LmmFit` or :class:`~mixbayes.results.glmm.GlmmFit`.
         """
         method = (method or ("reml" if self._is_lmm else "laplace")).lower()
+        if self.is_out_of_core and method not in ("reml", "ml", "bayes", "nuts"):
+            from .outofcore.design import DaskDataNotSupportedError
+
+            raise DaskDataNotSupportedError(f"method {method!r} is not available for Dask data: use 'reml' or 'ml'")
         if method == "map":
             from .bayes.map import fit_map
 
@@ -101,6 +131,10 @@ class Model:
 
             reml = method == "reml"
             est = fit_lmm(self.design, reml, control, start=start, emit_warnings=emit_warnings)
+            if self.is_out_of_core:
+                from .outofcore.fit import DaskLmmFit
+
+                return DaskLmmFit(self, est, reml, control=control)
             return LmmFit(self, est, reml, control=control)
         from .results.glmm import fit_glmm_model
 
@@ -133,6 +167,13 @@ class Model:
             ``backend="jax"`` for nutpie, ``nuts={...}`` for PyMC and numpyro.
         emit_warnings : issue :class:`~mixbayes.exceptions.SamplingWarning` s for failed diagnostics.
         """
+        if self.is_out_of_core:
+            from .outofcore.design import DaskDataNotSupportedError
+
+            raise DaskDataNotSupportedError(
+                "the Bayesian fit of Dask data needs the marginal likelihood as a function of the summed Gram "
+                "blocks, which the Bayesian engine does not provide yet; fit by REML/ML, or sample an in-memory "
+                "sample of the data")
         from .bayes import sample
 
         return sample(self, draws=draws, tune=tune, chains=chains, sampler=sampler, target_accept=target_accept,
@@ -155,6 +196,24 @@ class Model:
         from .bayes import sample_prior_predictive
 
         return sample_prior_predictive(self, draws=draws, random_seed=random_seed, priors=priors)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # the Bayesian cache holds PyMC models and compiled samplers: rebuilt on demand, never pickled
+        state = self.__dict__.copy()
+        state.pop("_bayes_cache", None)
+        return state
+
+    def save(self, path: Any) -> Any:
+        """Save the model (formula, family, data) to a mixbayes file; :func:`mixbayes.load` reads it back.
+        See docs/saving.md for the format."""
+        from .persistence import save
+
+        return save(self, path)
+
+    @property
+    def is_out_of_core(self) -> bool:
+        """True when the data are a Dask DataFrame or a Parquet dataset (the design holds blocks, not rows)."""
+        return getattr(self.design, "blocks", None) is not None
 
     @property
     def _is_lmm(self) -> bool:

@@ -111,6 +111,10 @@ class Prior:
     def __hash__(self) -> int:
         return hash(self.key())
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # immutable with __slots__: pickle rebuilds the prior through the constructor
+        return (_make_prior, (self.distribution, dict(self.params)))
+
     def __repr__(self) -> str:
         args = "".join(f", {k}={_fmt(v)}" for k, v in self.params.items())
         return f"Prior({self.distribution!r}{args})"
@@ -208,6 +212,11 @@ class Prior:
 
         raise NotSupportedError(f"the MAP fit cannot evaluate a {self} prior; use HalfStudentT, HalfNormal, "
                                 "HalfCauchy, Exponential, Gamma(alpha, beta), InverseGamma, LogNormal or Uniform")
+
+
+def _make_prior(distribution: str, params: dict[str, Any]) -> Prior:
+    """Rebuild a pickled :class:`Prior`."""
+    return Prior(distribution, **params)
 
 
 def _fmt(v: float | tuple[float, ...]) -> str:
@@ -449,7 +458,7 @@ def default_priors(design: ModelMatrices) -> PriorSet:
                 f"cor_{labels[k]}", Prior("LKJ", eta=LKJ_ETA), "cor", f"correlations of {t.expr}",
                 "LKJ(2): density (1 - rho^2) for two columns, away from +-1 (regularises like rstanarm's decov)",
                 term=k))
-    if design.family.name == "negative_binomial":
+    if design.family.name == "negative_binomial" and design.family.theta is None:
         entries.append(PriorEntry(
             "dispersion", Prior("InverseGamma", alpha=0.5, beta=0.5), "dispersion",
             "NB2 dispersion theta (variance mu + mu^2 / theta)",

@@ -297,17 +297,42 @@ class BayesFit(DesignSizes):
 
     method = "NUTS"
 
-    def __init__(self, model: Model, built: BuiltModel, params: ParameterDraws, idata: Any,
-                 sampler_info: SamplerInfo, report: DiagnosticReport, log_likelihood_unit: str) -> None:
+    def __init__(self, model: Model, built: BuiltModel | None, params: ParameterDraws, idata: Any,
+                 sampler_info: SamplerInfo, report: DiagnosticReport, log_likelihood_unit: str,
+                 priors: PriorSet | None = None) -> None:
         self.model = model
         self.design: ModelMatrices = model.design
-        self.built = built
+        self._built: BuiltModel | None = built
         self.params = params
         self.idata = idata
         self.sampler_info = sampler_info
-        self.priors: PriorSet = built.priors
+        # built is None for a loaded fit: the PyMC model is rebuilt from the priors on first use
+        self.priors: PriorSet = built.priors if built is not None else priors  # type: ignore[assignment]
         self._report = report
         self.log_likelihood_unit = log_likelihood_unit
+
+    @property
+    def built(self) -> BuiltModel:
+        """The PyMC model and what interprets its draws (rebuilt on first use after unpickling or loading)."""
+        if self._built is None:
+            from .sampling import built_model
+
+            marginalize = self.sampler_info.parameterisation != "noncentred"
+            self._built = built_model(self.model, self.priors, marginalize)
+        return self._built
+
+    def __getstate__(self) -> dict[str, Any]:
+        # the PyMC model and the compiled sampler are left out of the pickle and rebuilt on demand
+        state = self.__dict__.copy()
+        state["_built"] = None
+        return state
+
+    def save(self, path: Any) -> Any:
+        """Save the fit (model, data, priors, sampler settings and the DataTree of draws) to a mixbayes file;
+        :func:`mixbayes.load` reads it back without resampling.  See docs/saving.md."""
+        from ..persistence import save
+
+        return save(self, path)
 
     @property
     def pymc_model(self) -> Any:

@@ -56,6 +56,7 @@ class SparseRows:
 
 
 _DENSE_LIMIT = 60_000  # m * (random effects of the first term) below which Ar1 is handled densely
+_DENSE_FILL, _DENSE_MAX = 0.25, 4_000_000  # ... and up to which it is when at least this fraction is non-zero
 
 
 class NotPositiveDefinite(ArithmeticError):
@@ -261,7 +262,8 @@ class BlockedFactor:
             L11 = np.linalg.cholesky(M11)
             S1 = T1 @ np.swapaxes(_batched_tri_inv(L11), 1, 2)  # T1 L11^{-T}
         self.L11, self.S1 = L11, S1
-        if self.m and self.m * first.n_random <= _DENSE_LIMIT:
+        size = self.m * first.n_random
+        if self.m and (size <= _DENSE_LIMIT or (size <= _DENSE_MAX and cp.Ar1.nnz >= _DENSE_FILL * size)):
             self._update_dense(theta, T1, L11, S1)
             return
         # W = [Lambda_r' Ar1 ; Ax1] S1

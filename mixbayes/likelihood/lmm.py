@@ -71,17 +71,32 @@ class LmmObjective:
             raise DesignError(f"{design.n_obs} observations cannot estimate {design.n_fixef} fixed effects")
         self.design = design
         self.reml = reml
-        self.y = design.y if y is None else np.asarray(y, dtype=float)
-        w = design.weights
-        self.plan = CrossProductPlan(design.terms, design.n_fixef)
-        self.cp = self.plan.compute(design.X, self.y - design.offset, w)
-        self.factor = BlockedFactor(self.plan, self.cp)
         self.n = design.n_obs
         self.p = design.n_fixef
-        self.log_w = float(np.sum(np.log(w[w > 0])))
+        self.plan = CrossProductPlan(design.terms, design.n_fixef)
+        blocks = getattr(design, "blocks", None)
+        if blocks is not None:  # out-of-core data: the blocks were summed over the partitions
+            if y is not None and y is not design.y:
+                from ..exceptions import NotSupportedError
+
+                raise NotSupportedError("a design of Dask data carries its blocks, not its rows: a new response "
+                                        "cannot be given")
+            self.y = design.y
+            self.cp = blocks.cp
+            self.log_w = float(blocks.log_w)
+        else:
+            self.y = design.y if y is None else np.asarray(y, dtype=float)
+            w = design.weights
+            self.cp = self.plan.compute(design.X, self.y - design.offset, w)
+            self.log_w = float(np.sum(np.log(w[w > 0])))
+        self.factor = BlockedFactor(self.plan, self.cp)
 
     def set_response(self, y: np.ndarray) -> None:
         """Use a new response (same design): recompute the cross-products, keep the plan (for refits)."""
+        if getattr(self.design, "blocks", None) is not None:
+            from ..exceptions import NotSupportedError
+
+            raise NotSupportedError("refits with a new response need the rows in memory (not Dask data)")
         self.y = np.asarray(y, dtype=float)
         self.cp = self.plan.compute(self.design.X, self.y - self.design.offset, self.design.weights)
         self.factor.set_crossproducts(self.cp)

@@ -77,7 +77,8 @@ def _nlopt(algorithm_name: str) -> Callable[..., tuple[np.ndarray, float, bool, 
         opt.set_ftol_rel(settings["ftol_rel"])
         opt.set_ftol_abs(settings["ftol_abs"])
         opt.set_xtol_rel(settings["xtol_rel"])
-        opt.set_xtol_abs(settings["xtol_abs"])
+        xtol_abs = np.broadcast_to(np.asarray(settings["xtol_abs"], dtype=float), (n,))
+        opt.set_xtol_abs(xtol_abs.tolist())
         opt.set_maxeval(int(settings["maxeval"]))
         step = np.maximum(np.abs(x0) * 0.2, 0.1) if "initial_step" not in settings else np.full(
             n, settings["initial_step"])

@@ -85,6 +85,15 @@ class GlmmWorkspace:
         """The family's log-likelihood at mu (R's aic convention: -aic/2)."""
         return self.response.loglik(mu)
 
+    def scale(self, theta: np.ndarray, u: np.ndarray) -> float:
+        """lme4's sigma of a GLMM: 1, or for the Gaussian family (non-identity links) sqrt(pwrss / n), with pwrss
+        the penalised weighted residual sum of squares at the mode u."""
+        if not self.family.has_scale:
+            return 1.0
+        eta = self.X @ self.beta + self.offset + self.random_part(theta, u)
+        mu = self.family.link.inverse(eta)
+        return float(np.sqrt(self.penalised_deviance(mu, u) / self.n))
+
     # ---- pieces ---------------------------------------------------------------------------------------
     def random_part(self, theta: np.ndarray, u: np.ndarray) -> np.ndarray:
         """Z Lambda(theta) u."""
@@ -271,16 +280,20 @@ class GlmmWorkspace:
             if not estimate_beta:
                 b_new = b
             eta_new, mu_new, pdev = self.evaluate(theta, u_new, b_new)
-            if pdev > oldpdev:  # step halving towards the previous iterate, as lme4
+            # lme4's pwrssUpdate: the convergence test comes first, then step halving towards the previous
+            # iterate, which fails only when the deviance still rose by more than tol
+            with np.errstate(over="ignore", invalid="ignore"):
+                done = bool(abs((oldpdev - pdev) / pdev) < tol)
+            if not done and (np.isnan(pdev) or pdev > oldpdev):
                 for _ in range(10):
+                    if not (np.isnan(pdev) or pdev > oldpdev):
+                        break
                     u_new, b_new = (u + u_new) / 2, (b + b_new) / 2
                     eta_new, mu_new, pdev = self.evaluate(theta, u_new, b_new)
-                    if pdev <= oldpdev:
-                        break
-                else:
-                    raise PirlsFailure("PIRLS step halving failed")
+                if np.isnan(pdev) or pdev - oldpdev > tol:
+                    raise PirlsFailure("PIRLS step-halvings failed to reduce the deviance")
             u, b, eta, mu = u_new, b_new, eta_new, mu_new
-            if abs((oldpdev - pdev) / pdev) < tol:
+            if done:
                 break
             oldpdev = pdev
         else:

@@ -194,6 +194,13 @@ class MixedFit(DesignSizes):
 
         return tidy(self, conf_level=conf_level, conf_method=conf_method, **kwargs)
 
+    def save(self, path: Any) -> Any:
+        """Save the fit to a mixbayes file (formula, family, data, fitting options and the estimates);
+        :func:`mixbayes.load` refits it from them and checks the estimates.  See docs/saving.md."""
+        from ..persistence import save
+
+        return save(self, path)
+
     def diagnose(self) -> ConvergenceReport:
         """The full convergence report (optimiser, gradient, Hessian, singularity, scaling)."""
         return self.convergence

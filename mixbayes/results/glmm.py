@@ -14,7 +14,7 @@ import pandas as pd
 from scipy import stats
 
 from ..design.terms import add_simulated_effects, conditional_covariances
-from ..exceptions import NotSupportedError, OverdispersionWarning, SeparationWarning
+from ..exceptions import DegenerateResponseWarning, NotSupportedError, OverdispersionWarning, SeparationWarning
 from ..likelihood.glmm import GlmmEstimate, fit_glmm
 from ..likelihood.separation import separated_columns
 from .base import MixedFit
@@ -85,7 +85,13 @@ class GlmmFit(MixedFit):
 
     @property
     def npar(self) -> int:
-        return self.design.n_fixef + self.design.n_theta + (1 if self.dispersion is not None else 0)
+        return (self.design.n_fixef + self.design.n_theta + (1 if self.dispersion is not None else 0)
+                + (1 if self.family.has_scale else 0))
+
+    @property
+    def scale_sigma(self) -> float | None:
+        """Residual SD of a Gaussian GLMM (non-identity link), lme4's sqrt(pwrss / n); None otherwise."""
+        return self.estimate.sigma if self.family.has_scale else None
 
     @property
     def loglik(self) -> float:
@@ -137,7 +143,37 @@ class GlmmFit(MixedFit):
         rdf = self.df_residual
         return {"chisq": chisq, "df": rdf, "ratio": chisq / rdf, "p": float(stats.chi2.sf(chisq, rdf))}
 
+    @cached_property
+    def degenerate_groups(self) -> list[str]:
+        """Grouping factors that determine the response: it is constant within every level (and varies between
+        levels), so the likelihood cannot tell how large that factor's variance is."""
+        y = self.design.y
+        if np.ptp(y) == 0:
+            return []
+        out = []
+        for t in self.design.terms:
+            lo = np.full(t.n_levels, np.inf)
+            hi = np.full(t.n_levels, -np.inf)
+            np.minimum.at(lo, t.codes, y)
+            np.maximum.at(hi, t.codes, y)
+            counts = np.bincount(t.codes, minlength=t.n_levels)
+            multi = counts >= 2
+            # levels of one observation say nothing (an observation-level effect is no degeneracy): the levels
+            # with replicates must hold most of the data, and each of them a constant response
+            if counts[multi].sum() * 2 < len(y) or multi.sum() < 2:
+                continue
+            if np.all(hi[multi] - lo[multi] <= 1e-12 * (1.0 + np.abs(hi[multi]))) and t.group not in out:
+                out.append(t.group)
+        return out
+
     def _emit_diagnostics(self) -> None:
+        for g in self.degenerate_groups:
+            warnings.warn(
+                f"the response is constant within every level of {g!r}: the grouping factor determines it, so the "
+                f"variance of the {g!r} random effects is not identified (the likelihood keeps rising as it grows, "
+                "and the optimum found depends on where the optimiser stops). Remedy: model "
+                f"{g!r} as a fixed effect or drop its random term, or fit method='map'/'bayes', whose prior keeps "
+                "the variance finite", DegenerateResponseWarning, stacklevel=3)
         if self.separation:
             warnings.warn(
                 f"complete or quasi-complete separation: the estimate of {', '.join(map(repr, self.separation))} "
@@ -294,7 +330,7 @@ def null_model_intercept(model: Model) -> float:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         null = Model(text, model.data, family=model.family, weights=model._weights_arg,
-                     offset=model._offset_arg).fit(emit_warnings=False)
+                     offset=model._offset_arg, functions=model.functions).fit(emit_warnings=False)
     return float(null.beta[0])
 
 
