@@ -26,6 +26,7 @@ from .exceptions import (
     FitError,
     FormulaSyntaxError,
     LoadMismatchWarning,
+    LooUnitError,
     LowEssWarning,
     MissingDataWarning,
     MixbayesError,
@@ -52,6 +53,7 @@ from .families import Family, get_family
 from .families import negative_binomial as negative_binomial
 from .formula import ParsedFormula, expand_formula, parse_formula
 from .inference.bootstrap import pbtest
+from .inference.emmeans import emmeans
 from .model import Model
 from .persistence import load
 from .report import compare, convergence_walkthrough, explain_icc, naive_vs_mixed, shrinkage
@@ -60,6 +62,23 @@ from .results.allfit import allfit
 from .results.anova import anova
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> object:
+    """Load the heavier public helpers on first use (they import matplotlib or ArviZ)."""
+    if name == "loo_compare":
+        from .bayes.loo_compare import loo_compare
+
+        return loo_compare
+    if name == "plot_predictions":
+        from .report.predictions import plot_predictions
+
+        return plot_predictions
+    if name == "tidy":
+        from .results.tidy import tidy
+
+        return tidy
+    raise AttributeError(f"module 'mixbayes' has no attribute {name!r}")
 
 __all__ = [
     # issue 10
@@ -80,6 +99,7 @@ __all__ = [
     "FitError",
     "FormulaSyntaxError",
     "LoadMismatchWarning",
+    "LooUnitError",
     "LowEssWarning",
     "MissingDataWarning",
     "MixbayesError",
@@ -109,6 +129,7 @@ __all__ = [
     "anova",
     "compare",
     "convergence_walkthrough",
+    "emmeans",
     "expand_formula",
     "explain_icc",
     "get_family",
@@ -117,10 +138,13 @@ __all__ = [
     "lmer",
     "load",
     "load_dataset",
+    "loo_compare",
     "naive_vs_mixed",
     "parse_formula",
     "pbtest",
+    "plot_predictions",
     "report",
     "shrinkage",
+    "tidy",
 ]
 __all__ += ["DegenerateResponseWarning", "negative_binomial"]

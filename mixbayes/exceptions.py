@@ -187,6 +187,11 @@ class UnknownGroupError(MixbayesError, KeyError, ValueError):
         return str(self.args[0]) if self.args else ""
 
 
+class LooUnitError(MixbayesError, ValueError):
+    """Models whose pointwise log-likelihoods cover different units (observations of one, groups of another, or
+    different rows) cannot be compared by LOO."""
+
+
 class FileFormatError(MixbayesError, ValueError):
     """A file that :func:`mixbayes.load` cannot read: not a mixbayes file, a damaged one, or one written in a format
     version this mixbayes does not know (the message names both versions and the remedy)."""

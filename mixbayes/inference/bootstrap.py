@@ -188,7 +188,8 @@ def pbtest(small: LmmFit, large: LmmFit, nsim: int = 1000, seed: Any = None, bac
 
     Parameters
     ----------
-    small, large : nested linear mixed models fitted to the same data.
+    small, large : nested linear mixed models fitted to the same data; or two GLMMs (see
+        :func:`~mixbayes.inference.glmm_bootstrap.pbtest_glmm`, refitted serially).
     nsim : number of simulated responses.
     seed : seed of the replicates' random streams (int, sequence of ints or SeedSequence).
     backend : joblib backend (``"loky"``, ``"threading"``, ``"dask"``...); None keeps the active
@@ -209,6 +210,12 @@ def pbtest(small: LmmFit, large: LmmFit, nsim: int = 1000, seed: Any = None, bac
     from ..results.anova import _same_data
     from .refit import ml_fit, portable_design
 
+    if not hasattr(small, "reml") and not hasattr(large, "reml"):
+        if not _same_data([small, large]):
+            raise MixbayesError("the models were not fitted to the same data (different observations or response)")
+        from .glmm_bootstrap import pbtest_glmm
+
+        return pbtest_glmm(small, large, nsim=nsim, seed=seed, progress=progress)
     for f in (small, large):
         if getattr(f, "reml", None) is None:
             raise NotSupportedError("pbtest compares linear mixed models fitted with mb.lmer")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import warnings
+from collections.abc import Callable
 from dataclasses import replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -269,6 +270,59 @@ class GlmmFit(MixedFit):
 
     def summary(self, correlation: bool = True) -> GlmmSummary:
         return GlmmSummary(self, correlation)
+
+    # ---- inference ---------------------------------------------------------------------------------------------
+    def deviance_function(self) -> Callable[[np.ndarray], float]:
+        """The fit's objective, -2 logLik as a function of (theta, beta) (lme4's ``getME(fit, "devfun")``),
+        evaluated as the fit evaluates it (same PIRLS start and tolerance) on a workspace of its own.
+        A point where PIRLS fails gives inf."""
+        from ..likelihood.glmm import GlmmControl
+        from ..likelihood.pirls import GlmmWorkspace, PirlsFailure, gauss_hermite
+
+        if self.dispersion is not None or self.nAGQ == 0:
+            raise NotSupportedError("the deviance function of (theta, beta) is defined for Laplace and AGQ fits "
+                                    "of the binomial and Poisson families")
+        control = GlmmControl.from_any(self.control)
+        ws = GlmmWorkspace(self.design, family=self.family)
+        nt = self.design.n_theta
+        lp = self.estimate.stage_start.get(2)
+        nodes = gauss_hermite(self.nAGQ) if self.nAGQ > 1 else None
+        exact = control.pirls == "exact" or lp is None
+
+        def devfun(par: np.ndarray) -> float:
+            par = np.asarray(par, dtype=float)
+            theta, beta = par[:nt], par[nt:]
+            try:
+                if nodes is not None:
+                    return float(ws.agq(theta, beta, nodes[0], nodes[1]))
+                if exact:
+                    return float(ws.laplace(theta, beta))
+                return float(ws.sweep(theta, beta, lp, control.tol_pwrss)[0])
+            except (PirlsFailure, FloatingPointError, np.linalg.LinAlgError, ArithmeticError):
+                return np.inf
+
+        return devfun
+
+    def confint(self, method: str = "profile", level: float = 0.95, parm: Any = None, **kwargs: Any) -> pd.DataFrame:
+        """Confidence intervals of the random-effect SDs/correlations and the fixed effects, as lme4's
+        ``confint.merMod`` (``method``: ``profile``, ``wald`` or ``boot``)."""
+        from ..inference.confint import confint
+
+        return confint(self, method=method, level=level, parm=parm, **kwargs)
+
+    def profile(self, which: Any = None, **kwargs: Any) -> Any:
+        """Likelihood profiles of every parameter, as lme4's ``profile`` for a GLMM (see
+        :func:`mixbayes.inference.glmm_profile.profile_glmm`); ``.confint()`` and ``.plot()`` of the result."""
+        from ..inference.glmm_profile import profile_glmm
+
+        return profile_glmm(self, which=which, **kwargs)
+
+    def bootstrap(self, nsim: int = 200, statistic: Any = None, seed: Any = None, progress: bool | None = None) -> Any:
+        """Parametric bootstrap (lme4's ``bootMer``): responses simulated from the fit, each refitted (see
+        :func:`mixbayes.inference.glmm_bootstrap.bootstrap_glmm`)."""
+        from ..inference.glmm_bootstrap import bootstrap_glmm
+
+        return bootstrap_glmm(self, nsim=nsim, statistic=statistic, seed=seed, progress=progress)
 
 
 def null_model_intercept(model: Model) -> float:
