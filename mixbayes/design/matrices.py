@@ -23,7 +23,7 @@ from ..exceptions import (
     UnknownGroupError,
 )
 from ..families import Family
-from ..formula.nodes import BinOp, Call, Expr, Name, Neg, Node, Number, Paren, render
+from ..formula.nodes import Call, Expr, Name, Node, Number, leaves, render
 from ..formula.parsed import ParsedFormula, RandomSpec, _summands
 from .expressions import check_functions, evaluate, expression_variables
 from .factors import as_categorical, interaction_codes
@@ -168,9 +168,7 @@ def _node_variables(node: Node, columns: list[str], out: list[str], where: str,
     def add(names: list[str]) -> None:
         out.extend(v for v in names if v not in out)
 
-    stack = [node]
-    while stack:
-        cur = stack.pop()
+    for cur in leaves(node):
         match cur:
             case Name(name=name):
                 if name not in columns:
@@ -181,12 +179,6 @@ def _node_variables(node: Node, columns: list[str], out: list[str], where: str,
                     add(expression_variables(arg, columns, where, functions))
             case Call() | Expr():
                 add(expression_variables(cur.text, columns, where, functions))
-            case Paren(inner=inner):
-                stack.append(inner)
-            case Neg(operand=operand):
-                stack.append(operand)
-            case BinOp(left=left, right=right):
-                stack.extend((right, left))
 
 
 def _variables(parsed: ParsedFormula, columns: list[str], include_response: bool = True,

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from ..exceptions import FormulaSyntaxError
+from .tokens import name_end, number_end
 
 __all__ = [
     "CONSTANTS", "FUNCTIONS", "MAX_DEPTH", "EArg", "EBin", "ECall", "ENum", "EParen", "EStr", "EUnary", "EVar",
@@ -183,13 +184,7 @@ def _tokens(text: str, base: int, formula: str) -> list[_Tok]:
             out.append(_Tok("qname", text[i + 1 : j], i))
             i = j + 1
         elif ch.isdigit() or (ch == "." and i + 1 < n and text[i + 1].isdigit()):
-            j = i
-            while j < n and (text[j].isdigit() or text[j] == "."):
-                j += 1
-            if j < n and text[j] in "eE" and j + 1 < n and (text[j + 1].isdigit() or text[j + 1] in "+-"):
-                j += 2
-                while j < n and text[j].isdigit():
-                    j += 1
+            j = number_end(text, i)
             lit = text[i:j]
             if j < n and text[j] == "L":
                 j += 1
@@ -202,9 +197,7 @@ def _tokens(text: str, base: int, formula: str) -> list[_Tok]:
             out.append(_Tok("num", lit, i))
             i = j
         elif ch.isalpha() or ch in "._":
-            j = i
-            while j < n and (text[j].isalnum() or text[j] in "._"):
-                j += 1
+            j = name_end(text, i)
             out.append(_Tok("name", text[i:j], i))
             i = j
         else:

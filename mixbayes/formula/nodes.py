@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-__all__ = ["Bar", "BinOp", "Call", "Expr", "Name", "Neg", "Node", "Number", "Paren", "render", "spine", "squash"]
+__all__ = ["Bar", "BinOp", "Call", "Expr", "Name", "Neg", "Node", "Number", "Paren", "leaves", "render", "spine",
+           "squash"]
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,23 @@ def spine(node: Node) -> tuple[Node, list[tuple[str, Node]]]:
         node = node.left
     rest.reverse()
     return node, rest
+
+
+def leaves(node: Node) -> Iterator[Node]:
+    """The operands under binary operators, parentheses and leading minus, left to right, without recursion
+    (a random-effects :class:`Bar` is an operand: its inside is not entered)."""
+    stack = [node]
+    while stack:
+        cur = stack.pop()
+        match cur:
+            case Paren(inner=inner):
+                stack.append(inner)
+            case Neg(operand=operand):
+                stack.append(operand)
+            case BinOp(left=left, right=right):
+                stack.extend((right, left))
+            case _:
+                yield cur
 
 
 def render(node: Node) -> str:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from ..exceptions import FormulaSyntaxError
-from .nodes import Bar, BinOp, Call, Expr, Name, Neg, Node, Number, Paren, render, spine
+from .nodes import Bar, BinOp, Call, Expr, Name, Neg, Node, Number, Paren, leaves, render, spine
 from .parser import parse_tree
 from .terms import term_set
 
@@ -89,20 +89,12 @@ class ParsedFormula:
         """Variables of the response and fixed part in order of appearance (R's ``variables`` order)."""
         order: list[str] = []
         roots = ([self.lhs] if self.lhs is not None else []) + [node for _, node in self.fixed]
-        stack: list[Node] = list(reversed(roots))
-        while stack:
-            node = stack.pop()
-            match node:
-                case Name() | Call() | Expr():
+        for root in roots:
+            for node in leaves(root):
+                if isinstance(node, Name | Call | Expr):
                     key = render(node)
                     if key not in order:
                         order.append(key)
-                case Paren(inner=inner):
-                    stack.append(inner)
-                case Neg(operand=operand):
-                    stack.append(operand)
-                case BinOp(left=left, right=right):
-                    stack.extend((right, left))
         return order
 
     def __str__(self) -> str:
@@ -128,19 +120,7 @@ def _summands(node: Node, sign: str = "+") -> list[tuple[str, Node]]:
 
 
 def _find_bar(node: Node) -> Bar | None:
-    stack: list[Node] = [node]
-    while stack:
-        cur = stack.pop()
-        match cur:
-            case Bar():
-                return cur
-            case Paren(inner=inner):
-                stack.append(inner)
-            case Neg(operand=operand):
-                stack.append(operand)
-            case BinOp(left=left, right=right):
-                stack.extend((right, left))
-    return None
+    return next((cur for cur in leaves(node) if isinstance(cur, Bar)), None)
 
 
 def _group_levels(node: Node, formula: str) -> list[list[str]]:

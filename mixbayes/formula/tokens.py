@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from ..exceptions import FormulaSyntaxError
 
-__all__ = ["Token", "tokenize"]
+__all__ = ["Token", "name_end", "number_end", "tokenize"]
 
 _OPERATORS = ("||", "**", "::", "%in%", "%/%", "%%", "<=", ">=", "==", "!=", "&&", "~", "+", "-", "*", "/", ":", "^",
               "|", "(", ")", "<", ">", "!", "&")
@@ -33,6 +33,26 @@ def _is_name_start(ch: str) -> bool:
 
 def _is_name_char(ch: str) -> bool:
     return ch.isalnum() or ch in "._"
+
+
+def name_end(text: str, i: int) -> int:
+    """Index just past the name starting at ``i`` (letters, digits, ``.`` and ``_``)."""
+    n = len(text)
+    while i < n and _is_name_char(text[i]):
+        i += 1
+    return i
+
+
+def number_end(text: str, i: int) -> int:
+    """Index just past the numeric literal starting at ``i``: digits and dots, then an optional exponent."""
+    j, n = i, len(text)
+    while j < n and (text[j].isdigit() or text[j] == "."):
+        j += 1
+    if j < n and text[j] in "eE" and j + 1 < n and (text[j + 1].isdigit() or text[j + 1] in "+-"):
+        j += 2
+        while j < n and text[j].isdigit():
+            j += 1
+    return j
 
 
 def _match_call(text: str, open_pos: int) -> tuple[int, list[str]]:
@@ -89,13 +109,7 @@ def tokenize(text: str) -> list[Token]:
             i = end + 1
             continue
         if ch.isdigit() or (ch == "." and i + 1 < n and text[i + 1].isdigit()):
-            j = i
-            while j < n and (text[j].isdigit() or text[j] == "."):
-                j += 1
-            if j < n and text[j] in "eE" and j + 1 < n and (text[j + 1].isdigit() or text[j + 1] in "+-"):
-                j += 2
-                while j < n and text[j].isdigit():
-                    j += 1
+            j = number_end(text, i)
             literal = text[i:j]
             try:
                 float(literal)
@@ -105,9 +119,7 @@ def tokenize(text: str) -> list[Token]:
             i = j
             continue
         if _is_name_start(ch):
-            j = i
-            while j < n and _is_name_char(text[j]):
-                j += 1
+            j = name_end(text, i)
             name = text[i:j]
             k = j
             while k < n and text[k].isspace():

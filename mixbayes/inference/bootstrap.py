@@ -84,6 +84,13 @@ def _user_values(value: Any) -> np.ndarray:
     return np.atleast_1d(np.asarray(value, dtype=float)).ravel()
 
 
+def _user_names(value: Any, n: int) -> list[str]:
+    """Names of a statistic's values: a Series' index or a dict's keys, else ``t1, t2, ...`` (boot's names)."""
+    if isinstance(value, pd.Series | dict):
+        return [str(k) for k in (value.index if isinstance(value, pd.Series) else value.keys())]
+    return [f"t{i + 1}" for i in range(n)]
+
+
 def _boot_chunk(payload: dict[str, Any], indices: np.ndarray, seeds: list[np.random.SeedSequence]) -> ChunkResult:
     """Statistic of the refit to each simulated response."""
     from .refit import Refitter, restore_design, simulate_response
@@ -178,6 +185,29 @@ class PBTest:
     def __repr__(self) -> str:
         return str(self)
 
+    @classmethod
+    def from_simulated(cls, stat: float, df: int, simulated: np.ndarray, failures: dict[str, int],
+                       seed_entropy: Any, started: float) -> PBTest:
+        """The test from the observed LRT and the simulated LRT* (NaN for failed refits; ``started``: the
+        ``time.perf_counter()`` at the start of the run).
+
+        Raises
+        ------
+        BootstrapError
+            When every refit failed.
+        """
+        nsim = len(simulated)
+        ok = simulated[np.isfinite(simulated)]
+        if len(ok) == 0:
+            raise BootstrapError(f"all {nsim} bootstrap refits failed: {failures}")
+        pos = ok[ok > 0]
+        n_extreme = int(np.sum(pos > stat))
+        return cls(stat=float(stat), df=int(df), p_chisq=float(stats.chi2.sf(stat, df)) if df > 0 else np.nan,
+                   p_value=(1.0 + n_extreme) / (1.0 + len(pos)),
+                   p_value_all=(1.0 + float(np.sum(ok >= stat))) / (1.0 + len(ok)), simulated=simulated,
+                   nsim=nsim, n_failed=nsim - len(ok), n_positive=len(pos), n_extreme=n_extreme,
+                   failures=failures, seed_entropy=seed_entropy, elapsed=time.perf_counter() - started)
+
 
 def pbtest(small: LmmFit, large: LmmFit, nsim: int = 1000, seed: Any = None, backend: str | None = None,
            n_jobs: int | None = None, progress: bool | None = None, chunk_size: int | None = None) -> PBTest:
@@ -236,17 +266,7 @@ def pbtest(small: LmmFit, large: LmmFit, nsim: int = 1000, seed: Any = None, bac
     results = run_replicates(_pb_chunk, payload, seeds, n_jobs=n_jobs, backend=backend, progress=progress,
                              chunk_size=chunk_size, label="LRT refits")
     sim = np.array([np.nan if v is None else v[0] for _, v, _ in results])
-    ok = sim[np.isfinite(sim)]
-    n_failed = nsim - len(ok)
-    if len(ok) == 0:
-        raise BootstrapError(f"all {nsim} bootstrap refits failed: {_failures(results)}")
-    pos = ok[ok > 0]
-    n_extreme = int(np.sum(pos > stat))
-    return PBTest(stat=float(stat), df=int(df), p_chisq=float(stats.chi2.sf(stat, df)) if df > 0 else np.nan,
-                  p_value=(1.0 + n_extreme) / (1.0 + len(pos)),
-                  p_value_all=(1.0 + float(np.sum(ok >= stat))) / (1.0 + len(ok)), simulated=sim, nsim=nsim,
-                  n_failed=n_failed, n_positive=len(pos), n_extreme=n_extreme, failures=_failures(results),
-                  seed_entropy=entropy, elapsed=time.perf_counter() - t0)
+    return PBTest.from_simulated(stat, df, sim, _failures(results), entropy, t0)
 
 
 # ---- bootMer --------------------------------------------------------------------------------------------------
@@ -362,10 +382,7 @@ def bootstrap(fit: LmmFit, nsim: int = 1000, statistic: str | Callable[[LmmFit],
         stat_name = statistic
         value = statistic(fit)
         t0 = _user_values(value)
-        if isinstance(value, pd.Series | dict):
-            names = [str(k) for k in (value.index if isinstance(value, pd.Series) else value.keys())]
-        else:
-            names = [f"t{i + 1}" for i in range(len(t0))]
+        names = _user_names(value, len(t0))
     else:
         raise NotSupportedError(f"statistic must be None, 'fixef' or a function, not {statistic!r}")
     seeds, entropy = replicate_seeds(seed, nsim)

@@ -18,10 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..exceptions import BootstrapError, MixbayesError, NotSupportedError
-from .bootstrap import BootstrapResult, PBTest, _user_values
+from .bootstrap import BootstrapResult, PBTest, _user_names, _user_values
 from .parallel import replicate_seeds
 from .parameters import sdcor_from_theta, varpar_names
 
@@ -78,10 +77,7 @@ def bootstrap_glmm(fit: GlmmFit, nsim: int = 200, statistic: Callable[[GlmmFit],
         raise NotSupportedError(f"statistic must be None, 'fixef' or a function, not {statistic!r}")
     value = fun(fit)
     t0 = _user_values(value)
-    if isinstance(value, pd.Series | dict):
-        names = [str(k) for k in (value.index if isinstance(value, pd.Series) else value.keys())]
-    else:
-        names = [f"t{i + 1}" for i in range(len(t0))]
+    names = _user_names(value, len(t0))
 
     def one(rng: np.random.Generator) -> np.ndarray:
         y = fit.simulate(1, seed=rng).to_numpy()[:, 0]
@@ -113,14 +109,4 @@ def pbtest_glmm(small: GlmmFit, large: GlmmFit, nsim: int = 200, seed: Any = Non
         return np.array([2.0 * (large.refit(y).loglik - small.refit(y).loglik)])
 
     values, failures, entropy = _replicates(nsim, seed, one, 1, progress)
-    sim = values[:, 0]
-    ok = sim[np.isfinite(sim)]
-    if len(ok) == 0:
-        raise BootstrapError(f"all {nsim} bootstrap refits failed: {failures}")
-    pos = ok[ok > 0]
-    n_extreme = int(np.sum(pos > stat))
-    return PBTest(stat=float(stat), df=int(df), p_chisq=float(stats.chi2.sf(stat, df)) if df > 0 else np.nan,
-                  p_value=(1.0 + n_extreme) / (1.0 + len(pos)),
-                  p_value_all=(1.0 + float(np.sum(ok >= stat))) / (1.0 + len(ok)), simulated=sim, nsim=nsim,
-                  n_failed=nsim - len(ok), n_positive=len(pos), n_extreme=n_extreme, failures=failures,
-                  seed_entropy=entropy, elapsed=time.perf_counter() - t0)
+    return PBTest.from_simulated(stat, df, values[:, 0], failures, entropy, t0)
