@@ -40,27 +40,22 @@ BLOCK_MAX_Q = 6
 """Largest number of random-effect columns per level for the unrolled block form."""
 
 DENSE_MAX_Q = 200
-"""Largest total number of random effects for the dense form: its q x q Cholesky costs q^3/3 flops at every
-gradient evaluation (about 3e6 at q = 200, a fraction of a millisecond); beyond that the sampler's thousands of
-gradient evaluations make the non-centred parameterisation cheaper."""
+"""Former size limit of the dense form, kept for callers; the choice is now made by estimated cost
+(:mod:`mixbayes.bayes.forms`)."""
 
 LOG_2PI = float(np.log(2.0 * np.pi))
 
 
 def marginal_form(design: ModelMatrices) -> str | None:
-    """``"block"``, ``"dense"`` or None (random effects sampled, non-centred) for a design.
+    """The form the automatic choice samples (``"block"``, ``"schur"``, ``"dense"``), or None when it samples the
+    random effects (non-centred); see :func:`mixbayes.bayes.forms.choose_form`.
 
     Only Gaussian models with the identity link can be marginalised.
     """
-    fam = design.family
-    if fam.name != "gaussian" or fam.link.name != "identity" or not design.terms:
-        return None
-    groups = {t.group for t in design.terms}
-    if len(groups) == 1 and sum(t.q for t in design.terms) <= BLOCK_MAX_Q:
-        return "block"
-    if design.n_random <= DENSE_MAX_Q:
-        return "dense"
-    return None
+    from .forms import choose_form
+
+    form = choose_form(design).form
+    return None if form == "noncentred" else form
 
 
 # ---- unrolled small-matrix algebra on lists of arrays (NumPy or PyTensor) -------------------------------------

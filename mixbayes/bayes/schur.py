@@ -39,7 +39,7 @@ from ..design.matrices import ModelMatrices
 from .gram import GramBlocks, GramLayout, RowData, gram_layout
 from .marginal import LOG_2PI, _backward, _chol, _forward, _lambda_entries, _quadratic_pieces
 
-__all__ = ["SchurMarginal", "SchurPlan", "schur_loglik", "schur_plan"]
+__all__ = ["SchurMarginal", "SchurPlan", "schur_draw", "schur_loglik", "schur_loglik_draws", "schur_plan"]
 
 
 # ---- the constant structure of the Schur update ----------------------------------------------------------------
@@ -74,12 +74,15 @@ def scatter_entries(blocks_or_G: Any, layout: GramLayout) -> int:
     return int(np.sum(nnz_rows * (nnz_rows + 1) // 2) * Q1 * Q1)
 
 
-def schur_plan(blocks: GramBlocks) -> SchurPlan:
-    """The cheaper way to form the Schur update for these blocks (see :func:`schur_update_costs`)."""
+def schur_plan(blocks: GramBlocks, kind: str | None = None) -> SchurPlan:
+    """The cheaper way to form the Schur update for these blocks (see :func:`schur_update_costs`), or ``kind``
+    (``"dense"`` or ``"scatter"``)."""
     layout = blocks.layout
     J, Q1, Q2 = layout.J, layout.Q1, layout.Q2
-    dense_cost, scatter_cost = schur_update_costs(layout, scatter_entries(blocks.Z2Z1, layout))
-    if dense_cost <= scatter_cost:
+    if kind is None:
+        dense_cost, scatter_cost = schur_update_costs(layout, scatter_entries(blocks.Z2Z1, layout))
+        kind = "dense" if dense_cost <= scatter_cost else "scatter"
+    if kind == "dense":
         G = np.asarray(blocks.Z2Z1.toarray()).reshape(Q2, J, Q1).transpose(1, 0, 2).copy()
         return SchurPlan("dense", G=G)
     G = blocks.Z2Z1.tocsc()
@@ -254,33 +257,105 @@ def schur_loglik(blocks: GramBlocks, beta: Any, sigma: Any, T: Sequence[Any], pl
     return -0.5 * (blocks.n * (LOG_2PI + ops.log(s2)) - blocks.sum_logw + logdet + quad / s2)
 
 
-def schur_draw(blocks: GramBlocks, beta: np.ndarray | None, sigma: float, T: Sequence[np.ndarray],
-               rng: np.random.Generator, plan: SchurPlan | None = None) -> list[np.ndarray]:
-    """One draw of the random effects b per term (model order, (levels, q) each) from their exact conditional."""
-    ops = _NumpyOps()
+# ---- NumPy, vectorised over draws (post-processing) --------------------------------------------------------------
+
+def _tri_solve(L: np.ndarray, b: np.ndarray, trans: bool = False) -> np.ndarray:
+    """Solve L x = b (or L' x = b) for stacked lower-triangular L (S, m, m) and b (S, m)."""
+    return np.stack([sla.solve_triangular(L[s], b[s], lower=True, trans="T" if trans else "N")
+                     for s in range(len(L))])
+
+
+def _batched_pieces(blocks: GramBlocks, plan: SchurPlan, beta: np.ndarray | None, T: Sequence[np.ndarray]
+                    ) -> dict[str, Any]:
+    """As :func:`_pieces` for S draws at once: beta (S, p) or None, T[k] (S, q, q)."""
     lay = blocks.layout
-    plan = schur_plan(blocks) if plan is None else plan
-    pc = _pieces(blocks, plan, beta, T, ops)
-    L1, w1, lam, L2, w2, T2 = pc["L1"], pc["w1"], pc["lam"], pc["L2"], pc["w2"], pc["T2"]
     J, Q1, Q2 = lay.J, lay.Q1, lay.Q2
-    u2 = sla.solve_triangular(L2, w2 + sigma * rng.standard_normal(Q2), lower=True, trans="T")
+    S = T[0].shape[0]
+    z1r = np.broadcast_to(blocks.Z1y, (S, J, Q1))
+    z2r = np.broadcast_to(blocks.Z2y, (S, Q2))
+    if beta is not None:
+        z1r = z1r - np.einsum("jap,sp->sja", blocks.Z1X, beta)
+        z2r = z2r - beta @ blocks.Z2X.T
+    lam = _lambda_entries([T[k][:, None] for k in lay.block_terms], lay.block_sizes)  # entries (S, 1)
+    A, c1 = _quadratic_pieces(lam, blocks.Z1Z1, [z1r[..., a] for a in range(Q1)], np.ones((1, 1)))
+    L1 = _chol(A, np.sqrt)
+    w1 = _forward(L1, c1)
+    X = [_forward(L1, [lam[e][a] if lam[e][a] is not None else 0.0 for a in range(Q1)]) for e in range(Q1)]
+    zero = np.zeros((S, J))
+    Mj = np.stack([np.stack([sum(X[e][a] * X[f][a] for a in range(Q1)) + zero for f in range(Q1)], axis=-1)
+                   for e in range(Q1)], axis=-2)  # (S, J, Q1, Q1)
+    if plan.kind == "dense":
+        P = np.einsum("jua,sjab,jvb->suv", plan.G, Mj, plan.G, optimize=True)
+    else:
+        Mflat = Mj.transpose(0, 2, 3, 1).reshape(S, -1)
+        index = (np.arange(S)[:, None] * (Q2 * Q2) + plan.target[None, :]).ravel()
+        low = np.bincount(index, weights=(plan.coef[None, :] * Mflat[:, plan.source]).ravel(),
+                          minlength=S * Q2 * Q2).reshape(S, Q2, Q2)
+        P = low + np.swapaxes(low, 1, 2) - low * np.eye(Q2)
+    inner = blocks.Z2Z2[None] - P
+    off, shapes = lay.schur_offsets, lay.schur_shapes
+    T2 = [T[k] for k in lay.schur_terms]
+    Smat = np.empty((S, Q2, Q2))
+    for a_, (ls, qs) in enumerate(shapes):
+        for b_, (lt, qt) in enumerate(shapes):
+            B = inner[:, off[a_] : off[a_ + 1], off[b_] : off[b_ + 1]].reshape(S, ls, qs, lt, qt)
+            full = np.einsum("sca,slcmd,sdb->slamb", T2[a_], B, T2[b_], optimize=True)
+            Smat[:, off[a_] : off[a_ + 1], off[b_] : off[b_ + 1]] = full.reshape(S, ls * qs, lt * qt)
+    Smat += np.eye(Q2)
+    t1 = _backward(L1, w1)
+    h = np.stack([sum(lam[e][a] * t1[a] for a in range(Q1) if lam[e][a] is not None) + zero for e in range(Q1)],
+                 axis=-1).reshape(S, J * Q1)
+    c2pre = z2r - np.asarray(blocks.Z2Z1 @ h.T).T
+    c2 = np.concatenate([np.einsum("slc,sca->sla", c2pre[:, off[k] : off[k + 1]].reshape(S, lv, q), T2[k])
+                         .reshape(S, lv * q) for k, (lv, q) in enumerate(shapes)], axis=1)
+    L2 = np.linalg.cholesky(Smat)
+    w2 = _tri_solve(L2, c2)
+    return {"L1": L1, "w1": w1, "lam": lam, "L2": L2, "w2": w2, "T2": T2, "zero": zero}
+
+
+def schur_loglik_draws(blocks: GramBlocks, beta: np.ndarray | None, sigma: np.ndarray, T: Sequence[np.ndarray],
+                       plan: SchurPlan) -> np.ndarray:
+    """:func:`schur_loglik` for S draws at once (NumPy): beta (S, p) or None, sigma (S,), T[k] (S, q, q)."""
+    pc = _batched_pieces(blocks, plan, beta, T)
+    L1, w1, L2, w2 = pc["L1"], pc["w1"], pc["L2"], pc["w2"]
+    Q1 = blocks.layout.Q1
+    logdet = (np.sum(sum(2.0 * np.log(L1[a][a]) for a in range(Q1)), axis=1)
+              + 2.0 * np.sum(np.log(np.diagonal(L2, axis1=1, axis2=2)), axis=1))
+    rwr = np.full(len(sigma), float(blocks.yy))
+    if beta is not None:
+        rwr = rwr - 2.0 * beta @ blocks.Xy + np.einsum("sp,pq,sq->s", beta, blocks.XX, beta)
+    quad = rwr - np.sum(sum(wa * wa for wa in w1), axis=1) - np.sum(w2 * w2, axis=1)
+    s2 = sigma * sigma
+    return -0.5 * (blocks.n * (LOG_2PI + np.log(s2)) - blocks.sum_logw + logdet + quad / s2)
+
+
+def schur_draw(blocks: GramBlocks, beta: np.ndarray | None, sigma: np.ndarray, T: Sequence[np.ndarray],
+               rng: np.random.Generator, plan: SchurPlan) -> list[np.ndarray]:
+    """Random effects b per term (model order, (S, levels, q) each) from their exact conditional, for S draws
+    of beta (S, p) or None, sigma (S,) and T[k] (S, q, q)."""
+    lay = blocks.layout
+    pc = _batched_pieces(blocks, plan, beta, T)
+    L1, w1, lam, L2, w2, T2, zero = pc["L1"], pc["w1"], pc["lam"], pc["L2"], pc["w2"], pc["T2"], pc["zero"]
+    J, Q1, Q2 = lay.J, lay.Q1, lay.Q2
+    S = len(sigma)
+    u2 = _tri_solve(L2, w2 + sigma[:, None] * rng.standard_normal((S, Q2)), trans=True)
     off = lay.schur_offsets
-    out: list[np.ndarray | None] = [None] * (len(lay.block_terms) + len(lay.schur_terms))
+    out: list[Any] = [None] * (len(lay.block_terms) + len(lay.schur_terms))
     b2 = []
     for k, (lv, q) in enumerate(lay.schur_shapes):
-        bk = u2[off[k] : off[k + 1]].reshape(lv, q) @ T2[k].T
+        bk = np.einsum("slc,sac->sla", u2[:, off[k] : off[k + 1]].reshape(S, lv, q), T2[k])
         out[lay.schur_terms[k]] = bk
-        b2.append(bk.reshape(-1))
-    g = _sparse_matvec(blocks.Z2Z1, np.concatenate(b2), ops, transpose=True).reshape(J, Q1)
-    e = [sum(lam[c][a] * g[:, c] for c in range(Q1) if lam[c][a] is not None) + np.zeros(J) for a in range(Q1)]
+        b2.append(bk.reshape(S, -1))
+    g = np.asarray(blocks.Z2Z1.T @ np.concatenate(b2, axis=1).T).T.reshape(S, J, Q1)
+    e = [sum(lam[c][a] * g[..., c] for c in range(Q1) if lam[c][a] is not None) + zero for a in range(Q1)]
     f = _forward(L1, e)
-    eps = rng.standard_normal((Q1, J))
-    u1 = np.stack(_backward(L1, [w1[a] + sigma * eps[a] - f[a] for a in range(Q1)]), axis=1)  # (J, Q1)
+    eps = rng.standard_normal((Q1, S, J))
+    u1 = np.stack(_backward(L1, [w1[a] + sigma[:, None] * eps[a] - f[a] for a in range(Q1)]), axis=-1)
     pos = 0
     for k, q in zip(lay.block_terms, lay.block_sizes, strict=True):
-        out[k] = u1[:, pos : pos + q] @ T[k].T
+        out[k] = np.einsum("sjc,sac->sja", u1[..., pos : pos + q], T[k])
         pos += q
-    return out  # type: ignore[return-value]
+    return out
 
 
 # ---- the helper the builder uses ------------------------------------------------------------------------------
@@ -338,7 +413,8 @@ class SchurMarginal:
     @property
     def width(self) -> int:
         """Array elements per draw in the NumPy computations (to size chunks of draws)."""
-        return self.layout.Q2 ** 2 + self.layout.J * self.layout.Q1 ** 2
+        lay = self.layout
+        return 4 * lay.Q2 ** 2 + lay.J * lay.Q1 * (lay.Q2 + 4 * lay.Q1) + self.plan.entries
 
     def graph(self, y: Any, beta: Any, sigma: Any, T: Sequence[Any]) -> Any:
         """Total marginal log-likelihood (scalar) as a PyTensor expression; ``y`` the response minus offset."""
@@ -350,17 +426,20 @@ class SchurMarginal:
     def blocks(self, y: np.ndarray) -> GramBlocks:
         return self.data.response_blocks(np.asarray(y, dtype=float), np)
 
+    def _chunks(self, S: int) -> list[slice]:
+        step = max(1, 4_000_000 // max(self.width, 1))
+        return [slice(a, min(S, a + step)) for a in range(0, S, step)]
+
     def loglik(self, y: np.ndarray, beta: np.ndarray, sigma: np.ndarray, T: Sequence[np.ndarray]) -> np.ndarray:
         """Marginal log-likelihood per draw, (S,): beta (S, p), sigma (S,), T[k] (S, q, q)."""
         blocks = self.blocks(y)
-        return np.array([schur_loglik(blocks, beta[s] if self.p else None, sigma[s], [t[s] for t in T], self.plan,
-                                      backend="numpy") for s in range(len(sigma))])
+        return np.concatenate([schur_loglik_draws(blocks, beta[sl] if self.p else None, sigma[sl],
+                                                  [t[sl] for t in T], self.plan) for sl in self._chunks(len(sigma))])
 
     def draw(self, y: np.ndarray, beta: np.ndarray, sigma: np.ndarray, T: Sequence[np.ndarray],
              rng: np.random.Generator) -> list[np.ndarray]:
         """Random effects b per term, (S, levels, q), drawn from their exact conditional distribution."""
         blocks = self.blocks(y)
-        S = len(sigma)
-        draws = [schur_draw(blocks, beta[s] if self.p else None, float(sigma[s]), [t[s] for t in T], rng,
-                            self.plan) for s in range(S)]
-        return [np.stack([d[k] for d in draws]) for k in range(len(draws[0]))]
+        parts = [schur_draw(blocks, beta[sl] if self.p else None, sigma[sl], [t[sl] for t in T], rng, self.plan)
+                 for sl in self._chunks(len(sigma))]
+        return [np.concatenate([p[k] for p in parts]) for k in range(len(parts[0]))]

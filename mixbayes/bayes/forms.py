@@ -1,0 +1,145 @@
+"""Which parameterisation the Bayesian fit samples: the cheapest by estimated cost per gradient evaluation.
+
+Four forms (:data:`FORMS`):
+
+* ``block`` - the random effects integrated out, one grouping factor, A block-diagonal
+  (:class:`~mixbayes.bayes.marginal.BlockMarginal`);
+* ``schur`` - integrated out through the blocked factor: one factor block-diagonal, the others in a dense Schur
+  complement (:class:`~mixbayes.bayes.schur.SchurMarginal`);
+* ``dense`` - integrated out with a dense q x q factor (:class:`~mixbayes.bayes.marginal.DenseMarginal`);
+* ``noncentred`` - the random effects sampled, b = z L'.
+
+Estimated cost of one log-density gradient, in flop equivalents (n observations, p fixed effects,
+nnz = n sum_k q_k non-zeros of Z, q random effects, q_max the widest term):
+
+==============  ============================================================================================
+form            cost
+==============  ============================================================================================
+block           C0 + 2 n (p + Q + 1) + 4 J Q^3                 (J levels, Q columns per level)
+schur           C0 + 2 (nnz + n p) + 4 J Q1^3 + U + Q2^3 / 3 + 2 Q2^2 q2_max
+                (J levels and Q1 columns of the block factor, Q2 effects in the Schur complement,
+                U = min(2 Q2^2 J Q1, 8 E): the Schur update as a matrix product or as a scatter of its
+                E non-zero products)
+dense           C0 + 2 (nnz + n p) + q^3 / 3 + 2 q^2 q_max
+noncentred      F (C0 + 4 nnz + 2 n p)
+==============  ============================================================================================
+
+C0 (:data:`GRADIENT_OVERHEAD`) is the fixed cost of one evaluation (dispatch, the NUTS step's own work).  The
+non-centred cost is multiplied by F (:data:`NONCENTRED_FACTOR`): its sampled dimension is larger by the number of
+random effects and its posterior has the funnel between SDs and effects, so it takes more gradient evaluations
+per draw (deeper trees) and yields fewer effective draws per draw.  F was set from runs of sleepstudy and the
+maximal crossed design, where the non-centred model needed about 4 times the tree depth...  see docs/bayes.md.
+
+Marginal forms need a Gaussian model with the identity link.  The dense Schur complement and the dense form
+are limited to :data:`DENSE_LIMIT` effects (memory of the q x q matrix and its Cholesky factor).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..design.matrices import ModelMatrices
+from .marginal import BLOCK_MAX_Q
+
+__all__ = ["DENSE_LIMIT", "FORMS", "GRADIENT_OVERHEAD", "NONCENTRED_FACTOR", "FormChoice", "choose_form",
+           "form_costs"]
+
+FORMS = ("block", "schur", "dense", "noncentred")
+GRADIENT_OVERHEAD = 2.0e4
+NONCENTRED_FACTOR = 30.0
+DENSE_LIMIT = 4000
+
+
+@dataclass(frozen=True)
+class FormChoice:
+    """The chosen form, the estimated cost per gradient of every form (inf: not applicable) and the block
+    factor of the ``schur`` form."""
+
+    form: str
+    costs: dict[str, float] = field(default_factory=dict)
+    block_group: str | None = None
+
+    def describe(self) -> str:
+        """One line: the form and the estimated costs (flop equivalents per gradient)."""
+        parts = [f"{k} {v:.3g}" for k, v in self.costs.items() if np.isfinite(v)]
+        return f"{self.form} (estimated cost per gradient: {', '.join(parts)})"
+
+
+def marginalisable(design: ModelMatrices) -> bool:
+    fam = design.family
+    return fam.name == "gaussian" and fam.link.name == "identity" and bool(design.terms)
+
+
+def form_costs(design: ModelMatrices) -> tuple[dict[str, float], str | None]:
+    """Estimated cost per gradient evaluation of each form (inf where not applicable), and the block factor."""
+    from .schur import block_factor, scatter_entries, schur_update_costs
+
+    n = int(np.sum(np.asarray(design.weights) > 0))
+    p = design.n_fixef
+    terms = design.terms
+    nnz = n * sum(t.q for t in terms)
+    q = design.n_random
+    qmax = max((t.q for t in terms), default=0)
+    inf = float("inf")
+    costs = {f: inf for f in FORMS}
+    costs["noncentred"] = NONCENTRED_FACTOR * (GRADIENT_OVERHEAD + 4.0 * nnz + 2.0 * n * p)
+    group = None
+    if not marginalisable(design):
+        return costs, None
+    groups = {t.group for t in terms}
+    if len(groups) == 1:
+        Q = sum(t.q for t in terms)
+        if Q <= BLOCK_MAX_Q:
+            costs["block"] = GRADIENT_OVERHEAD + 2.0 * n * (p + Q + 1) + 4.0 * terms[0].n_levels * Q**3
+    if q <= DENSE_LIMIT:
+        costs["dense"] = GRADIENT_OVERHEAD + 2.0 * (nnz + n * p) + q**3 / 3 + 2.0 * q * q * qmax
+    group = block_factor(design, BLOCK_MAX_Q)
+    if group is not None:
+        from .schur import design_rows
+
+        rows = np.asarray(design.weights) > 0
+        data = design_rows(design, rows, np.zeros((int(rows.sum()), 0)), group)
+        lay = data.layout
+        if lay.Q2 <= DENSE_LIMIT:
+            dense_u, scatter_u = schur_update_costs(lay, scatter_entries(data.design.Z2Z1, lay))
+            q2max = max(qq for _, qq in lay.schur_shapes)
+            costs["schur"] = (GRADIENT_OVERHEAD + 2.0 * (nnz + n * p) + 4.0 * lay.J * lay.Q1**3
+                              + min(dense_u, scatter_u) + lay.Q2**3 / 3 + 2.0 * lay.Q2**2 * q2max)
+    return costs, group
+
+
+def choose_form(design: ModelMatrices, marginalize: bool | str | None = None) -> FormChoice:
+    """The form to sample.
+
+    ``marginalize``: None (the cheapest form), True (the cheapest marginal form; an error when none applies),
+    False (non-centred) or a form's name (forced; an error when it does not apply).
+    """
+    from ..exceptions import NotSupportedError
+
+    costs, group = form_costs(design)
+    if marginalize is None:
+        form = min(costs, key=lambda f: costs[f])
+    elif marginalize is False or marginalize == "noncentred":
+        form = "noncentred"
+    elif marginalize is True or marginalize in FORMS:
+        candidates = [f for f in FORMS[:3] if marginalize is True or f == marginalize]
+        form = min(candidates, key=lambda f: costs[f])
+        if not np.isfinite(costs[form]):
+            raise NotSupportedError(f"marginalize={marginalize!r}: {_why(design, marginalize)}")
+    else:
+        raise NotSupportedError(f"marginalize must be None, True, False or one of {', '.join(FORMS)}, "
+                                f"not {marginalize!r}")
+    return FormChoice(form, costs, group if form == "schur" else None)
+
+
+def _why(design: ModelMatrices, marginalize: bool | str) -> str:
+    if not marginalisable(design):
+        return "only Gaussian models with the identity link can be marginalised"
+    if marginalize == "block":
+        return "the block form needs a single grouping factor with at most 6 columns per level"
+    if marginalize == "schur":
+        return ("the blocked-Schur form needs two or more grouping factors, one of them with at most 6 columns "
+                f"per level, and at most {DENSE_LIMIT} effects in the other factors")
+    return f"{design.n_random} random effects exceed the dense form's limit of {DENSE_LIMIT}"
