@@ -18,8 +18,8 @@ form            cost
 block           C0 + 2 n (p + Q + 1) + 4 J Q^3                 (J levels, Q columns per level)
 schur           C0 + 2 (nnz + n p) + 4 J Q1^3 + U + Q2^3 / 3 + 2 Q2^2 q2_max
                 (J levels and Q1 columns of the block factor, Q2 effects in the Schur complement,
-                U = min(2 Q2^2 J Q1, 8 E): the Schur update as a matrix product or as a scatter of its
-                E non-zero products)
+                U = min(2 Q2^2 K Q1, 8 E): the Schur update as a matrix product over the K distinct level
+                blocks of Z2'WZ1 or as a scatter of its E non-zero products)
 dense           C0 + 2 (nnz + n p) + q^3 / 3 + 2 q^2 q_max
 noncentred      F (C0 + 4 nnz + 2 n p)
 ==============  ============================================================================================
@@ -74,7 +74,7 @@ def marginalisable(design: ModelMatrices) -> bool:
 
 def form_costs(design: ModelMatrices) -> tuple[dict[str, float], str | None]:
     """Estimated cost per gradient evaluation of each form (inf where not applicable), and the block factor."""
-    from .schur import block_factor, scatter_entries, schur_update_costs
+    from .schur import block_factor, distinct_blocks, scatter_entries, schur_update_costs
 
     n = int(np.sum(np.asarray(design.weights) > 0))
     p = design.n_fixef
@@ -103,7 +103,8 @@ def form_costs(design: ModelMatrices) -> tuple[dict[str, float], str | None]:
         data = design_rows(design, rows, np.zeros((int(rows.sum()), 0)), group)
         lay = data.layout
         if lay.Q2 <= DENSE_LIMIT:
-            dense_u, scatter_u = schur_update_costs(lay, scatter_entries(data.design.Z2Z1, lay))
+            G = data.design.Z2Z1
+            dense_u, scatter_u = schur_update_costs(lay, scatter_entries(G, lay), distinct_blocks(G, lay))
             q2max = max(qq for _, qq in lay.schur_shapes)
             costs["schur"] = (GRADIENT_OVERHEAD + 2.0 * (nnz + n * p) + 4.0 * lay.J * lay.Q1**3
                               + min(dense_u, scatter_u) + lay.Q2**3 / 3 + 2.0 * lay.Q2**2 * q2max)

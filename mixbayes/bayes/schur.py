@@ -49,7 +49,10 @@ class SchurPlan:
     """How sum_j G_j M_j G_j' is computed for a design (constant arrays derived from ``Z2Z1``).
 
     kind : ``"scatter"`` (entries: target position u Q2 + v in the lower triangle, source position in the stacked
-        (Q1 Q1 J) M, product coefficient) or ``"dense"`` (G as a dense (J, Q2, Q1) array).
+        (Q1 Q1 J) M, product coefficient) or ``"dense"``: G's distinct level blocks as a dense (K, Q2, Q1) array
+        and ``merge`` (K, J), the indicator of the levels sharing each block.  Levels with identical blocks
+        (a balanced or counterbalanced design has few distinct ones) are merged: sum_j G_j M_j G_j' =
+        sum_k G_k (sum_{j in k} M_j) G_k'.
     """
 
     kind: str
@@ -57,6 +60,7 @@ class SchurPlan:
     source: np.ndarray | None = None
     coef: np.ndarray | None = None
     G: np.ndarray | None = None
+    merge: np.ndarray | None = None
 
     @property
     def entries(self) -> int:
@@ -80,11 +84,15 @@ def schur_plan(blocks: GramBlocks, kind: str | None = None) -> SchurPlan:
     layout = blocks.layout
     J, Q1, Q2 = layout.J, layout.Q1, layout.Q2
     if kind is None:
-        dense_cost, scatter_cost = schur_update_costs(layout, scatter_entries(blocks.Z2Z1, layout))
+        dense_cost, scatter_cost = schur_update_costs(layout, scatter_entries(blocks.Z2Z1, layout),
+                                                      distinct_blocks(blocks.Z2Z1, layout))
         kind = "dense" if dense_cost <= scatter_cost else "scatter"
     if kind == "dense":
-        G = np.asarray(blocks.Z2Z1.toarray()).reshape(Q2, J, Q1).transpose(1, 0, 2).copy()
-        return SchurPlan("dense", G=G)
+        G = np.asarray(blocks.Z2Z1.toarray()).reshape(Q2, J, Q1).transpose(1, 0, 2)
+        Gu, inverse = np.unique(G.reshape(J, -1), axis=0, return_inverse=True)
+        merge = np.zeros((len(Gu), J))
+        merge[np.asarray(inverse).ravel(), np.arange(J)] = 1.0
+        return SchurPlan("dense", G=Gu.reshape(len(Gu), Q2, Q1), merge=merge)
     G = blocks.Z2Z1.tocsc()
     tgt, src, coef = [], [], []
     for j in range(J):
@@ -104,10 +112,20 @@ def schur_plan(blocks: GramBlocks, kind: str | None = None) -> SchurPlan:
     return SchurPlan("scatter", np.concatenate(tgt), np.concatenate(src), np.concatenate(coef))
 
 
-def schur_update_costs(layout: GramLayout, entries: int) -> tuple[float, float]:
-    """Estimated cost (flop equivalents) of the Schur update: (dense matrix product, scatter)."""
+def distinct_blocks(G: Any, layout: GramLayout) -> int:
+    """Number of distinct level blocks G_j (Q2 x Q1) of Z2'WZ1."""
     J, Q1, Q2 = layout.J, layout.Q1, layout.Q2
-    return 2.0 * Q2 * Q2 * J * Q1 + 2.0 * J * Q2 * Q1 * Q1, 8.0 * entries
+    if Q2 * J * Q1 > 50_000_000:
+        return J
+    dense = np.asarray(G.toarray()).reshape(Q2, J, Q1).transpose(1, 0, 2).reshape(J, -1)
+    return len(np.unique(dense, axis=0))
+
+
+def schur_update_costs(layout: GramLayout, entries: int, distinct: int) -> tuple[float, float]:
+    """Estimated cost (flop equivalents) of the Schur update: (dense matrix product over the ``distinct`` level
+    blocks, scatter of the ``entries`` non-zero products)."""
+    J, Q1, Q2 = layout.J, layout.Q1, layout.Q2
+    return 2.0 * Q2 * Q2 * distinct * Q1 + 2.0 * distinct * Q2 * Q1 * Q1 + 2.0 * J * Q1 * Q1 * distinct, 8.0 * entries
 
 
 # ---- backends ------------------------------------------------------------------------------------------------------
@@ -207,8 +225,9 @@ def _pieces(blocks: GramBlocks, plan: SchurPlan, beta: Any, T: Sequence[Any], op
     M = [[sum(X[e][a] * X[f][a] for a in range(Q1)) for f in range(Q1)] for e in range(Q1)]
     Mflat = ops.stack([M[e][f] + 0.0 * c1[0] for e in range(Q1) for f in range(Q1)], axis=0)  # (Q1 Q1, J)
     if plan.kind == "dense":
-        Mj = Mflat.T.reshape((J, Q1, Q1))
-        H = ops.matmul(plan.G, Mj)  # (J, Q2, Q1)
+        K = plan.G.shape[0]
+        Mk = ops.dot(plan.merge, Mflat.T).reshape((K, Q1, Q1))  # summed over the levels sharing a block
+        H = ops.matmul(plan.G, Mk)  # (K, Q2, Q1)
         P = ops.tensordot(H, plan.G, axes=[[0, 2], [0, 2]])
     else:
         low = ops.scatter(Q2 * Q2, plan.target, plan.coef * Mflat.reshape((-1,))[plan.source]).reshape((Q2, Q2))
@@ -285,7 +304,8 @@ def _batched_pieces(blocks: GramBlocks, plan: SchurPlan, beta: np.ndarray | None
     Mj = np.stack([np.stack([sum(X[e][a] * X[f][a] for a in range(Q1)) + zero for f in range(Q1)], axis=-1)
                    for e in range(Q1)], axis=-2)  # (S, J, Q1, Q1)
     if plan.kind == "dense":
-        P = np.einsum("jua,sjab,jvb->suv", plan.G, Mj, plan.G, optimize=True)
+        Mk = np.einsum("kj,sjab->skab", plan.merge, Mj)
+        P = np.einsum("kua,skab,kvb->suv", plan.G, Mk, plan.G, optimize=True)
     else:
         Mflat = Mj.transpose(0, 2, 3, 1).reshape(S, -1)
         index = (np.arange(S)[:, None] * (Q2 * Q2) + plan.target[None, :]).ravel()
