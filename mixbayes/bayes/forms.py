@@ -27,8 +27,7 @@ noncentred      F (C0 + 4 nnz + 2 n p)
 C0 (:data:`GRADIENT_OVERHEAD`) is the fixed cost of one evaluation (dispatch, the NUTS step's own work).  The
 non-centred cost is multiplied by F (:data:`NONCENTRED_FACTOR`): its sampled dimension is larger by the number of
 random effects and its posterior has the funnel between SDs and effects, so it takes more gradient evaluations
-per draw (deeper trees) and yields fewer effective draws per draw.  F was set from runs of sleepstudy and the
-maximal crossed design, where the non-centred model needed about 4 times the tree depth...  see docs/bayes.md.
+per draw (deeper trees) and yields fewer effective draws per draw (a rough constant: see docs/bayes.md).
 
 Marginal forms need a Gaussian model with the identity link.  The dense Schur complement and the dense form
 are limited to :data:`DENSE_LIMIT` effects (memory of the q x q matrix and its Cholesky factor).
