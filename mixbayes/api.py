@@ -13,13 +13,15 @@ __all__ = ["glmer", "lmer"]
 
 
 def lmer(formula: str, data: pd.DataFrame, REML: bool = True, weights: Any = None, offset: Any = None,
-         control: Any = None, start: Any = None, method: str | None = None, **kwargs: Any) -> Any:
+         control: Any = None, start: Any = None, method: str | None = None, functions: Any = None,
+         **kwargs: Any) -> Any:
     """Fit a linear mixed model, as lme4's ``lmer``.
 
     ``method="bayes"`` samples the posterior instead (keyword arguments go to ``Model.sample``), and
-    ``method="map"`` gives the posterior mode under the default priors.
+    ``method="map"`` gives the posterior mode under the default priors.  ``functions={"name": f}`` lets the
+    formula call your own functions (nothing else in a formula can run code).
     """
-    model = Model(formula, data, weights=weights, offset=offset)
+    model = Model(formula, data, weights=weights, offset=offset, functions=functions)
     chosen = method or ("reml" if REML else "ml")
     if chosen in ("bayes", "nuts"):
         return model.sample(**kwargs)
@@ -28,10 +30,10 @@ def lmer(formula: str, data: pd.DataFrame, REML: bool = True, weights: Any = Non
 
 def glmer(formula: str, data: pd.DataFrame, family: str | Family = "binomial", link: str | None = None,
           nAGQ: int = 1, weights: Any = None, offset: Any = None, control: Any = None, start: Any = None,
-          method: str | None = None, **kwargs: Any) -> Any:
+          method: str | None = None, functions: Any = None, **kwargs: Any) -> Any:
     """Fit a generalised linear mixed model, as lme4's ``glmer`` (Laplace for ``nAGQ=1``, adaptive
     Gauss-Hermite for ``nAGQ>1``, the fast ``nAGQ=0``); ``method="bayes"`` samples instead."""
-    model = Model(formula, data, family=family, weights=weights, offset=offset, link=link)
+    model = Model(formula, data, family=family, weights=weights, offset=offset, link=link, functions=functions)
     if method in ("bayes", "nuts"):
         return model.sample(**kwargs)
     return model.fit(method=method, control=control, start=start, nAGQ=nAGQ, **kwargs)

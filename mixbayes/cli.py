@@ -8,7 +8,8 @@
     mixbayes datasets
 
 Errors are reported as one line on stderr (``mixbayes: error: ...``) with exit status 2 for bad arguments and
-1 for data or model problems.  Setting ``MIXBAYES_FAST=1`` makes the Bayesian defaults small (2 chains x 500
+malformed or refused formulas (the line names the character position) and 1 for data or model problems.
+Setting ``MIXBAYES_FAST=1`` makes the Bayesian defaults small (2 chains x 500
 draws after 500 warm-up steps), for tests.
 """
 
@@ -211,7 +212,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
-    from .exceptions import MixbayesError
+    from .exceptions import FormulaSyntaxError, MixbayesError
 
     args = _parser().parse_args(argv)
     try:
@@ -222,6 +223,9 @@ def main(argv: list[str] | None = None) -> int:
     except CliError as exc:
         print(f"mixbayes: error: {exc}", file=sys.stderr)
         return exc.status
+    except FormulaSyntaxError as exc:  # an input error; the line gives the position in the formula
+        print(f"mixbayes: error: {_one_line(exc)}", file=sys.stderr)
+        return 2
     except (MixbayesError, ValueError, KeyError, OSError) as exc:
         print(f"mixbayes: error: {_one_line(exc)}", file=sys.stderr)
         return 1

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pandas as pd
@@ -30,8 +30,12 @@ class Model:
         ``"gaussian"`` (default), ``"binomial"``, ``"poisson"`` or ``"negative_binomial"``.
     link : str, optional
         Link function; the family's canonical link by default.
-    weights, offset : column name or array, optional
+    weights, offset : column name, R expression of columns (``"log(n)"``) or array, optional
         Prior weights and an offset on the linear-predictor scale.
+    functions : dict, optional
+        Your own functions that the formula may call, e.g. ``functions={"logit": f}`` for
+        ``"y ~ logit(p) + (1 | g)"``.  Formulas never run code: only these and a fixed table of R functions
+        can be called (see docs/security.md).
 
     Examples
     --------
@@ -49,11 +53,16 @@ class Model:
         weights: Any = None,
         offset: Any = None,
         link: str | None = None,
+        functions: Mapping[str, Callable[..., Any]] | None = None,
     ) -> None:
-        self.formula: ParsedFormula = parse_formula(formula)
+        from .design.expressions import check_functions
+
+        self.functions = check_functions(functions)
+        self.formula: ParsedFormula = parse_formula(formula, self.functions)
         self.family: Family = get_family(family, link)
         self.data = data
-        self.design: ModelMatrices = build_design(self.formula, data, self.family, weights, offset)
+        self.design: ModelMatrices = build_design(self.formula, data, self.family, weights, offset,
+                                                  self.functions)
         self._weights_arg = weights
         self._offset_arg = offset
         from .design.checks import design_issues

@@ -63,7 +63,7 @@ def test_fit_glmm_and_report(capsys: pytest.CaptureFixture[str], tmp_path: Path)
 
 
 @pytest.mark.parametrize(("argv", "status", "message"), [
-    (("fit", "Reaction ~ Days + (Days | Subject", "--data", "sleepstudy"), 1,
+    (("fit", "Reaction ~ Days + (Days | Subject", "--data", "sleepstudy"), 2,
      "unbalanced parentheses: '(' is never closed (at character 19 of"),
     (("fit", "Reaction ~ Dayz + (Days | Subject)", "--data", "sleepstudy"), 1,
      "unknown column 'Dayz' in the formula. Did you mean 'Days'?"),

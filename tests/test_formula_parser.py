@@ -39,6 +39,13 @@ EXPANSIONS = [
     ("cbind(s, n - s) ~ x + (1 | g)", "cbind(s, n - s) ~ x + (1 | g)", [("1", "g")]),
     ("y~x+(1|g)", "y ~ x + (1 | g)", [("1", "g")]),
     ("y ~ `odd name` + (1 | `my group`)", "y ~ `odd name` + (1 | `my group`)", [("1", "my group")]),
+    # lme4's bare bar: '|' binds loosest, so the whole right-hand side is one random-effects term
+    ("Yield ~ 1|Batch", "Yield ~ (1 | Batch)", [("1", "Batch")]),
+    ("y ~ x + z | g", "y ~ (x + z | g)", [("x + z", "g")]),
+    ("y ~ x || g", "y ~ (1 | g) + (0 + x | g)", [("1", "g"), ("0 + x", "g")]),
+    # R's deparse of calls (R's column names)
+    ("y ~ poly(x, 2, raw=TRUE) + (1 | g)", "y ~ poly(x, 2, raw = TRUE) + (1 | g)", [("1", "g")]),
+    ("Reaction > 250 ~ Days + (1|Subject)", "Reaction > 250 ~ Days + (1 | Subject)", [("1", "Subject")]),
 ]
 
 FIXED = [
@@ -91,7 +98,7 @@ MALFORMED = [
     ("y ~ x + (x | g", "never closed", 8),
     ("y ~ x) + (1 | g)", "no matching '('", 5),
     ("y ~ x +", "ends where a term", 7),
-    ("y ~ x | g", "outside parentheses", 6),
+    ("y ~ x + (1 | g) | h", "nested inside each other", 16),
     ("y ~ x * (1 | g)", "added with '+'", 8),
     ("y ~ x - (1 | g)", "cannot be removed", 8),
     ("(1 | g) ~ x", "right of '~'", 0),
@@ -180,3 +187,88 @@ def test_corrupted_formulas_raise_mixbayes_errors(formula: str, cut: int, junk: 
         parse_formula(broken)
     except mb.MixbayesError as err:
         assert isinstance(err, mb.FormulaSyntaxError)
+
+
+# ---- expressions outside the whitelist: (formula, key words, the text the caret points at) --------------------
+REFUSED = [
+    ("y ~ I(__import__('os')) + (1 | g)", "names starting with '_'", "__import__"),
+    ("y ~ x + log(x$y)", "attribute access ('$')", "$y"),
+    ("y ~ x + log(x@y)", "attribute access ('@')", "@y"),
+    ("y ~ x + I(x[1])", "subscripts", "[1]"),
+    ("y ~ x + I({x})", "braces", "{x}"),
+    ("y ~ x + I(x <- 1)", "assignment", "<- 1"),
+    ("y ~ x + stats::poly(x, 2)", "namespaces ('::')", "::poly"),
+    ("y ~ x + I(stats::poly(x, 2))", "namespaces", "::poly"),
+    ("y ~ x + I(lambda: 1)", "'lambda' is not allowed", "lambda"),
+    ("y ~ x + I(function(z) z)", "'function' is not allowed", "function"),
+    ("y ~ x + foo(x)", "unknown function 'foo'", "foo(x)"),
+    ("y ~ x + I(system('ls'))", "unknown function 'system'", "system("),
+    ("y ~ x + log(x, bas = 2)", "log() has no argument 'bas'", "bas ="),
+    ("y ~ x + log(x, base = 2, base = 3)", "given twice", "base = 3"),
+    ("y ~ x + log(x, 2, 3)", "log() takes 1 to 2 positional", "log(x, 2"),
+    ("y ~ x + log()", "takes 1 to 2 positional", "log()"),
+    ("y ~ x + poly(x, degree = 2, 3)", "positional argument cannot follow", "3)"),
+    ("y ~ x + I(x)(2)", "expected an operator", "(2)"),
+    ("y ~ x + I(log(x)(2))", "only a function's name may be called", "(2))"),
+    ("y ~ x + I(x %o% x)", "only the operators", "%o%"),
+    ("y ~ x + I(x:z)", "':' (a sequence)", ":z"),
+    ("y ~ x + I(x ~ z)", "'~' is not allowed inside", "~ z"),
+    ("y ~ x + I('abc)", "never closed", "('abc)"),
+    ("y ~ x + I(x; 1)", "';' is not allowed", "; 1"),
+    ("y ~ x + I(x = 1)", "I() has no argument 'x'", "x = 1"),
+    ("y ~ x + I(x > )", "expected a value before ')'", ")"),
+    ("y ~ x + I(1x)", "malformed number", "1x"),
+    ("y ~ x + (1 | __class__)", "names starting with '_'", "__class__"),
+    ("y ~ x + `__dict__`", "names starting with '_'", "`__dict__`"),
+    ("__import__('os') ~ x", "names starting with '_'", "__import__"),
+    ("y > eval('1') ~ x", "unknown function 'eval'", "eval("),
+    ("y ~ x > 1", "wrap a comparison", "> 1"),
+    ("y ~ x + NULL", "'NULL' is not allowed", "NULL"),
+    ("y ~ x + I(x && )", "expected a value before ')'", ")"),
+    ("y ~ x + log(x, )", "empty argument", "log(x, )"),
+    ("y ~ x + I(x ? 1)", "'?' is not allowed", "? 1"),
+]
+
+
+@pytest.mark.parametrize(("formula", "words", "at"), REFUSED)
+def test_refused_expressions_point_into_the_formula(formula: str, words: str, at: str) -> None:
+    with pytest.raises(mb.FormulaSyntaxError) as info:
+        parse_formula(formula)
+    assert words in info.value.reason
+    assert formula[info.value.position:].startswith(at), (formula[info.value.position:], at)
+
+
+def test_user_functions_are_named_explicitly() -> None:
+    with pytest.raises(mb.FormulaSyntaxError, match="functions="):
+        parse_formula("y ~ logit(p) + (1 | g)")
+    parsed = parse_formula("y ~ logit(p) + (1 | g)", functions={"logit"})
+    assert parsed.fixed_text() == "logit(p)"
+
+
+def test_python_keywords_are_column_names_at_the_formula_level() -> None:
+    assert parse_formula("y ~ class + (1 | from)").fixed_text() == "class"
+    assert parse_formula("y ~ I(`class` + 1)").fixed_text() == "I(class + 1)"
+    assert parse_formula("y ~ I(class + 1)").fixed_text() == "I(class + 1)"
+    with pytest.raises(mb.FormulaSyntaxError, match="'import' is not allowed"):
+        parse_formula("y ~ I(import os)")
+
+
+INJECTION_TOKENS = st.sampled_from([
+    "__import__", "(", ")", "'os'", ".", "system", "lambda", ":", "[", "]", "for", "in", "x", "+", "~", "|",
+    "I(", "log(", ",", "=", "**", "$", "@", "::", "{", "}", "<-", ";", "`", "_", "eval", "open", "getattr",
+    "np.lib", "os", "'touch m'", "1", "^", "!", ">", "&", " ",
+])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(INJECTION_TOKENS, min_size=1, max_size=20))
+def test_injection_shaped_text_parses_or_raises_syntax_errors(tokens: list[str]) -> None:
+    text = "".join(tokens)
+    for formula in (text, f"y ~ {text}", f"y ~ I({text})", f"y ~ x + ({text} | g)"):
+        try:
+            parsed = parse_formula(formula)
+        except mb.MixbayesError as err:
+            assert isinstance(err, mb.FormulaSyntaxError)
+            assert 0 <= err.position <= len(formula)
+        else:  # whatever parses reads no '_' name and has no attribute access, subscript or namespace
+            assert not any(bad in parsed.explicit() for bad in ("__", "$", "@", "[", "::", "{"))

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import keyword
 import warnings
-from dataclasses import dataclass
-from functools import lru_cache
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..exceptions import DesignError, RankDeficiencyWarning
-from ..formula.nodes import BinOp, Call, Name, Neg, Node, Number, Paren, render
-from .expressions import r_functions, to_formulaic
+from ..exceptions import DesignError, FormulaSyntaxError, RankDeficiencyWarning
+from ..formula.expr import parse_expression
+from ..formula.nodes import BinOp, Call, Name, Neg, Node, Number, Paren, render, spine
 from .naming import r_column_names
+from .safe_formulaic import callable_names, check_code, python_code, safe_context
 
 __all__ = ["MatrixSpec", "build_matrix", "drop_aliased"]
 
@@ -32,21 +34,29 @@ class MatrixSpec:
     order: tuple[int, ...]
     names: tuple[str, ...]
     keep: tuple[int, ...]
+    functions: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
 
     def matrix(self, data: pd.DataFrame) -> np.ndarray:
         """The model matrix of ``data`` with the training categories and transforms."""
-        mm = self.formulaic_spec.get_model_matrix(data, context=_context(), na_action="ignore")
+        mm = self.formulaic_spec.get_model_matrix(data, context=safe_context(self.functions), na_action="ignore")
         values = np.asarray(mm, dtype=float)[:, list(self.order)]
         return values[:, list(self.keep)]
 
 
-@lru_cache(maxsize=1)
-def _context() -> dict[str, Any]:
-    ctx = {k: v for k, v in r_functions().items() if k not in ("True", "False", "np")}
-    from formulaic.transforms import C
+def _context(functions: Mapping[str, Callable[..., Any]] | None = None) -> dict[str, Any]:
+    """formulaic's evaluation context (no builtins; see :mod:`mixbayes.design.safe_formulaic`)."""
+    return safe_context(functions)
 
-    ctx["factor"] = C
-    return ctx
+
+def model_matrix(text: str, frame: pd.DataFrame, functions: Mapping[str, Callable[..., Any]] | None = None,
+                 **kwargs: Any) -> Any:
+    """formulaic's ``model_matrix`` through the checking materializer, without builtins."""
+    import formulaic
+
+    from .safe_materializer import SafeMaterializer
+
+    return formulaic.model_matrix(text, frame, context=safe_context(functions), materializer=SafeMaterializer,
+                                  na_action="ignore", **kwargs)
 
 
 def _sequential_keep(X: np.ndarray, norms: np.ndarray, tol: float) -> list[int]:
@@ -64,16 +74,17 @@ def _sequential_keep(X: np.ndarray, norms: np.ndarray, tol: float) -> list[int]:
     return keep
 
 
-def _formulaic_text(node: Node, frame: pd.DataFrame, names: dict[str, str]) -> str:
+def _formulaic_text(node: Node, frame: pd.DataFrame, names: dict[str, str],
+                    functions: Mapping[str, Callable[..., Any]]) -> str:
     """Render a fixed-part node for formulaic, recording formulaic factor text -> R text."""
     match node:
         case Name(name=name):
             col = frame[name] if name in frame.columns else None
             if col is not None and isinstance(col.dtype, pd.CategoricalDtype) and col.cat.ordered:
-                text = f"C(`{name}`, contr.poly)" if not name.isidentifier() else f"C({name}, contr.poly)"
+                text = f"C(`{name}`, contr_poly)" if not name.isidentifier() else f"C({name}, contr_poly)"
                 names[text] = name
                 return text
-            if not name.isidentifier():
+            if not name.isidentifier() or keyword.iskeyword(name):
                 names[f"`{name}`"] = name
                 names[name] = name
                 return f"`{name}`"
@@ -81,23 +92,23 @@ def _formulaic_text(node: Node, frame: pd.DataFrame, names: dict[str, str]) -> s
         case Number(text=text):
             return text
         case Call():
-            code = to_formulaic(node.text, frame.columns)
-            import ast
-
-            try:
-                normal = ast.unparse(ast.parse(code.replace("`", "_BT_"), mode="eval")).replace("_BT_", "`")
-            except SyntaxError:
-                normal = code
-            names[normal] = node.text
+            code = python_code(parse_expression(node.text, functions), list(frame.columns))
+            check_code(code, callable_names(safe_context(functions)))
             names[code] = node.text
+            names[code.replace("`", "")] = node.text
             return code
         case Paren(inner=inner):
-            return f"({_formulaic_text(inner, frame, names)})"
+            return f"({_formulaic_text(inner, frame, names, functions)})"
         case Neg(operand=operand):
-            return f"-{_formulaic_text(operand, frame, names)}"
+            return f"-{_formulaic_text(operand, frame, names, functions)}"
+        case BinOp(op="+" | "-"):
+            first, rest = spine(node)
+            return " ".join([_formulaic_text(first, frame, names, functions),
+                             *(f"{op} {_formulaic_text(r, frame, names, functions)}" for op, r in rest)])
         case BinOp(op=op, left=left, right=right):
             fop = {"^": "**", "%in%": ":"}.get(op, op)
-            return f"{_formulaic_text(left, frame, names)} {fop} {_formulaic_text(right, frame, names)}"
+            return (f"{_formulaic_text(left, frame, names, functions)} {fop} "
+                    f"{_formulaic_text(right, frame, names, functions)}")
     raise DesignError(f"cannot use {render(node)!r} in a model matrix")
 
 
@@ -171,7 +182,8 @@ def _numeric_only(summands: list[tuple[str, Node]], frame: pd.DataFrame) -> Nume
 
 
 def build_matrix(
-    summands: list[tuple[str, Node]], frame: pd.DataFrame, variable_order: list[str], what: str
+    summands: list[tuple[str, Node]], frame: pd.DataFrame, variable_order: list[str], what: str,
+    functions: Mapping[str, Callable[..., Any]] | None = None,
 ) -> tuple[np.ndarray, list[str], Any, list[int]]:
     """Evaluate a formula part on ``frame``: (matrix in R's column order, R names, formulaic spec, order)."""
     fast = _numeric_only(summands, frame)
@@ -183,18 +195,18 @@ def build_matrix(
             raise DesignError(f"non-finite values in the {what} column(s) {', '.join(bad)}")
         return values, names, fast, list(range(len(names)))
 
-    import formulaic
-
     names: dict[str, str] = {}
     parts = []
     for i, (sign, node) in enumerate(summands):
-        body = _formulaic_text(node, frame, names)
+        body = _formulaic_text(node, frame, names, functions or {})
         parts.append(body if i == 0 and sign == "+" else f"{sign} {body}")
     text = " ".join(parts) if parts else "1"
     if text.startswith("-"):
         text = "1 " + text
     try:
-        mm = formulaic.model_matrix(text, frame, context=_context(), na_action="ignore")
+        mm = model_matrix(text, frame, functions)
+    except FormulaSyntaxError:
+        raise
     except Exception as exc:
         raise DesignError(f"cannot build the {what} matrix from {text!r}: {exc}") from None
     spec = mm.model_spec

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,9 +19,9 @@ from ..exceptions import (
     UnknownColumnError,
 )
 from ..families import Family
-from ..formula.nodes import BinOp, Call, Name, Neg, Node, Number, Paren, render
+from ..formula.nodes import BinOp, Call, Expr, Name, Neg, Node, Number, Paren, render
 from ..formula.parsed import ParsedFormula, RandomSpec, _summands
-from .expressions import evaluate, expression_variables
+from .expressions import check_functions, evaluate, expression_variables
 from .factors import as_categorical, interaction_codes
 from .fixed import MatrixSpec, build_matrix, drop_aliased
 from .response import build_response
@@ -66,6 +67,7 @@ class ModelMatrices:
     has_prior_weights: bool = False
     frame: pd.DataFrame | None = field(repr=False, default=None)
     predictor_vars: tuple[str, ...] = ()
+    functions: Mapping[str, Callable[..., Any]] = field(repr=False, default_factory=dict)
 
     # ---- sizes ----------------------------------------------------------------------------------------
     @property
@@ -155,45 +157,46 @@ class _InterceptSpec:
         return np.ones((len(data), 1))
 
 
-def _node_variables(node: Node, columns: list[str], out: list[str], where: str) -> None:
-    match node:
-        case Name(name=name):
-            if name not in columns:
-                raise UnknownColumnError(name, columns, where)
-            if name not in out:
-                out.append(name)
-        case Call(func="offset" | "cbind"):
-            for arg in node.args:
-                for v in expression_variables(arg, columns, where):
-                    if v not in out:
-                        out.append(v)
-        case Call():
-            for v in expression_variables(node.text, columns, where):
-                if v not in out:
-                    out.append(v)
-        case Paren(inner=inner):
-            _node_variables(inner, columns, out, where)
-        case Neg(operand=operand):
-            _node_variables(operand, columns, out, where)
-        case BinOp(left=left, right=right):
-            _node_variables(left, columns, out, where)
-            _node_variables(right, columns, out, where)
-        case Number():
-            pass
+def _node_variables(node: Node, columns: list[str], out: list[str], where: str,
+                    functions: Mapping[str, Any]) -> None:
+    def add(names: list[str]) -> None:
+        out.extend(v for v in names if v not in out)
+
+    stack = [node]
+    while stack:
+        cur = stack.pop()
+        match cur:
+            case Name(name=name):
+                if name not in columns:
+                    raise UnknownColumnError(name, columns, where)
+                add([name])
+            case Call(func="offset" | "cbind"):
+                for arg in cur.args:
+                    add(expression_variables(arg, columns, where, functions))
+            case Call() | Expr():
+                add(expression_variables(cur.text, columns, where, functions))
+            case Paren(inner=inner):
+                stack.append(inner)
+            case Neg(operand=operand):
+                stack.append(operand)
+            case BinOp(left=left, right=right):
+                stack.extend((right, left))
 
 
-def _variables(parsed: ParsedFormula, columns: list[str], include_response: bool = True) -> list[str]:
+def _variables(parsed: ParsedFormula, columns: list[str], include_response: bool = True,
+               functions: Mapping[str, Any] | None = None) -> list[str]:
+    functions = functions or {}
     used: list[str] = []
     if parsed.lhs is not None and include_response:
-        _node_variables(parsed.lhs, columns, used, "response")
+        _node_variables(parsed.lhs, columns, used, "response", functions)
     for _, node in parsed.fixed:
-        _node_variables(node, columns, used, "formula")
+        _node_variables(node, columns, used, "formula", functions)
     for text in parsed.offsets:
-        for v in expression_variables(text, columns, "offset"):
+        for v in expression_variables(text, columns, "offset", functions):
             if v not in used:
                 used.append(v)
     for spec in parsed.random:
-        _node_variables(spec.lhs, columns, used, "random-effects term")
+        _node_variables(spec.lhs, columns, used, "random-effects term", functions)
         for g in spec.group:
             if g not in columns:
                 raise UnknownColumnError(g, columns, "grouping factor")
@@ -202,13 +205,16 @@ def _variables(parsed: ParsedFormula, columns: list[str], include_response: bool
     return used
 
 
-def _vector_arg(value: Any, data: pd.DataFrame, what: str) -> np.ndarray | None:
+def _vector_arg(value: Any, data: pd.DataFrame, what: str,
+                functions: Mapping[str, Any] | None = None) -> np.ndarray | None:
+    """A weights/offset argument: an array, a column name, or an R expression of columns (``"log(n)"``),
+    checked and evaluated as formula expressions are."""
     if value is None:
         return None
     if isinstance(value, str):
-        if value not in data.columns:
-            raise UnknownColumnError(value, list(map(str, data.columns)), f"{what} argument")
-        return pd.to_numeric(data[value], errors="coerce").to_numpy(dtype=float)
+        if value in data.columns:
+            return pd.to_numeric(data[value], errors="coerce").to_numpy(dtype=float)
+        return evaluate(value, data, f"{what} argument", functions)
     arr = np.asarray(value, dtype=float).ravel()
     if arr.shape[0] != len(data):
         raise DesignError(f"{what} has {arr.shape[0]} values but the data have {len(data)} rows")
@@ -246,7 +252,7 @@ def _prepare_frame(data: pd.DataFrame, reference: pd.DataFrame | None = None) ->
     return out
 
 
-def _random_term(spec: RandomSpec, frame: pd.DataFrame) -> RandomTerm:
+def _random_term(spec: RandomSpec, frame: pd.DataFrame, functions: Mapping[str, Any]) -> RandomTerm:
     codes, levels = interaction_codes([frame[g] for g in spec.group])
     if len(levels) < 2:
         raise TooFewLevelsError(
@@ -261,8 +267,8 @@ def _random_term(spec: RandomSpec, frame: pd.DataFrame) -> RandomTerm:
     else:
         summands = _summands(spec.lhs)
         order = ParsedFormula(None, tuple(summands), (), ()).fixed_variables()
-        z, names, fspec, perm = build_matrix(summands, frame, order, f"random-effects {spec.text}")
-        mspec = MatrixSpec(fspec, tuple(perm), tuple(names), tuple(range(len(names))))
+        z, names, fspec, perm = build_matrix(summands, frame, order, f"random-effects {spec.text}", functions)
+        mspec = MatrixSpec(fspec, tuple(perm), tuple(names), tuple(range(len(names))), functions)
     if z.shape[1] == 0:
         raise DesignError(f"the random-effects term {spec.text} has no columns")
     split = spec.source if spec.split else None
@@ -292,12 +298,15 @@ def build_design(
     family: Family,
     weights: Any = None,
     offset: Any = None,
+    functions: Mapping[str, Callable[..., Any]] | None = None,
 ) -> ModelMatrices:
     """Evaluate a parsed formula on a data frame.
 
     Rows with missing values in any column the model uses (or in ``weights``/``offset``) are dropped with a
-    :class:`~mixbayes.exceptions.MissingDataWarning` that says how many.
+    :class:`~mixbayes.exceptions.MissingDataWarning` that says how many.  ``functions`` are the user's own
+    functions that the formula's expressions may call.
     """
+    functions = check_functions(functions)
     if not isinstance(data, pd.DataFrame):
         try:
             data = pd.DataFrame(data)
@@ -308,9 +317,9 @@ def build_design(
     columns = [str(c) for c in data.columns]
     if columns != list(data.columns):
         data = data.set_axis(columns, axis=1)
-    used = _variables(parsed, columns)
-    w_all = _vector_arg(weights, data, "weights")
-    o_all = _vector_arg(offset, data, "offset")
+    used = _variables(parsed, columns, functions=functions)
+    w_all = _vector_arg(weights, data, "weights", functions)
+    o_all = _vector_arg(offset, data, "offset", functions)
 
     missing = data[used].isna().to_numpy()
     complete = ~missing.any(axis=1)
@@ -344,20 +353,20 @@ def build_design(
     if np.any(prior < 0):
         raise DesignError("weights must be non-negative")
 
-    response = build_response(parsed.lhs, frame, family, prior)
+    response = build_response(parsed.lhs, frame, family, prior, functions)
     order = parsed.fixed_variables()
     fixed = list(parsed.fixed)
-    X_full, names, fspec, perm = build_matrix(fixed, frame, order, "fixed-effects")
+    X_full, names, fspec, perm = build_matrix(fixed, frame, order, "fixed-effects", functions)
     keep = drop_aliased(X_full, names)
     X = np.ascontiguousarray(X_full[:, keep])
-    fixed_spec = MatrixSpec(fspec, tuple(perm), tuple(names[j] for j in keep), tuple(keep))
+    fixed_spec = MatrixSpec(fspec, tuple(perm), tuple(names[j] for j in keep), tuple(keep), functions)
     dropped = tuple(n for j, n in enumerate(names) if j not in keep)
 
     off = np.zeros(len(frame)) if o_all is None else o_all[complete].copy()
     for text in parsed.offsets:
-        off = off + evaluate(text, frame, "offset")
+        off = off + evaluate(text, frame, "offset", functions)
 
-    terms = [_random_term(spec, frame) for spec in parsed.random]
+    terms = [_random_term(spec, frame, functions) for spec in parsed.random]
     ordered = [terms[i] for i in lme4_term_order([t.n_levels for t in terms])]
     final: list[RandomTerm] = []
     offset_theta = 0
@@ -385,7 +394,8 @@ def build_design(
         fixed_spec=fixed_spec,
         has_prior_weights=w_all is not None,
         frame=frame,
-        predictor_vars=tuple(_variables(parsed, columns, include_response=False)),
+        predictor_vars=tuple(_variables(parsed, columns, include_response=False, functions=functions)),
+        functions=functions,
     )
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -32,7 +34,8 @@ def _is_numeric(col: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col.dtype)
 
 
-def build_response(lhs: Node, frame: pd.DataFrame, family: Family, prior: np.ndarray) -> Response:
+def build_response(lhs: Node, frame: pd.DataFrame, family: Family, prior: np.ndarray,
+                   functions: Mapping[str, Any] | None = None) -> Response:
     """Evaluate the left-hand side on ``frame`` and check that ``family`` can take it."""
     name = render(lhs)
     fam = family.name
@@ -41,8 +44,8 @@ def build_response(lhs: Node, frame: pd.DataFrame, family: Family, prior: np.nda
             raise ResponseError(f"cbind(successes, failures) is a binomial response, not a {fam} one")
         if len(lhs.args) != 2:
             raise ResponseError("cbind() takes two columns: cbind(successes, failures)")
-        succ = evaluate(lhs.args[0], frame, "response")
-        fail = evaluate(lhs.args[1], frame, "response")
+        succ = evaluate(lhs.args[0], frame, "response", functions)
+        fail = evaluate(lhs.args[1], frame, "response", functions)
         if np.any(succ < 0) or np.any(fail < 0):
             raise ResponseError(f"{name}: counts of successes and failures cannot be negative")
         trials = succ + fail
@@ -66,7 +69,7 @@ def build_response(lhs: Node, frame: pd.DataFrame, family: Family, prior: np.nda
             return Response(y, prior.copy(), prior.copy(), y * prior, name)
         y = col.to_numpy(dtype=float)
     else:
-        y = evaluate(name, frame, "response")
+        y = evaluate(name, frame, "response", functions)
 
     if not np.all(np.isfinite(y)):
         raise ResponseError(f"the response {name!r} has non-finite values")

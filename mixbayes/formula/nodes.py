@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-__all__ = ["Bar", "BinOp", "Call", "Name", "Neg", "Node", "Number", "Paren", "render", "squash"]
+__all__ = ["Bar", "BinOp", "Call", "Expr", "Name", "Neg", "Node", "Number", "Paren", "render", "spine", "squash"]
 
 
 @dataclass(frozen=True)
@@ -31,10 +31,20 @@ class Call:
     func: str
     args: tuple[str, ...]
     pos: int = field(default=0, compare=False)
+    label: str = field(default="", compare=False)
 
     @property
     def text(self) -> str:
-        return f"{self.func}({', '.join(squash(a) for a in self.args)})"
+        """The call as R's ``deparse`` writes it (R's column name), e.g. ``poly(x, 2, raw = TRUE)``."""
+        return self.label or f"{self.func}({', '.join(squash(a) for a in self.args)})"
+
+
+@dataclass(frozen=True)
+class Expr:
+    """Any other checked R expression, kept as R's deparsed text (e.g. the response ``Reaction > 250``)."""
+
+    text: str
+    pos: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True)
@@ -73,7 +83,7 @@ class Bar:
     pos: int = field(default=0, compare=False)
 
 
-Node = Name | Number | Call | Paren | BinOp | Neg | Bar
+Node = Name | Number | Call | Expr | Paren | BinOp | Neg | Bar
 
 _IDENT = re.compile(r"^[A-Za-z.][A-Za-z0-9._]*$|^[A-Za-z_][A-Za-z0-9._]*$")
 
@@ -86,14 +96,27 @@ def squash(text: str) -> str:
     return re.sub(r"\s*,\s*", ", ", out)
 
 
+def spine(node: Node) -> tuple[Node, list[tuple[str, Node]]]:
+    """A left-nested chain of ``+``/``-`` without recursion: (first operand, [(op, operand), ...])."""
+    rest: list[tuple[str, Node]] = []
+    while isinstance(node, BinOp) and node.op in ("+", "-"):
+        rest.append((node.op, node.right))
+        node = node.left
+    rest.reverse()
+    return node, rest
+
+
 def render(node: Node) -> str:
     """Render a node as canonical lme4 formula text."""
+    if isinstance(node, BinOp) and node.op in ("+", "-"):
+        first, rest = spine(node)
+        return " ".join([render(first), *(f"{op} {render(operand)}" for op, operand in rest)])
     match node:
         case Name(name=name):
             return name if _IDENT.match(name) and not name[0].isdigit() else f"`{name}`"
         case Number(text=text):
             return text
-        case Call():
+        case Call() | Expr():
             return node.text
         case Paren(inner=inner):
             return f"({render(inner)})"

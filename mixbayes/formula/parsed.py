@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 from ..exceptions import FormulaSyntaxError
-from .nodes import Bar, BinOp, Call, Name, Neg, Node, Number, Paren, render
+from .nodes import Bar, BinOp, Call, Expr, Name, Neg, Node, Number, Paren, render, spine
 from .parser import parse_tree
 from .terms import term_set
 
@@ -87,25 +88,21 @@ class ParsedFormula:
     def fixed_variables(self) -> list[str]:
         """Variables of the response and fixed part in order of appearance (R's ``variables`` order)."""
         order: list[str] = []
-
-        def visit(node: Node) -> None:
+        roots = ([self.lhs] if self.lhs is not None else []) + [node for _, node in self.fixed]
+        stack: list[Node] = list(reversed(roots))
+        while stack:
+            node = stack.pop()
             match node:
-                case Name() | Call():
+                case Name() | Call() | Expr():
                     key = render(node)
                     if key not in order:
                         order.append(key)
                 case Paren(inner=inner):
-                    visit(inner)
+                    stack.append(inner)
                 case Neg(operand=operand):
-                    visit(operand)
+                    stack.append(operand)
                 case BinOp(left=left, right=right):
-                    visit(left)
-                    visit(right)
-
-        if self.lhs is not None:
-            visit(self.lhs)
-        for _, node in self.fixed:
-            visit(node)
+                    stack.extend((right, left))
         return order
 
     def __str__(self) -> str:
@@ -113,24 +110,36 @@ class ParsedFormula:
 
 
 def _summands(node: Node, sign: str = "+") -> list[tuple[str, Node]]:
-    match node:
-        case BinOp(op="+" | "-" as op, left=left, right=right):
-            return _summands(left, sign) + _summands(right, op if sign == "+" else ("-" if op == "+" else "+"))
-        case Neg(operand=operand):
-            return _summands(operand, "-" if sign == "+" else "+")
-    return [(sign, node)]
+    out: list[tuple[str, Node]] = []
+    stack: list[tuple[str, Node]] = [(sign, node)]
+    while stack:
+        sign, node = stack.pop()
+        match node:
+            case BinOp(op="+" | "-"):
+                first, rest = spine(node)
+                items = [(sign, first)] + [(sign if op == "+" else ("-" if sign == "+" else "+"), operand)
+                                           for op, operand in rest]
+                stack.extend(reversed(items))
+            case Neg(operand=operand):
+                stack.append(("-" if sign == "+" else "+", operand))
+            case _:
+                out.append((sign, node))
+    return out
 
 
 def _find_bar(node: Node) -> Bar | None:
-    match node:
-        case Bar():
-            return node
-        case Paren(inner=inner):
-            return _find_bar(inner)
-        case Neg(operand=operand):
-            return _find_bar(operand)
-        case BinOp(left=left, right=right):
-            return _find_bar(left) or _find_bar(right)
+    stack: list[Node] = [node]
+    while stack:
+        cur = stack.pop()
+        match cur:
+            case Bar():
+                return cur
+            case Paren(inner=inner):
+                stack.append(inner)
+            case Neg(operand=operand):
+                stack.append(operand)
+            case BinOp(left=left, right=right):
+                stack.extend((right, left))
     return None
 
 
@@ -187,14 +196,23 @@ def _expand_bar(bar: Bar, formula: str, variable_order: list[str]) -> list[Rando
     ]
 
 
-@lru_cache(maxsize=256)
-def parse_formula(text: str) -> ParsedFormula:
+def parse_formula(text: str, functions: Iterable[str] = ()) -> ParsedFormula:
     """Parse an lme4 formula.
 
+    ``functions`` names the user's own functions that expressions in the formula may call (besides the
+    whitelisted R functions, see :mod:`mixbayes.formula.expr`).
+
     Raises :class:`~mixbayes.exceptions.FormulaSyntaxError`, with a caret under the offending position, for
-    malformed input.
+    malformed input and for anything that is not on the whitelist.
     """
-    lhs, rhs = parse_tree(text)
+    if not isinstance(text, str):
+        raise FormulaSyntaxError(f"a formula must be a string, not {type(text).__name__}", str(text), 0)
+    return _parse_formula(text, frozenset(functions))
+
+
+@lru_cache(maxsize=256)
+def _parse_formula(text: str, functions: frozenset[str]) -> ParsedFormula:
+    lhs, rhs = parse_tree(text, functions)
     if lhs is not None and (bar := _find_bar(lhs)):
         raise FormulaSyntaxError("random-effects terms belong on the right of '~'", text, bar.pos)
     fixed: list[tuple[str, Node]] = []

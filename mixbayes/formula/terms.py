@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..exceptions import FormulaSyntaxError
-from .nodes import BinOp, Call, Name, Neg, Node, Number, Paren, render
+from .nodes import BinOp, Call, Expr, Name, Neg, Node, Number, Paren, render, spine
 
 __all__ = ["TermSet", "term_set"]
 
@@ -83,6 +83,13 @@ def _merge(a: tuple[tuple[str, Node], ...], b: tuple[tuple[str, Node], ...]) -> 
 
 def term_set(node: Node, formula: str = "") -> TermSet:
     """Expand an expression into its terms (no data needed)."""
+    if isinstance(node, BinOp) and node.op in ("+", "-"):
+        first, rest = spine(node)
+        result = term_set(first, formula)
+        for op, operand in rest:
+            other = term_set(operand, formula)
+            result = result.plus(other) if op == "+" else result.minus(other)
+        return result
     match node:
         case Number(text=text):
             value = float(text)
@@ -91,7 +98,7 @@ def term_set(node: Node, formula: str = "") -> TermSet:
             if value == 0:
                 return TermSet(False, ())
             raise FormulaSyntaxError(f"only 0 and 1 may appear as bare numbers, not {text}", formula, node.pos)
-        case Name() | Call():
+        case Name() | Call() | Expr():
             key = render(node)
             return TermSet(None, (frozenset([key]),), ((key, node),))
         case Paren(inner=inner):

@@ -8,7 +8,8 @@ from ..exceptions import FormulaSyntaxError
 
 __all__ = ["Token", "tokenize"]
 
-_OPERATORS = ("||", "**", "%in%", "~", "+", "-", "*", "/", ":", "^", "|", "(", ")")
+_OPERATORS = ("||", "**", "::", "%in%", "%/%", "%%", "<=", ">=", "==", "!=", "&&", "~", "+", "-", "*", "/", ":", "^",
+              "|", "(", ")", "<", ">", "!", "&")
 
 
 @dataclass(frozen=True)

@@ -85,12 +85,9 @@ def doolittle(x: np.ndarray, eps: float = 1e-6) -> tuple[np.ndarray, np.ndarray]
 
 
 def _factor_columns(expr: str, design: ModelMatrices) -> np.ndarray:
-    import formulaic
+    from ..design.fixed import model_matrix
 
-    from ..design.fixed import _context
-
-    mm = formulaic.model_matrix(f"0 + {expr}", design.frame, context=_context(), ensure_full_rank=False,
-                                na_action="ignore")
+    mm = model_matrix(f"0 + {expr}", design.frame, design.functions, ensure_full_rank=False)
     return np.asarray(mm, dtype=float)
 
 

@@ -240,7 +240,7 @@ def null_model_intercept(model: Model) -> float:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         null = Model(text, model.data, family=model.family, weights=model._weights_arg,
-                     offset=model._offset_arg).fit(emit_warnings=False)
+                     offset=model._offset_arg, functions=model.functions).fit(emit_warnings=False)
     return float(null.beta[0])
 
 

@@ -79,7 +79,7 @@ def prediction_inputs(design: ModelMatrices, newdata: pd.DataFrame, include_rand
         raise DesignError(f"cannot build the fixed-effects matrix for the new data: {exc}") from None
     off = np.zeros(m)
     for text in design.formula.offsets:
-        off = off + evaluate(text, sub, "offset")
+        off = off + evaluate(text, sub, "offset", design.functions)
     if offset is not None:
         off = off + np.asarray(offset, dtype=float)[complete]
     terms = []
