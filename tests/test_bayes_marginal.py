@@ -9,7 +9,8 @@ from conftest import dataset
 from scipy import stats
 
 import mixbayes as mb
-from mixbayes.bayes.marginal import BlockMarginal, DenseMarginal, marginal_form
+from mixbayes.bayes.forms import marginal_form
+from mixbayes.bayes.marginal import BlockMarginal, DenseMarginal
 
 CASES = [
     ("Reaction ~ Days + (Days | Subject)", "sleepstudy", None, "block"),

@@ -43,7 +43,7 @@ from ..design.matrices import ModelMatrices
 from .marginal import BLOCK_MAX_Q
 
 __all__ = ["DENSE_LIMIT", "FORMS", "GRADIENT_OVERHEAD", "NONCENTRED_FACTOR", "FormChoice", "choose_form",
-           "form_costs"]
+           "form_costs", "marginal_form"]
 
 FORMS = ("block", "schur", "dense", "noncentred")
 GRADIENT_OVERHEAD = 2.0e4
@@ -143,3 +143,13 @@ def _why(design: ModelMatrices, marginalize: bool | str) -> str:
         return ("the blocked-Schur form needs two or more grouping factors, one of them with at most 6 columns "
                 f"per level, and at most {DENSE_LIMIT} effects in the other factors")
     return f"{design.n_random} random effects exceed the dense form's limit of {DENSE_LIMIT}"
+
+
+def marginal_form(design: ModelMatrices) -> str | None:
+    """The form the automatic choice samples (``"block"``, ``"schur"``, ``"dense"``), or None when it samples the
+    random effects (non-centred); see :func:`mixbayes.bayes.forms.choose_form`.
+
+    Only Gaussian models with the identity link can be marginalised.
+    """
+    form = choose_form(design).form
+    return None if form == "noncentred" else form

@@ -12,7 +12,8 @@ the matrix determinant lemma and Woodbury's identity give
 and the conditional of the spherical effects u (b = Lambda u) is N(A^-1 c, sigma^2 A^-1), drawn as
 u = L^-T (w + sigma eps).
 
-Two forms:
+Two forms here (the third, through the blocked factor, is in :mod:`mixbayes.bayes.schur`; the choice between them
+is made in :mod:`mixbayes.bayes.forms`):
 
 * :class:`BlockMarginal` - every term shares one grouping factor: A is block-diagonal with one Q x Q block per
   level (Q = total columns, at most :data:`BLOCK_MAX_Q`); the Cholesky factors are unrolled into elementwise
@@ -34,7 +35,7 @@ import numpy as np
 
 from ..design.matrices import ModelMatrices
 
-__all__ = ["BLOCK_MAX_Q", "DENSE_MAX_Q", "BlockMarginal", "DenseMarginal", "marginal_form"]
+__all__ = ["BLOCK_MAX_Q", "DENSE_MAX_Q", "BlockMarginal", "DenseMarginal"]
 
 BLOCK_MAX_Q = 6
 """Largest number of random-effect columns per level for the unrolled block form."""
@@ -44,18 +45,6 @@ DENSE_MAX_Q = 200
 (:mod:`mixbayes.bayes.forms`)."""
 
 LOG_2PI = float(np.log(2.0 * np.pi))
-
-
-def marginal_form(design: ModelMatrices) -> str | None:
-    """The form the automatic choice samples (``"block"``, ``"schur"``, ``"dense"``), or None when it samples the
-    random effects (non-centred); see :func:`mixbayes.bayes.forms.choose_form`.
-
-    Only Gaussian models with the identity link can be marginalised.
-    """
-    from .forms import choose_form
-
-    form = choose_form(design).form
-    return None if form == "noncentred" else form
 
 
 # ---- unrolled small-matrix algebra on lists of arrays (NumPy or PyTensor) -------------------------------------
