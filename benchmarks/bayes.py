@@ -116,8 +116,8 @@ if (args[3] == "rstanarm") {
   fit <- stan_lmer(form, data = d, chains = 4, iter = 2000, warmup = 1000, cores = cores, seed = 1, refresh = 0)
   dr <- as_draws_df(as.array(fit))
   keep <- grep("^b\\[", variables(dr), invert = TRUE, value = TRUE)
-  np <- nuts_params(fit)
-  div <- sum(np$Value[np$Parameter == "divergent__"])
+  sp <- rstan::get_sampler_params(fit$stanfit, inc_warmup = FALSE)
+  div <- sum(sapply(sp, function(x) sum(x[, "divergent__"])))
 } else {
   suppressMessages(library(brms))
   fit <- brm(form, data = d, chains = 4, iter = 2000, warmup = 1000, cores = cores, seed = 1, refresh = 0,
