@@ -16,14 +16,17 @@ nnz = n sum_k q_k non-zeros of Z, q random effects, q_max the widest term):
 form            cost
 ==============  ============================================================================================
 block           C0 + 2 n (p + Q + 1) + 4 J Q^3                 (J levels, Q columns per level)
-schur           C0 + 2 (nnz + n p) + 4 J Q1^3 + U + Q2^3 / 3 + 2 Q2^2 q2_max
+schur           C0 + 2 (nnz + n p) + 4 J Q1^3 + U + D Q2^3 + 2 Q2^2 q2_max
                 (J levels and Q1 columns of the block factor, Q2 effects in the Schur complement,
                 U = min(2 Q2^2 K Q1, 8 E): the Schur update as a matrix product over the K distinct level
                 blocks of Z2'WZ1 or as a scatter of its E non-zero products)
-dense           C0 + 2 (nnz + n p) + q^3 / 3 + 2 q^2 q_max
+dense           C0 + 2 (nnz + n p) + D q^3 + 2 q^2 q_max
 noncentred      F (C0 + 4 nnz + 2 n p)
 ==============  ============================================================================================
 
+D (:data:`CHOLESKY_GRADIENT`) is the cost of a dense Cholesky factor *with its gradient*: n^3/3 for the factor
+and two n x n triangular solves (n^3 each) in its reverse-mode derivative, about 2.3 n^3, rounded up to 3 for the
+copies around the LAPACK calls (measured: benchmarks/form_gradients.py, figures in docs/bayes.md).
 C0 (:data:`GRADIENT_OVERHEAD`) is the fixed cost of one evaluation (dispatch, the NUTS step's own work).  The
 non-centred cost is multiplied by F (:data:`NONCENTRED_FACTOR`): its sampled dimension is larger by the number of
 random effects and its posterior has the funnel between SDs and effects, so it takes more gradient evaluations
@@ -42,13 +45,14 @@ import numpy as np
 from ..design.matrices import ModelMatrices
 from .marginal import BLOCK_MAX_Q
 
-__all__ = ["DENSE_LIMIT", "FORMS", "GRADIENT_OVERHEAD", "NONCENTRED_FACTOR", "FormChoice", "choose_form",
+__all__ = ["CHOLESKY_GRADIENT", "DENSE_LIMIT", "FORMS", "GRADIENT_OVERHEAD", "NONCENTRED_FACTOR", "FormChoice", "choose_form",
            "form_costs", "marginal_form"]
 
 FORMS = ("block", "schur", "dense", "noncentred")
 GRADIENT_OVERHEAD = 2.0e4
 NONCENTRED_FACTOR = 30.0
 DENSE_LIMIT = 4000
+CHOLESKY_GRADIENT = 3.0
 
 
 @dataclass(frozen=True)
@@ -93,7 +97,7 @@ def form_costs(design: ModelMatrices) -> tuple[dict[str, float], str | None]:
         if Q <= BLOCK_MAX_Q:
             costs["block"] = GRADIENT_OVERHEAD + 2.0 * n * (p + Q + 1) + 4.0 * terms[0].n_levels * Q**3
     if q <= DENSE_LIMIT:
-        costs["dense"] = GRADIENT_OVERHEAD + 2.0 * (nnz + n * p) + q**3 / 3 + 2.0 * q * q * qmax
+        costs["dense"] = GRADIENT_OVERHEAD + 2.0 * (nnz + n * p) + CHOLESKY_GRADIENT * q**3 + 2.0 * q * q * qmax
     group = block_factor(design, BLOCK_MAX_Q)
     if group is not None:
         from .schur import design_rows
@@ -106,7 +110,7 @@ def form_costs(design: ModelMatrices) -> tuple[dict[str, float], str | None]:
             dense_u, scatter_u = schur_update_costs(lay, scatter_entries(G, lay), distinct_blocks(G, lay))
             q2max = max(qq for _, qq in lay.schur_shapes)
             costs["schur"] = (GRADIENT_OVERHEAD + 2.0 * (nnz + n * p) + 4.0 * lay.J * lay.Q1**3
-                              + min(dense_u, scatter_u) + lay.Q2**3 / 3 + 2.0 * lay.Q2**2 * q2max)
+                              + min(dense_u, scatter_u) + CHOLESKY_GRADIENT * lay.Q2**3 + 2.0 * lay.Q2**2 * q2max)
     return costs, group
 
 
