@@ -1,8 +1,10 @@
 """LMM benchmark: mixbayes vs lme4 (Rscript) vs statsmodels, REML, in the same run.
 
 Models: sleepstudy, Penicillin (crossed), InstEval y ~ service + (1|s) + (1|d) + (1|dept) and
-y ~ service * dept + (1|s) + (1|d).  Times are whole calls (design + fit); small models report the median of
-repeated calls after a warm-up, InstEval one call each in a fresh process (peak memory measured there).
+y ~ service * dept + (1|s) + (1|d), and a maximal crossed design (48 subjects x 32 items, 2 x 2 within both,
+(1 + A*B | subj) + (1 + A*B | item); tests/golden/data/max_2x2_48x32.csv, simulated by tools/golden/maximal.R).
+Times are whole calls (design + fit); small models report the median of repeated calls after a warm-up, InstEval
+and the maximal design one call each in a fresh process (peak memory measured there).
 
     python benchmarks/lmm.py [--skip-insteval] [--skip-statsmodels] [--skip-reference-blas]
                              [--repeats N] [--statsmodels-timeout SECONDS]
@@ -29,6 +31,11 @@ INSTEVAL = [
     ("InstEval 2", "InstEval", "y ~ service * dept + (1 | s) + (1 | d)"),
 ]
 
+MAXIMAL = [
+    ("maximal 2x2 48x32", "max_2x2_48x32", "y ~ A * B + (1 + A * B | subj) + (1 + A * B | item)"),
+]
+CSV = {"max_2x2_48x32": "tests/golden/data/max_2x2_48x32.csv"}
+
 STATSMODELS = {
     "sleepstudy": ("smf.mixedlm('Reaction ~ Days', d, groups='Subject', re_formula='~Days')", "sleepstudy"),
     "Penicillin": ("smf.mixedlm('diameter ~ 1', d.assign(one=1), groups='one', re_formula='0', "
@@ -42,7 +49,7 @@ STATSMODELS = {
 
 def lme4_times(models: list[tuple[str, str, str]], repeats: int, reference_blas: bool = False) -> dict[str, dict]:
     calls = "\n".join(
-        f"""
+        (f"{data} <- read.csv('{CSV[data]}')\n" if data in CSV else "") + f"""
         f <- {formula}
         invisible(lmer(f, data = {data}, REML = TRUE))
         ts <- numeric(0)
@@ -75,7 +82,8 @@ def mixbayes_fresh(data: str, formula: str) -> dict:
         warnings.simplefilter("ignore")
         t0 = time.perf_counter()
         import mixbayes as mb
-        frame = mb.load_dataset({data!r})
+        import pandas as pd
+        frame = pd.read_csv({CSV.get(data)!r}) if {data in CSV} else mb.load_dataset({data!r})
         t1 = time.perf_counter()
         fit = mb.lmer({formula!r}, frame)
         t2 = time.perf_counter()
@@ -110,27 +118,31 @@ def main() -> None:
     args = ap.parse_args()
     r_ok = have_r()
     ref_ok = r_ok and reference_blas_available() and not args.skip_reference_blas
-    models = SMALL + ([] if args.skip_insteval else INSTEVAL)
+    models = SMALL + ([] if args.skip_insteval else INSTEVAL) + MAXIMAL
     print(f"lme4 through Rscript: {'yes' if r_ok else 'no (R/lme4 not installed: lme4 columns empty)'}; "
           f"R's BLAS as installed, and {'also' if ref_ok else 'not'} with reference BLAS (LD_PRELOAD)")
     lme4 = lme4_times(SMALL, args.repeats) if r_ok else {}
     lme4_ref = lme4_times(SMALL, args.repeats, reference_blas=True) if ref_ok else {}
+    if r_ok:
+        lme4.update(lme4_times(MAXIMAL, 1))
     if r_ok and not args.skip_insteval:
         lme4.update(lme4_times(INSTEVAL, 1))
         if ref_ok:
             lme4_ref.update(lme4_times(INSTEVAL, 1, reference_blas=True))
     rows = []
     for name, data, formula in models:
-        if name.startswith("InstEval"):
+        if name.startswith(("InstEval", "maximal")):
             ours = mixbayes_fresh(data, formula)
             t_ours, obj = ours.get("seconds"), ours.get("objective")
-            extra = f"peak {ours.get('peak_mib', 0):.0f} MiB, {ours.get('feval')} evals"
+            extra = (f"peak {ours.get('peak_mib', 0):.0f} MiB, {ours.get('feval')} evals (lme4 {peer.get('feval')})"
+                     if (peer := lme4.get(name, {})) is not None else "")
         else:
             t_ours, t_fit, obj = mixbayes_small(data, formula, args.repeats)
             extra = f"fit only {t_fit * 1000:.1f} ms"
         peer = lme4.get(name, {})
         ref = lme4_ref.get(name, {})
-        sm = {} if args.skip_statsmodels else statsmodels_time(name, args.statsmodels_timeout)
+        skip_sm = args.skip_statsmodels or name not in STATSMODELS
+        sm = {} if skip_sm else statsmodels_time(name, args.statsmodels_timeout)
         agree = (f"{abs(obj - peer['objective']) / peer['objective']:.1e}" if peer and obj else "n/a")
         rows.append([
             name,

@@ -10,20 +10,28 @@ from .api import glmer, lmer
 from .bayes.priors import Prior, PriorSet
 from .datasets import list_datasets, load_dataset
 from .exceptions import (
+    ArgumentError,
     BootstrapError,
     ContrastError,
     ConvergenceWarning,
+    CountDataWarning,
+    DataTypeWarning,
     DesignError,
     DesignWarning,
     DivergenceWarning,
     EmptyDataError,
     EnergyWarning,
     FamilyError,
+    FileFormatError,
+    FitError,
     FormulaSyntaxError,
+    LoadMismatchWarning,
+    LooUnitError,
     LowEssWarning,
     MissingDataWarning,
     MixbayesError,
     MixbayesWarning,
+    ModelMismatchError,
     NotSupportedError,
     OverdispersionWarning,
     PriorError,
@@ -32,16 +40,22 @@ from .exceptions import (
     ResponseError,
     RhatWarning,
     SamplingWarning,
+    SeparationError,
     SeparationWarning,
     SingularFitWarning,
     TooFewLevelsError,
     TreeDepthWarning,
     UnknownColumnError,
+    UnknownGroupError,
 )
+from .exceptions import DegenerateResponseWarning as DegenerateResponseWarning
 from .families import Family, get_family
+from .families import negative_binomial as negative_binomial
 from .formula import ParsedFormula, expand_formula, parse_formula
 from .inference.bootstrap import pbtest
+from .inference.emmeans import emmeans
 from .model import Model
+from .persistence import load
 from .report import compare, convergence_walkthrough, explain_icc, naive_vs_mixed, shrinkage
 from .report.html import report
 from .results.allfit import allfit
@@ -49,10 +63,31 @@ from .results.anova import anova
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str) -> object:
+    """Load the heavier public helpers on first use (they import matplotlib or ArviZ)."""
+    if name == "loo_compare":
+        from .bayes.loo_compare import loo_compare
+
+        return loo_compare
+    if name == "plot_predictions":
+        from .report.predictions import plot_predictions
+
+        return plot_predictions
+    if name == "tidy":
+        from .results.tidy import tidy
+
+        return tidy
+    raise AttributeError(f"module 'mixbayes' has no attribute {name!r}")
+
 __all__ = [
+    # issue 10
+    "ArgumentError",
     "BootstrapError",
     "ContrastError",
     "ConvergenceWarning",
+    "CountDataWarning",
+    "DataTypeWarning",
     "DesignError",
     "DesignWarning",
     "DivergenceWarning",
@@ -60,12 +95,17 @@ __all__ = [
     "EnergyWarning",
     "Family",
     "FamilyError",
+    "FileFormatError",
+    "FitError",
     "FormulaSyntaxError",
+    "LoadMismatchWarning",
+    "LooUnitError",
     "LowEssWarning",
     "MissingDataWarning",
     "MixbayesError",
     "MixbayesWarning",
     "Model",
+    "ModelMismatchError",
     "NotSupportedError",
     "OverdispersionWarning",
     "ParsedFormula",
@@ -77,26 +117,34 @@ __all__ = [
     "ResponseError",
     "RhatWarning",
     "SamplingWarning",
+    "SeparationError",
     "SeparationWarning",
     "SingularFitWarning",
     "TooFewLevelsError",
     "TreeDepthWarning",
     "UnknownColumnError",
+    "UnknownGroupError",
     "__version__",
     "allfit",
     "anova",
     "compare",
     "convergence_walkthrough",
+    "emmeans",
     "expand_formula",
     "explain_icc",
     "get_family",
     "glmer",
     "list_datasets",
     "lmer",
+    "load",
     "load_dataset",
+    "loo_compare",
     "naive_vs_mixed",
     "parse_formula",
     "pbtest",
+    "plot_predictions",
     "report",
     "shrinkage",
+    "tidy",
 ]
+__all__ += ["DegenerateResponseWarning", "negative_binomial"]

@@ -112,6 +112,10 @@ def _fit(args: argparse.Namespace) -> int:
     from .report import compare
     from .report.html import report
 
+    if args.report:  # a bad report path fails now, not after the fits
+        from .arguments import check_output_path
+
+        check_output_path(args.report, (".html", ".htm"), "report")
     data = _load_data(args.data)
     model = _quietly(lambda: Model(args.formula, data, family=args.family, link=args.link))
     gaussian = model.family.name == "gaussian" and model.family.link.name == "identity"
@@ -143,11 +147,13 @@ def _fit(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from .arguments import check_output_path
     from .datasets import load_dataset
     from .model import Model
     from .report import compare
     from .report.html import report
 
+    check_output_path(args.out, (".html", ".htm"), "report")  # before the fits
     model = Model(DEMO_FORMULA, load_dataset("sleepstudy"))
     print(f"mixbayes demo: {DEMO_FORMULA} on the bundled sleepstudy data (18 subjects, 10 days each)\n",
           file=sys.stderr)

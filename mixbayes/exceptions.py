@@ -149,3 +149,59 @@ class TreeDepthWarning(SamplingWarning):
 
 class EnergyWarning(SamplingWarning):
     """E-BFMI below 0.3 in a chain: the energy is explored poorly."""
+
+
+class ArgumentError(MixbayesError, ValueError, TypeError):
+    """An argument of a public call has the wrong type or value (an unknown option, ``draws=2.5``, a misspelt
+    ``control`` key).  It is also a ``ValueError`` and a ``TypeError``, so code written against either keeps working.
+    """
+
+
+class ModelMismatchError(MixbayesError, ValueError):
+    """Fits that should describe the same model (e.g. the two sides of :func:`mixbayes.compare`) do not."""
+
+
+class FitError(MixbayesError, ArithmeticError):
+    """The likelihood fit could not proceed (e.g. PIRLS found no conditional mode); the message names the cause
+    and the remedy."""
+
+
+class SeparationError(FitError):
+    """Complete separation in a binomial model stopped the fit before it started (lme4 stops too: "pwrssUpdate did
+    not converge"); the message names the separating coefficients and the remedy."""
+
+
+class CountDataWarning(MixbayesWarning):
+    """A count family got non-integer counts (binomial successes, Poisson responses); glm and glmer warn too."""
+
+
+class DataTypeWarning(MixbayesWarning):
+    """A data column's type is probably not what was meant, e.g. numbers stored as text with a few stray strings."""
+
+
+class UnknownGroupError(MixbayesError, KeyError, ValueError):
+    """No random-effects term is grouped by the named factor (e.g. ``mb.shrinkage(fit, group="Subjct")``).  It is
+    also a ``KeyError`` and a ``ValueError``, as the errors it replaces were."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class LooUnitError(MixbayesError, ValueError):
+    """Models whose pointwise log-likelihoods cover different units (observations of one, groups of another, or
+    different rows) cannot be compared by LOO."""
+
+
+class FileFormatError(MixbayesError, ValueError):
+    """A file that :func:`mixbayes.load` cannot read: not a mixbayes file, a damaged one, or one written in a format
+    version this mixbayes does not know (the message names both versions and the remedy)."""
+
+
+class LoadMismatchWarning(MixbayesWarning):
+    """A loaded likelihood fit, refitted from its formula, data and options, differs from the estimates saved with
+    it (typically a file written by another mixbayes version)."""
+
+
+class DegenerateResponseWarning(MixbayesWarning):
+    """The response is determined by a grouping factor (constant within every level): the variance of that
+    factor's random effects is not identified by the data."""

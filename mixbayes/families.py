@@ -10,7 +10,7 @@ from scipy import special, stats
 
 from .exceptions import FamilyError
 
-__all__ = ["BoundFamily", "Family", "Link", "get_family", "get_link"]
+__all__ = ["BoundFamily", "Family", "Link", "get_family", "get_link", "negative_binomial"]
 
 _EPS = np.finfo(float).eps
 Array = np.ndarray
@@ -53,14 +53,51 @@ def _cloglog_mu_eta(eta: Array) -> Array:
     return np.maximum(np.exp(eta) * np.exp(-np.exp(eta)), _EPS)
 
 
+# Module-level functions (not lambdas), so that links, families, models and fits pickle.
+def _identity(x: Array) -> Array:
+    return x
+
+
+def _ones(eta: Array) -> Array:
+    return np.ones_like(eta)
+
+
+def _exp_floor(eta: Array) -> Array:
+    return np.maximum(np.exp(eta), _EPS)
+
+
+def _probit(mu: Array) -> Array:
+    return stats.norm.ppf(mu)
+
+
+def _cloglog(mu: Array) -> Array:
+    return np.log(-np.log1p(-mu))
+
+
+def _reciprocal(x: Array) -> Array:
+    return 1.0 / x
+
+
+def _neg_inverse_sq(eta: Array) -> Array:
+    return -1.0 / eta**2
+
+
+def _square(eta: Array) -> Array:
+    return eta**2
+
+
+def _twice(eta: Array) -> Array:
+    return 2.0 * eta
+
+
 _LINKS: dict[str, Link] = {
-    "identity": Link("identity", lambda mu: mu, lambda eta: eta, lambda eta: np.ones_like(eta)),
-    "log": Link("log", np.log, lambda eta: np.maximum(np.exp(eta), _EPS), lambda eta: np.maximum(np.exp(eta), _EPS)),
+    "identity": Link("identity", _identity, _identity, _ones),
+    "log": Link("log", np.log, _exp_floor, _exp_floor),
     "logit": Link("logit", special.logit, _logit_inv, _logit_mu_eta),
-    "probit": Link("probit", stats.norm.ppf, _probit_inv, _probit_mu_eta),
-    "cloglog": Link("cloglog", lambda mu: np.log(-np.log1p(-mu)), _cloglog_inv, _cloglog_mu_eta),
-    "inverse": Link("inverse", lambda mu: 1.0 / mu, lambda eta: 1.0 / eta, lambda eta: -1.0 / eta**2),
-    "sqrt": Link("sqrt", np.sqrt, lambda eta: eta**2, lambda eta: 2.0 * eta),
+    "probit": Link("probit", _probit, _probit_inv, _probit_mu_eta),
+    "cloglog": Link("cloglog", _cloglog, _cloglog_inv, _cloglog_mu_eta),
+    "inverse": Link("inverse", _reciprocal, _reciprocal, _neg_inverse_sq),
+    "sqrt": Link("sqrt", np.sqrt, _square, _twice),
 }
 
 
@@ -240,6 +277,12 @@ class BoundFamily:
         return self.family.loglik_terms(self.y, mu, self.wt, self.trials)
 
     def loglik(self, mu: Array) -> float:
+        if self.family.name == "gaussian":
+            # R's gaussian()$aic (which glmer uses for non-identity links): sigma^2 estimated as deviance / n
+            n = len(self.y)
+            dev = self.deviance(mu)
+            pos = self.wt > 0
+            return -0.5 * (n * (np.log(2.0 * np.pi * dev / n) + 1.0) + 2.0 - float(np.sum(np.log(self.wt[pos]))))
         return float(np.sum(self.loglik_terms(mu)))
 
     def deviance(self, mu: Array) -> float:
@@ -272,3 +315,12 @@ def get_family(family: str | Family, link: str | None = None) -> Family:
             f"{', '.join(sorted(_ALLOWED_LINKS[key]))}"
         )
     return Family(key, get_link(link_name))
+
+
+def negative_binomial(theta: float | None = None, link: str = "log") -> Family:
+    """The negative binomial (NB2, variance mu + mu^2 / theta): theta estimated (joint Laplace ML, glmmTMB's
+    ``nbinom2``) when None, held fixed when given (lme4's ``glmer(family = MASS::negative.binomial(theta))``)."""
+    if theta is not None and not (np.isfinite(theta) and theta > 0):
+        raise FamilyError(f"the negative binomial's theta must be a positive number, not {theta!r}")
+    fam = get_family("negative_binomial", link)
+    return fam if theta is None else fam.with_theta(float(theta))

@@ -24,8 +24,9 @@ class Model:
     ----------
     formula : str
         lme4 formula, e.g. ``"Reaction ~ Days + (Days | Subject)"``.
-    data : pandas.DataFrame
-        The data.  Rows with missing values in the columns used are dropped (with a warning).
+    data : pandas.DataFrame, dask.dataframe.DataFrame or str
+        The data.  Rows with missing values in the columns used are dropped (with a warning).  A Dask DataFrame
+        or the path of a Parquet dataset is read partition by partition (Gaussian models; see docs/dask.md).
     family : str or Family
         ``"gaussian"`` (default), ``"binomial"``, ``"poisson"`` or ``"negative_binomial"``.
     link : str, optional
@@ -61,10 +62,21 @@ class Model:
         self.formula: ParsedFormula = parse_formula(formula, self.functions)
         self.family: Family = get_family(family, link)
         self.data = data
-        self.design: ModelMatrices = build_design(self.formula, data, self.family, weights, offset,
-                                                  self.functions)
         self._weights_arg = weights
         self._offset_arg = offset
+        from .outofcore.source import is_dask_data
+
+        if is_dask_data(data):  # two passes over the partitions in Dask; only blocks and levels come back
+            from .outofcore.design import build_block_design
+
+            if self.functions:
+                from .outofcore.design import DaskDataNotSupportedError
+
+                raise DaskDataNotSupportedError("functions= (a formula's own functions) are not supported with Dask "
+                                                "data: add the computed column to the data instead")
+            self.design: ModelMatrices = build_block_design(self.formula, data, self.family, weights, offset)
+            return
+        self.design = build_design(self.formula, data, self.family, weights, offset, self.functions)
         from .design.checks import design_issues
 
         for issue in design_issues(self.design):
@@ -78,6 +90,11 @@ class Model:
     def explain(self) -> Explanation:
         """Terms, grouping factors (levels, observations per level), nesting/crossing in the data and
         warnings about likely mistakes."""
+        if self.is_out_of_core:
+            from .outofcore.design import DaskDataNotSupportedError
+
+            raise DaskDataNotSupportedError("explain() reads the rows (nesting and crossing of the grouping factors); "
+                                            "it is not available for Dask data")
         return explain(self.design)
 
     def expand(self) -> str:
@@ -92,13 +109,32 @@ class Model:
 
         Returns an :class:`~mixbayes.results.lmm.LmmFit` or :class:`~mixbayes.results.glmm.GlmmFit`.
         """
+        from .arguments import check_int, closest
+        from .exceptions import ArgumentError
+
+        if method is not None and not isinstance(method, str):
+            raise ArgumentError(f"method must be a string such as 'reml', 'ml', 'laplace', 'map' or 'bayes', not "
+                                f"{method!r}")
         method = (method or ("reml" if self._is_lmm else "laplace")).lower()
+        if self.is_out_of_core and method not in ("reml", "ml", "bayes", "nuts"):
+            from .outofcore.design import DaskDataNotSupportedError
+
+            raise DaskDataNotSupportedError(f"method {method!r} is not available for Dask data: use 'reml' or 'ml'")
         if method == "map":
             from .bayes.map import fit_map
 
+            unknown = [k for k in kwargs if k != "priors"]
+            if unknown:
+                raise ArgumentError(f"unexpected argument {unknown[0]!r} for the MAP fit (it takes priors=)."
+                                    f"{closest(unknown[0], ['priors', 'control', 'emit_warnings'])}")
             return fit_map(self, **kwargs)
         if method in ("bayes", "nuts"):
             return self.sample(**kwargs)
+        if kwargs:  # a likelihood fit takes no other options: a misspelt one must not be ignored
+            name = next(iter(kwargs))
+            raise ArgumentError(f"unexpected argument {name!r} for a likelihood fit."
+                                f"{closest(name, ['method', 'control', 'start', 'nAGQ', 'emit_warnings', 'REML'])}")
+        check_int(nAGQ, "nAGQ", 0)
         if self._is_lmm:
             if method not in ("reml", "ml"):
                 from .exceptions import NotSupportedError
@@ -110,6 +146,10 @@ class Model:
 
             reml = method == "reml"
             est = fit_lmm(self.design, reml, control, start=start, emit_warnings=emit_warnings)
+            if self.is_out_of_core:
+                from .outofcore.fit import DaskLmmFit
+
+                return DaskLmmFit(self, est, reml, control=control)
             return LmmFit(self, est, reml, control=control)
         from .results.glmm import fit_glmm_model
 
@@ -144,6 +184,13 @@ class Model:
             ``backend="jax"`` for nutpie, ``nuts={...}`` for PyMC and numpyro.
         emit_warnings : issue :class:`~mixbayes.exceptions.SamplingWarning` s for failed diagnostics.
         """
+        if self.is_out_of_core:
+            from .outofcore.design import DaskDataNotSupportedError
+
+            raise DaskDataNotSupportedError(
+                "the Bayesian fit of Dask data needs the marginal likelihood as a function of the summed Gram "
+                "blocks, which the Bayesian engine does not provide yet; fit by REML/ML, or sample an in-memory "
+                "sample of the data")
         from .bayes import sample
 
         return sample(self, draws=draws, tune=tune, chains=chains, sampler=sampler, target_accept=target_accept,
@@ -166,6 +213,24 @@ class Model:
         from .bayes import sample_prior_predictive
 
         return sample_prior_predictive(self, draws=draws, random_seed=random_seed, priors=priors)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # the Bayesian cache holds PyMC models and compiled samplers: rebuilt on demand, never pickled
+        state = self.__dict__.copy()
+        state.pop("_bayes_cache", None)
+        return state
+
+    def save(self, path: Any) -> Any:
+        """Save the model (formula, family, data) to a mixbayes file; :func:`mixbayes.load` reads it back.
+        See docs/saving.md for the format."""
+        from .persistence import save
+
+        return save(self, path)
+
+    @property
+    def is_out_of_core(self) -> bool:
+        """True when the data are a Dask DataFrame or a Parquet dataset (the design holds blocks, not rows)."""
+        return getattr(self.design, "blocks", None) is not None
 
     @property
     def _is_lmm(self) -> bool:

@@ -79,9 +79,10 @@ def test_datatree_describes_itself(sleep_fit: BayesFit) -> None:
     assert post["r_Subject"].sizes["Subject"] == 18
     ss = dt["sample_stats"]
     assert {"diverging", "tree_depth", "energy", "acceptance_rate", "n_steps", "lp"} <= set(ss.data_vars)
-    # one grouping factor, random effects integrated out: the log-likelihood is per Subject
-    assert sleep_fit.log_likelihood_unit == "group"
-    assert dt["log_likelihood"]["Reaction"].dims == ("chain", "draw", "Subject")
+    # the log-likelihood is per observation whatever the parameterisation (issue 14); per Subject on request
+    assert sleep_fit.log_likelihood_unit == "observation"
+    assert dt["log_likelihood"]["Reaction"].dims == ("chain", "draw", "obs")
+    assert sleep_fit.pointwise_loglik("group").shape == (4, 1000, 18)
     assert dt["observed_data"]["Reaction"].shape == (180,)
 
 
@@ -118,7 +119,7 @@ def test_results_api(sleep_fit: BayesFit) -> None:
     loo = sleep_fit.loo()
     assert np.isfinite(loo.elpd)
     w = sleep_fit.waic()
-    assert w.pointwise.shape == (18,) and w.elpd_waic == pytest.approx(loo.elpd, abs=5)
+    assert w.pointwise.shape == (180,) and w.elpd_waic == pytest.approx(loo.elpd, abs=5)
     text = str(sleep_fit.summary())
     assert "Bayesian linear mixed model" in text and "ess_bulk" in text and "Subject" in text
     assert "<table" in sleep_fit.summary()._repr_html_()

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 HEAVY = ("pymc", "pytensor", "arviz", "arviz_base", "arviz_stats", "nutpie", "jax", "jaxlib", "blackjax", "numpyro",
-         "xarray", "matplotlib")
+         "xarray", "matplotlib", "dask", "distributed")
 
 
 def _imported_modules(code: str) -> set[str]:

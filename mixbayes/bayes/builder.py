@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from ..design.matrices import ModelMatrices
+from ..exceptions import FamilyError
 from .marginal import BlockMarginal, DenseMarginal
 from .priors import Prior, PriorError, PriorSet, intercept_index, sd_entry_names, term_labels
 from .schur import SchurMarginal
@@ -210,7 +211,7 @@ def inverse_link(name: str, eta: Any, backend: Any) -> Any:
         return 1.0 / eta
     if name == "sqrt":
         return eta * eta
-    raise ValueError(f"unknown link {name}")
+    raise FamilyError(f"unknown link {name}")
 
 
 def build_model(design: ModelMatrices, priors: PriorSet, mode: str) -> BuiltModel:
@@ -248,7 +249,9 @@ def build_model(design: ModelMatrices, priors: PriorSet, mode: str) -> BuiltMode
             fixef = VectorParam(0, ())
             eta = pt.as_tensor_variable(offset)
         sigma = priors["sigma"].create("sigma") if fam.has_scale else None
-        dispersion = priors["dispersion"].create("dispersion") if fam.name == "negative_binomial" else None
+        # a negative binomial given a theta holds it fixed (no dispersion parameter)
+        dispersion = (priors["dispersion"].create("dispersion")
+                      if fam.name == "negative_binomial" and fam.theta is None else None)
 
         term_specs: list[TermSpec] = []
         chols = []
@@ -334,7 +337,8 @@ def _likelihood(design: ModelMatrices, eta: Any, sigma: Any, dispersion: Any, da
     elif fam.name == "poisson":
         cls, kwargs = pm.Poisson, {"mu": inverse_link(link, eta, pt)}
     else:
-        cls, kwargs = pm.NegativeBinomial, {"mu": inverse_link(link, eta, pt), "alpha": dispersion}
+        cls, kwargs = pm.NegativeBinomial, {"mu": inverse_link(link, eta, pt),
+                                            "alpha": fam.theta if dispersion is None else dispersion}
     if weights is None:
         cls("y", **kwargs, observed=data, dims="obs")
     else:

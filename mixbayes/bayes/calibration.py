@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ..exceptions import ArgumentError
+
 if TYPE_CHECKING:
     from ..model import Model
     from .priors import Prior
@@ -91,7 +93,7 @@ def sbc(model: Model, replications: int = 100, draws: int = 500, tune: int = 500
     from .sampling import built_model, model_priors
 
     if n_ranks % bins:
-        raise ValueError("n_ranks must be a multiple of bins")
+        raise ArgumentError(f"n_ranks must be a multiple of bins (n_ranks={n_ranks}, bins={bins})")
     configure_jax(chains)
     design = model.design
     built = built_model(model, model_priors(model, priors), marginalize)

@@ -15,6 +15,7 @@ import numpy as np
 from scipy import special, stats
 
 from ..design.matrices import ModelMatrices
+from ..exceptions import NotSupportedError
 from .builder import BuiltModel, binomial_trials, inverse_link, prior_weights
 
 __all__ = ["ParameterDraws", "draw_observations", "log_likelihood", "simulate_response"]
@@ -155,13 +156,20 @@ def _rows_data(built: BuiltModel, design: ModelMatrices) -> tuple[np.ndarray, np
     return Xc, np.asarray(design.offset, dtype=float)[rows], built.observed
 
 
-def log_likelihood(built: BuiltModel, design: ModelMatrices, pd_: ParameterDraws) -> tuple[np.ndarray, str]:
-    """Pointwise log-likelihood, (C, D, units), and the unit: ``"group"`` (the marginal likelihood of each level
-    of the single grouping factor, when the random effects were integrated out in the block form) or
-    ``"observation"`` (each observation given the random effects)."""
+def log_likelihood(built: BuiltModel, design: ModelMatrices, pd_: ParameterDraws,
+                   unit: str = "observation") -> tuple[np.ndarray, str]:
+    """Pointwise log-likelihood, (C, D, units), and the unit: ``"observation"`` (default: each observation given
+    the random effects of each draw, which a marginalised fit draws from their conditional distribution) or
+    ``"group"`` (the marginal likelihood of each level of the single grouping factor; only for fits whose random
+    effects were integrated out in the block form)."""
     C, D = pd_.shape
     S = C * D
-    if built.mode == "block":
+    if unit not in ("observation", "group"):
+        raise NotSupportedError(f"unit must be 'observation' or 'group', not {unit!r}")
+    if unit == "group" and built.mode != "block":
+        raise NotSupportedError("a per-group log-likelihood needs a fit whose random effects were integrated out "
+                                "(a Gaussian model with one grouping factor fitted with marginalize=True)")
+    if unit == "group":
         assert built.marginal is not None and pd_.sigma is not None
         sigma = pd_.flat(pd_.sigma)
         T = [pd_.flat(pd_.chol(k)) / sigma[:, None, None] for k in range(len(pd_.sd))]

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from ..exceptions import ArgumentError
 from ..results.prediction import prediction_inputs
 from .builder import inverse_link
 from .posterior import draw_observations
@@ -21,7 +22,7 @@ def prediction_draws(fit: BayesFit, newdata: pd.DataFrame | None, include_random
                      type: str, predictive: bool, rng: np.random.Generator) -> tuple[np.ndarray, pd.Index]:
     """(S, rows) draws of the prediction and the rows' index; rows with missing predictors are NaN."""
     if type not in ("response", "link"):
-        raise ValueError(f"type must be 'response' or 'link', not {type!r}")
+        raise ArgumentError(f"type must be 'response' or 'link', not {type!r}")
     design = fit.design
     p = fit.params
     beta = p.flat(p.beta)

@@ -37,6 +37,7 @@ import pandas as pd
 from ..design.matrices import ModelMatrices
 from ..exceptions import PriorError
 from ..results.varcorr import unique_names
+from .prior_checks import check_params
 
 __all__ = ["LKJ_ETA", "Prior", "PriorEntry", "PriorError", "PriorSet", "default_priors"]
 
@@ -86,14 +87,19 @@ class Prior:
             raise PriorError(f"a prior needs a PyMC distribution name such as 'Normal', not {distribution!r}")
         clean: dict[str, float | tuple[float, ...]] = {}
         for key, value in params.items():
-            arr = np.asarray(value, dtype=float)
-            if not np.all(np.isfinite(arr)):
+            try:
+                arr = np.asarray(value, dtype=float)
+            except (TypeError, ValueError):
+                raise PriorError(f"parameter {key}={value!r} of the {distribution} prior is not a number") from None
+            if arr.size == 0 or not np.all(np.isfinite(arr)):
                 raise PriorError(f"parameter {key}={value!r} of the {distribution} prior is not finite")
             clean[key] = float(arr) if arr.ndim == 0 else tuple(float(v) for v in arr.ravel())
         if distribution == "LKJ" and set(clean) - {"eta"}:
-            raise PriorError("the LKJ prior takes one parameter, eta > 0 (eta = 1: uniform over correlations)")
-        if distribution == "LKJ" and clean.get("eta", 1.0) <= 0:
-            raise PriorError("the LKJ prior needs eta > 0")
+            raise PriorError(f"the LKJ prior takes one parameter, eta > 0 (eta = 1: uniform over correlations), not "
+                             f"{', '.join(sorted(set(clean) - {'eta'}))}")
+        if distribution == "LKJ" and np.any(np.asarray(clean.get("eta", 1.0)) <= 0):
+            raise PriorError(f"parameter eta={_fmt(clean['eta'])} of the LKJ prior must be > 0")
+        check_params(distribution, clean)
         object.__setattr__(self, "distribution", distribution)
         object.__setattr__(self, "params", clean)
 
@@ -110,6 +116,10 @@ class Prior:
 
     def __hash__(self) -> int:
         return hash(self.key())
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # immutable with __slots__: pickle rebuilds the prior through the constructor
+        return (_make_prior, (self.distribution, dict(self.params)))
 
     def __repr__(self) -> str:
         args = "".join(f", {k}={_fmt(v)}" for k, v in self.params.items())
@@ -208,6 +218,11 @@ class Prior:
 
         raise NotSupportedError(f"the MAP fit cannot evaluate a {self} prior; use HalfStudentT, HalfNormal, "
                                 "HalfCauchy, Exponential, Gamma(alpha, beta), InverseGamma, LogNormal or Uniform")
+
+
+def _make_prior(distribution: str, params: dict[str, Any]) -> Prior:
+    """Rebuild a pickled :class:`Prior`."""
+    return Prior(distribution, **params)
 
 
 def _fmt(v: float | tuple[float, ...]) -> str:
@@ -449,7 +464,7 @@ def default_priors(design: ModelMatrices) -> PriorSet:
                 f"cor_{labels[k]}", Prior("LKJ", eta=LKJ_ETA), "cor", f"correlations of {t.expr}",
                 "LKJ(2): density (1 - rho^2) for two columns, away from +-1 (regularises like rstanarm's decov)",
                 term=k))
-    if design.family.name == "negative_binomial":
+    if design.family.name == "negative_binomial" and design.family.theta is None:
         entries.append(PriorEntry(
             "dispersion", Prior("InverseGamma", alpha=0.5, beta=0.5), "dispersion",
             "NB2 dispersion theta (variance mu + mu^2 / theta)",

@@ -309,17 +309,42 @@ class BayesFit(DesignSizes):
 
     method = "NUTS"
 
-    def __init__(self, model: Model, built: BuiltModel, params: ParameterDraws, idata: Any,
-                 sampler_info: SamplerInfo, report: DiagnosticReport, log_likelihood_unit: str) -> None:
+    def __init__(self, model: Model, built: BuiltModel | None, params: ParameterDraws, idata: Any,
+                 sampler_info: SamplerInfo, report: DiagnosticReport, log_likelihood_unit: str,
+                 priors: PriorSet | None = None) -> None:
         self.model = model
         self.design: ModelMatrices = model.design
-        self.built = built
+        self._built: BuiltModel | None = built
         self.params = params
         self.idata = idata
         self.sampler_info = sampler_info
-        self.priors: PriorSet = built.priors
+        # built is None for a loaded fit: the PyMC model is rebuilt from the priors on first use
+        self.priors: PriorSet = built.priors if built is not None else priors  # type: ignore[assignment]
         self._report = report
         self.log_likelihood_unit = log_likelihood_unit
+
+    @property
+    def built(self) -> BuiltModel:
+        """The PyMC model and what interprets its draws (rebuilt on first use after unpickling or loading)."""
+        if self._built is None:
+            from .sampling import built_model
+
+            marginalize = self.sampler_info.parameterisation != "noncentred"
+            self._built = built_model(self.model, self.priors, marginalize)
+        return self._built
+
+    def __getstate__(self) -> dict[str, Any]:
+        # the PyMC model and the compiled sampler are left out of the pickle and rebuilt on demand
+        state = self.__dict__.copy()
+        state["_built"] = None
+        return state
+
+    def save(self, path: Any) -> Any:
+        """Save the fit (model, data, priors, sampler settings and the DataTree of draws) to a mixbayes file;
+        :func:`mixbayes.load` reads it back without resampling.  See docs/saving.md."""
+        from ..persistence import save
+
+        return save(self, path)
 
     @property
     def pymc_model(self) -> Any:
@@ -444,15 +469,37 @@ class BayesFit(DesignSizes):
             return pd.DataFrame({"mean": values.mean(axis=0), "sd": values.std(axis=0, ddof=1), lo: q[0], hi: q[1]},
                                 index=index)
 
+    def predict_intervals(self, newdata: pd.DataFrame | None = None, interval: str = "confidence",
+                          level: float = 0.95, type: str = "response", seed: Any = None) -> pd.DataFrame:
+        """Population-level posterior (``interval="confidence"``) or posterior predictive (``"prediction"``: a
+        new group's observations) means and intervals, in the columns of the likelihood fits'
+        ``predict_intervals`` (see :func:`mixbayes.results.intervals.prediction_intervals`)."""
+        from ..results.intervals import prediction_intervals
+
+        return prediction_intervals(self, newdata, interval=interval, level=level, type=type, seed=seed)
+
+    def tidy(self, conf_level: float = 0.95) -> pd.DataFrame:
+        """One row per parameter, with the columns of the likelihood fits' ``tidy`` (see
+        :func:`mixbayes.results.tidy.tidy`)."""
+        from ..results.tidy import tidy
+
+        return tidy(self, conf_level=conf_level)
+
+    def pointwise_loglik(self, unit: str = "observation") -> np.ndarray:
+        """(draws, units) log-likelihood: per ``observation`` (default; conditional on each draw's random
+        effects, whatever the parameterisation) or per ``group`` (the sampled units of a marginalised fit)."""
+        from .loo_compare import pointwise_loglik
+
+        return pointwise_loglik(self, unit)
+
     # ---- model comparison ------------------------------------------------------------------------------------------
     def _pointwise_loglik(self) -> np.ndarray:
         ll = self.idata["log_likelihood"][response_variable(self.design)].values
         return ll.reshape(-1, ll.shape[-1])
 
     def loo(self, **kwargs: Any) -> Any:
-        """PSIS leave-one-out cross-validation (``arviz_stats.loo``).  For a Gaussian model with one grouping factor
-        whose random effects were integrated out, the units are the grouping factor's levels (leave one group out);
-        otherwise the observations."""
+        """PSIS leave-one-out cross-validation (``arviz_stats.loo``), leaving one observation out whatever the
+        parameterisation (per group: ``mb.loo_compare(..., unit="group")`` or :meth:`pointwise_loglik`)."""
         import arviz_stats as azs
 
         return azs.loo(self.idata, var_name=response_variable(self.design), **kwargs)

@@ -9,7 +9,8 @@ mass matrix) and sampling for all chains in one XLA program: the model's log den
 to JAX (``pymc.sampling.jax.get_jaxified_graph``) with the observed data as an *input*, so the compiled program
 can be reused for new data of the same shape (simulation-based calibration).  Chains run on separate host
 "devices" (``pmap``) when JAX was started with several of them (``XLA_FLAGS=--xla_force_host_platform_device_
-count``, which :func:`configure_jax` sets before JAX is first imported), else vectorised (``vmap``).  The compiled
+count``, which :func:`configure_jax` sets before JAX is first imported), else one after another; each chain runs
+the same unbatched program in either case, so a seed gives the same draws whatever the device count.  The compiled
 program is kept on the :class:`~mixbayes.Model` (keyed by the sampler settings) and, across processes, in JAX's
 persistent compilation cache (``$MIXBAYES_JAX_CACHE``, default ``~/.cache/mixbayes/jax``).
 """
@@ -217,44 +218,43 @@ class BlackjaxSampler:
 
             return jax.lax.fori_loop(start, jnp.minimum(start + self.chunk, total), body, carry)
 
-        ndev = jax.local_device_count()
-        self.ndev = max(d for d in range(1, min(ndev, chains) + 1) if chains % d == 0)
-        self.per_device = chains // self.ndev
-        if self.per_device == 1:  # one chain per device: no batching transformation (much faster to trace)
-            self._init = jax.pmap(init_chain, in_axes=(0, None))
-            self._advance = jax.pmap(advance, in_axes=(0, 0, None, None))
-        else:
-            v_init = jax.vmap(init_chain, in_axes=(0, None))
-            v_advance = jax.vmap(advance, in_axes=(0, 0, None, None))
-            if self.ndev > 1:
-                self._init = jax.pmap(v_init, in_axes=(0, None))
-                self._advance = jax.pmap(v_advance, in_axes=(0, 0, None, None))
-            else:
-                self._init, self._advance = jax.jit(v_init), jax.jit(v_advance)
+        # Every chain runs the same unbatched program whatever the device layout, so that a seed gives the same
+        # draws with 1 host device or 100 (a vmapped batch of chains, or a pmapped program, rounds differently
+        # from one chain alone): chain c runs on host device c mod (number of devices), all dispatched at once.
+        # at most one device per CPU core: more would compile more copies for no speed
+        self.devices = jax.local_devices()[: max(1, min(jax.local_device_count(), chains, os.cpu_count() or 1))]
+        self._init, self._advance = jax.jit(init_chain), jax.jit(advance)
         self._compiled: Any = None
         self._jax = jax
 
-    def _arguments(self, seed: int, data: np.ndarray) -> tuple[Any, list[np.ndarray], np.ndarray]:
+    def _arguments(self, seed: int, data: np.ndarray) -> list[tuple[Any, list[Any], Any]]:
+        """Per chain: its key, starting point and the data, on the chain's device.  Keys and starting points are
+        derived from the seed per chain, so they do not depend on the layout."""
         jax = self._jax
         keys = np.asarray(jax.random.split(jax.random.PRNGKey(seed % (2**32)), self.chains))
         starts = initial_points(self.built, self.chains, np.random.default_rng(seed))
-        inits = [np.stack([s[name] for s in starts]) for name in self.value_names]
-        if self.ndev > 1 and self.per_device > 1:
-            per = self.per_device
-            keys = keys.reshape(self.ndev, per, *keys.shape[1:])
-            inits = [x.reshape(self.ndev, per, *x.shape[1:]) for x in inits]
-        return keys, inits, np.asarray(data, dtype=float)
+        data = np.asarray(data, dtype=float)
+        out = []
+        for c in range(self.chains):
+            dev = self.devices[c % len(self.devices)]
+            out.append(jax.device_put((keys[c], [starts[c][name] for name in self.value_names], data), dev))
+        return out
 
     def compile(self, seed: int = 0) -> float:
-        """Trace and compile (or load from the persistent cache); returns the seconds it took."""
+        """Trace and compile for each device used (or load from the persistent cache); returns the seconds."""
         if self._compiled is not None:
             return 0.0
+        from concurrent.futures import ThreadPoolExecutor
+
         t0 = time.perf_counter()
-        keys, inits, data = self._arguments(seed, self.built.observed)
-        init = self._init.lower(inits, data).compile()
-        carry = self._jax.eval_shape(self._init, inits, data)
-        advance = self._advance.lower(keys, carry, np.int64(0), data).compile()
-        self._compiled = (init, advance)
+        args = self._arguments(seed, self.built.observed)[: len(self.devices)]
+        # XLA compiles the copies for the devices in parallel (it releases the GIL); tracing is done once
+        with ThreadPoolExecutor(max_workers=len(args)) as pool:
+            inits = list(pool.map(lambda low: low.compile(), [self._init.lower(i, d) for _, i, d in args]))
+            carries = [c(i, d) for c, (_, i, d) in zip(inits, args, strict=True)]
+            lowered = [self._advance.lower(k, c, np.int64(0), d) for c, (k, _, d) in zip(carries, args, strict=True)]
+            advances = list(pool.map(lambda low: low.compile(), lowered))
+        self._compiled = list(zip(inits, advances, strict=True))
         return time.perf_counter() - t0
 
     def run(self, seed: int, data: np.ndarray | None = None,
@@ -269,21 +269,20 @@ class BlackjaxSampler:
         t_compile = self.compile(seed)
         reused = t_compile == 0.0
         t0 = time.perf_counter()
-        keys, inits, data_arr = self._arguments(seed, self.built.observed if data is None else data)
-        init, advance = self._compiled
-        carry = init(inits, data_arr)
+        args = self._arguments(seed, self.built.observed if data is None else data)
+        ndev = len(self.devices)
+        carries = [self._compiled[c % ndev][0](init, d) for c, (_, init, d) in enumerate(args)]
         for start in range(0, self.total, self.chunk):
-            carry = advance(keys, carry, np.int64(start), data_arr)
+            carries = [self._compiled[c % ndev][1](key, carries[c], np.int64(start), d)
+                       for c, (key, _, d) in enumerate(args)]
             if progress is not None:
-                self._jax.block_until_ready(carry)
+                self._jax.block_until_ready(carries)
                 progress(min(start + self.chunk, self.total), self.total)
-        post, stats = self._jax.device_get((carry[5], carry[6]))
+        results = self._jax.device_get([(carry[5], carry[6]) for carry in carries])
         t_sample = time.perf_counter() - t0
-        if self.ndev > 1 and self.per_device > 1:
-            post = [p.reshape(self.chains, *p.shape[2:]) for p in post]
-            stats = {k: v.reshape(self.chains, *v.shape[2:]) for k, v in stats.items()}
-        draws = {name: np.asarray(p) for name, p in zip(self.out_names, post, strict=True)}
-        stats = {k: np.asarray(v) for k, v in stats.items()}
+        draws = {name: np.stack([np.asarray(post[i]) for post, _ in results])
+                 for i, name in enumerate(self.out_names)}
+        stats = {k: np.stack([np.asarray(st[k]) for _, st in results]) for k in results[0][1]}
         return RawSamples(draws, stats, {"compile": t_compile, "sample": t_sample}, reused)
 
 

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..exceptions import NotSupportedError
+from ..arguments import check_int, check_number, closest
+from ..exceptions import ArgumentError, NotSupportedError
 from .priors import Prior, PriorSet, default_priors
 
 if TYPE_CHECKING:
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
     from .builder import BuiltModel
     from .results import BayesFit
 
-__all__ = ["built_model", "sample", "sample_prior_predictive"]
+__all__ = ["built_model", "check_sampling", "sample", "sample_prior_predictive"]
 
 
 def _cache(model: Model) -> dict[Any, Any]:
@@ -64,20 +65,35 @@ def built_model(model: Model, priors: PriorSet, marginalize: bool | str | None =
 def _seed(random_seed: int | None) -> int:
     if random_seed is None:
         return int(np.random.SeedSequence().entropy % (2**31))
-    if isinstance(random_seed, (int, np.integer)) and random_seed >= 0:
+    if isinstance(random_seed, (int, np.integer)) and not isinstance(random_seed, bool) and random_seed >= 0:
         return int(random_seed)
-    raise ValueError(f"random_seed must be a non-negative integer or None, not {random_seed!r}")
+    raise ArgumentError(f"random_seed must be a non-negative integer or None, not {random_seed!r}")
 
 
-def _check(draws: int, tune: int, chains: int, target_accept: float, sampler: str) -> None:
+def check_sampling(draws: Any, tune: Any, chains: Any, target_accept: Any = 0.8, sampler: Any = "blackjax",
+                   max_treedepth: Any = 10, cores: Any = None, random_seed: Any = None) -> None:
+    """Check the sampling arguments (integers where integers are meant, in range), before anything is built.
+
+    Raises
+    ------
+    ArgumentError
+        Naming the argument and the value (``draws=2.5``, ``chains=0``, ``max_treedepth=0``...).
+    NotSupportedError
+        For an unknown sampler.
+    """
     from .samplers import SAMPLERS
 
-    if sampler not in SAMPLERS:
-        raise NotSupportedError(f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
-    if int(draws) < 1 or int(chains) < 1 or int(tune) < 0:
-        raise ValueError("draws and chains must be >= 1 and tune >= 0")
-    if not 0.0 < float(target_accept) < 1.0:
-        raise ValueError(f"target_accept must be in (0, 1), not {target_accept}")
+    if not isinstance(sampler, str) or sampler not in SAMPLERS:
+        raise NotSupportedError(f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}"
+                                + (closest(sampler, SAMPLERS) if isinstance(sampler, str) else ""))
+    check_int(draws, "draws", 1)
+    check_int(tune, "tune", 0)
+    check_int(chains, "chains", 1)
+    check_int(max_treedepth, "max_treedepth", 1)
+    if cores is not None:
+        check_int(cores, "cores", 1)
+    check_number(target_accept, "target_accept", 0.0, 1.0)
+    _seed(random_seed)
 
 
 def sample(model: Model, draws: int = 1000, tune: int = 1000, chains: int = 4, sampler: str = "blackjax",
@@ -88,16 +104,18 @@ def sample(model: Model, draws: int = 1000, tune: int = 1000, chains: int = 4, s
            emit_warnings: bool = True) -> BayesFit:
     """Sample the posterior of ``model`` with NUTS; see :meth:`mixbayes.Model.sample`."""
     t_start = time.perf_counter()
-    _check(draws, tune, chains, target_accept, sampler)
+    check_sampling(draws, tune, chains, target_accept, sampler, max_treedepth, cores, random_seed)
+    if sampler_kwargs is not None and not isinstance(sampler_kwargs, Mapping):
+        raise ArgumentError(f"sampler_kwargs must be a dict, not {type(sampler_kwargs).__name__}")
     from .progress import Progress
 
     progress = Progress(progressbar)
     seed = _seed(random_seed)
+    prior_set = model_priors(model, priors)  # a bad prior fails before JAX or PyMC are imported
     if sampler == "blackjax":
         from .samplers import configure_jax
 
         configure_jax(chains)  # before PyMC can import JAX, so that the chains get their own host devices
-    prior_set = model_priors(model, priors)
     with progress.phase("build", "building the PyMC model"):
         built = built_model(model, prior_set, marginalize)
     from .samplers import run_sampler
@@ -171,6 +189,7 @@ def sample_prior_predictive(model: Model, draws: int = 500, random_seed: int | N
     from .output import posterior_variables, response_variable, to_datatree
     from .posterior import ParameterDraws, predictive_draws
 
+    check_int(draws, "draws", 1)
     seed = _seed(random_seed)
     design = model.design
     built = built_model(model, model_priors(model, priors), marginalize)

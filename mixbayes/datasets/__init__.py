@@ -21,6 +21,7 @@ _DESCRIPTIONS = {
     "Pastes": "Strength of paste: 2 samples from each of 3 casks within each of 10 batches (nested).",
     "cbpp": "Contagious bovine pleuropneumonia: new cases among herd sizes over 4 periods for 15 herds.",
     "grouseticks": "Ticks counted on red-grouse chicks, by brood, location, year and altitude.",
+    "cake": "Breakage angle of chocolate cakes: 3 recipes, 6 baking temperatures, 15 replicates per recipe.",
     "InstEval": "Lecture evaluations at ETH Zurich: 73,421 ratings by 2,972 students of 1,128 lecturers.",
 }
 

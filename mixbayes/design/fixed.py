@@ -232,7 +232,9 @@ def drop_aliased(X: np.ndarray, names: list[str], tol: float = 1e-7) -> list[int
         return []
     norms = np.linalg.norm(X, axis=0)
     R = np.linalg.qr(X, mode="r")
-    resid = np.abs(np.diagonal(R))
+    resid = np.zeros(p)  # with fewer rows than columns, R has n diagonal entries: the rest are aliased
+    diag = np.abs(np.diagonal(R))
+    resid[: len(diag)] = diag
     keep = [j for j in range(p) if norms[j] > 0 and resid[j] > tol * norms[j]]
     if len(keep) < p:  # confirm against the accepted columns only (QR above also projected on rejected ones)
         keep = _sequential_keep(X, norms, tol)

@@ -11,12 +11,16 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from ..arguments import closest
 from ..exceptions import (
+    DataTypeWarning,
     DesignError,
+    DesignWarning,
     EmptyDataError,
     MissingDataWarning,
     TooFewLevelsError,
     UnknownColumnError,
+    UnknownGroupError,
 )
 from ..families import Family
 from ..formula.nodes import BinOp, Call, Expr, Name, Neg, Node, Number, Paren, render
@@ -139,7 +143,9 @@ class ModelMatrices:
         for t in self.terms:
             if t.group == group:
                 return t
-        raise KeyError(f"no random-effects term with grouping factor {group!r}")
+        raise UnknownGroupError(f"no random-effects term with grouping factor {group!r}; grouping factors: "
+                                f"{', '.join(dict.fromkeys(t.group for t in self.terms))}"
+                                f"{closest(group, [t.group for t in self.terms])}")
 
     def fixed_matrix(self, data: pd.DataFrame) -> np.ndarray:
         """The fixed-effects model matrix of new data (training categories and transforms)."""
@@ -248,8 +254,28 @@ def _prepare_frame(data: pd.DataFrame, reference: pd.DataFrame | None = None) ->
                                                 ("TRUE" if v is True else "FALSE" if v is False else str(v))),
                                           pd.CategoricalDtype(reference[col].cat.categories))
             else:
+                _warn_stray_strings(s, str(col))
                 out[col] = as_categorical(s)
     return out
+
+
+def _warn_stray_strings(s: pd.Series, name: str) -> None:
+    """Warn when a text column is mostly numbers with a few other values (``"n/a"``, ``"?"``, ``"1,5"``): it is
+    treated as a factor, as R does with such a column, which is rarely what was meant."""
+    if pd.api.types.is_bool_dtype(s.dtype):
+        return
+    values = pd.Series(pd.unique(s.dropna().to_numpy()), dtype=object)
+    if len(values) < 5 or any(isinstance(v, (bool, np.bool_)) for v in values):
+        return
+    numeric = pd.to_numeric(values, errors="coerce").notna().to_numpy()
+    stray = values[~numeric]
+    if numeric.mean() >= 0.8 and 0 < len(stray):
+        shown = ", ".join(repr(v) for v in stray[:5]) + (", ..." if len(stray) > 5 else "")
+        warnings.warn(
+            f"column {name!r} is mostly numbers but holds {len(stray)} other value(s) ({shown}), so it is treated "
+            f"as a factor with {len(values)} levels. If it is a number, clean it first, e.g. "
+            f"data[{name!r}] = pd.to_numeric(data[{name!r}], errors='coerce') (those values become missing)",
+            DataTypeWarning, stacklevel=5)
 
 
 def _random_term(spec: RandomSpec, frame: pd.DataFrame, functions: Mapping[str, Any]) -> RandomTerm:
@@ -318,6 +344,10 @@ def build_design(
     if columns != list(data.columns):
         data = data.set_axis(columns, axis=1)
     used = _variables(parsed, columns, functions=functions)
+    duplicated = [c for c in used if columns.count(c) > 1]
+    if duplicated:
+        raise DesignError(f"the data have {columns.count(duplicated[0])} columns called {duplicated[0]!r}; a "
+                          "column the model uses must have a unique name (rename or drop the copies)")
     w_all = _vector_arg(weights, data, "weights", functions)
     o_all = _vector_arg(offset, data, "offset", functions)
 
@@ -352,6 +382,12 @@ def build_design(
     prior = np.ones(len(frame)) if w_all is None else w_all[complete]
     if np.any(prior < 0):
         raise DesignError("weights must be non-negative")
+    if prior.size and float(np.max(prior)) > 1e150:
+        raise DesignError(f"weights as large as {float(np.max(prior)):.3g} overflow double precision in the model's "
+                          "cross-products; rescale the weights (only their ratios matter for a Gaussian model)")
+    if not np.any(prior > 0):
+        raise DesignError(f"all {len(prior)} weights are zero: no observation would count (lme4 stops with "
+                          "'Downdated VtV is not positive definite'); give positive weights")
 
     response = build_response(parsed.lhs, frame, family, prior, functions)
     order = parsed.fixed_variables()
@@ -367,6 +403,7 @@ def build_design(
         off = off + evaluate(text, frame, "offset", functions)
 
     terms = [_random_term(spec, frame, functions) for spec in parsed.random]
+    _check_repeated_terms(terms)
     ordered = [terms[i] for i in lme4_term_order([t.n_levels for t in terms])]
     final: list[RandomTerm] = []
     offset_theta = 0
@@ -397,6 +434,30 @@ def build_design(
         predictor_vars=tuple(_variables(parsed, columns, include_response=False, functions=functions)),
         functions=functions,
     )
+
+
+def _check_repeated_terms(terms: list[RandomTerm]) -> None:
+    """A random-effects term given twice is an error; a column repeated over one grouping factor is a warning.
+
+    Two copies of ``(1 | g)`` have one variance between them, so their split is not identified: lme4 fits it
+    silently (with a degenerate-Hessian warning) and reports an arbitrary split, which is never what was meant.
+    """
+    seen: dict[tuple[Any, ...], str] = {}
+    for t in terms:
+        key = (tuple(t.group_vars), tuple(t.columns))
+        if key in seen:
+            raise DesignError(
+                f"the random-effects term {t.expr} is given twice (also as {seen[key]}): two copies share one "
+                "variance, so their standard deviations are not identified; remove one")
+        seen[key] = t.expr
+    for i, a in enumerate(terms):
+        for b in terms[i + 1:]:
+            shared = [c for c in a.columns if c in b.columns]
+            if tuple(a.group_vars) == tuple(b.group_vars) and shared:
+                warnings.warn(
+                    f"the random-effects terms {a.expr} and {b.expr} both give {', '.join(shared)} a variance over "
+                    f"{a.group}: the two variances are not separately identified. Remedy: keep {', '.join(shared)} "
+                    "in one of them (e.g. (0 + x | g) for a slope alone)", DesignWarning, stacklevel=4)
 
 
 def _with_offset(term: RandomTerm, offset: int) -> RandomTerm:

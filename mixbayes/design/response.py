@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..exceptions import MixbayesWarning, ResponseError
+from ..exceptions import CountDataWarning, ResponseError
 from ..families import Family
 from ..formula.nodes import Call, Name, Node, render
 from .expressions import evaluate
@@ -49,6 +49,8 @@ def build_response(lhs: Node, frame: pd.DataFrame, family: Family, prior: np.nda
         if np.any(succ < 0) or np.any(fail < 0):
             raise ResponseError(f"{name}: counts of successes and failures cannot be negative")
         trials = succ + fail
+        _warn_non_integer(succ, f"successes {lhs.args[0]} in {name}", "binomial")
+        _warn_non_integer(fail, f"failures {lhs.args[1]} in {name}", "binomial")
         y = np.divide(succ, trials, out=np.zeros_like(succ), where=trials > 0)
         return Response(y, prior * trials, trials, succ, name)
 
@@ -85,15 +87,22 @@ def build_response(lhs: Node, frame: pd.DataFrame, family: Family, prior: np.nda
                 raise ResponseError(
                     f"the binomial response {name!r} holds proportions: give weights= the numbers of trials"
                 )
-            warnings.warn("non-integer #successes in a binomial glm!", MixbayesWarning, stacklevel=4)
+            _warn_non_integer(successes, f"successes {name} x weights", "binomial")
         return Response(y, prior.copy(), prior.copy(), successes, name)
     if fam in ("poisson", "negative_binomial"):
         if np.any(y < 0):
             raise ResponseError(f"the {fam} response {name!r} has negative values; counts must be >= 0")
-        if np.any(np.abs(y - np.round(y)) > 1e-7):
-            warnings.warn(
-                f"the {fam} response {name!r} has non-integer values; counts are expected",
-                MixbayesWarning,
-                stacklevel=4,
-            )
+        _warn_non_integer(y, f"response {name}", fam)
     return Response(y, prior.copy(), None, None, name)
+
+
+def _warn_non_integer(counts: np.ndarray, what: str, family: str) -> None:
+    """glm's and glmer's warning for non-integer counts (the fit goes on, as theirs does)."""
+    bad = np.abs(counts - np.round(counts)) > 1e-7
+    if np.any(bad):
+        shown = ", ".join(f"{v:.4g}" for v in counts[bad][:3]) + (", ..." if bad.sum() > 3 else "")
+        warnings.warn(
+            f"non-integer counts in a {family} model: the {what} has {int(bad.sum())} non-integer value(s) "
+            f"({shown}); glmer warns likewise and fits. Remedy: counts should be whole numbers; for a continuous "
+            "response use another family (e.g. gaussian on a transformed scale)",
+            CountDataWarning, stacklevel=5)

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..exceptions import BootstrapError, MixbayesError, NotSupportedError
+from ..exceptions import ArgumentError, BootstrapError, MixbayesError, NotSupportedError
 from .parallel import ChunkResult, replicate_seeds, run_replicates
 from .parameters import percent_labels
 
@@ -103,7 +103,7 @@ def _boot_chunk(payload: dict[str, Any], indices: np.ndarray, seeds: list[np.ran
                 else:
                     values = _user_values(statistic(_full_refit(payload, y)))
                 if values.shape != (payload["n_values"],):
-                    raise ValueError(f"the statistic returned {values.size} values, expected {payload['n_values']}")
+                    raise BootstrapError(f"the statistic returned {values.size} values, expected {payload['n_values']}")
                 out.append((int(i), values, None))
             except Exception as exc:  # a user statistic may raise anything: record it, as bootMer does
                 out.append((int(i), None, f"{type(exc).__name__}: {exc}"))
@@ -188,7 +188,8 @@ def pbtest(small: LmmFit, large: LmmFit, nsim: int = 1000, seed: Any = None, bac
 
     Parameters
     ----------
-    small, large : nested linear mixed models fitted to the same data.
+    small, large : nested linear mixed models fitted to the same data; or two GLMMs (see
+        :func:`~mixbayes.inference.glmm_bootstrap.pbtest_glmm`, refitted serially).
     nsim : number of simulated responses.
     seed : seed of the replicates' random streams (int, sequence of ints or SeedSequence).
     backend : joblib backend (``"loky"``, ``"threading"``, ``"dask"``...); None keeps the active
@@ -209,13 +210,19 @@ def pbtest(small: LmmFit, large: LmmFit, nsim: int = 1000, seed: Any = None, bac
     from ..results.anova import _same_data
     from .refit import ml_fit, portable_design
 
+    if not hasattr(small, "reml") and not hasattr(large, "reml"):
+        if not _same_data([small, large]):
+            raise MixbayesError("the models were not fitted to the same data (different observations or response)")
+        from .glmm_bootstrap import pbtest_glmm
+
+        return pbtest_glmm(small, large, nsim=nsim, seed=seed, progress=progress)
     for f in (small, large):
         if getattr(f, "reml", None) is None:
             raise NotSupportedError("pbtest compares linear mixed models fitted with mb.lmer")
     if not _same_data([small, large]):
         raise MixbayesError("the models were not fitted to the same data (different observations or response)")
     if nsim < 1:
-        raise ValueError("nsim must be at least 1")
+        raise ArgumentError(f"nsim must be at least 1, not {nsim!r}")
     t0 = time.perf_counter()
     s_ml, l_ml = ml_fit(small), ml_fit(large)
     if s_ml.npar > l_ml.npar:
@@ -340,7 +347,7 @@ def bootstrap(fit: LmmFit, nsim: int = 1000, statistic: str | Callable[[LmmFit],
     from .refit import portable_design
 
     if nsim < 1:
-        raise ValueError("nsim must be at least 1")
+        raise ArgumentError(f"nsim must be at least 1, not {nsim!r}")
     t_start = time.perf_counter()
     design = fit.design
     if statistic is None or statistic == "default":

@@ -21,14 +21,15 @@ from ..exceptions import NotSupportedError
 from .parameters import percent_labels, varpar_names
 
 if TYPE_CHECKING:
+    from ..results.glmm import GlmmFit
     from ..results.lmm import LmmFit
 
 __all__ = ["confint", "wald_intervals"]
 
 
-def wald_intervals(fit: LmmFit, level: float = 0.95) -> pd.DataFrame:
+def wald_intervals(fit: LmmFit | GlmmFit, level: float = 0.95) -> pd.DataFrame:
     """lme4's ``confint(method = "Wald")``: normal intervals for the fixed effects, NaN for the rest."""
-    vn = varpar_names(fit.design)
+    vn = varpar_names(fit.design, sigma=getattr(fit, "scale_sigma", None) is not None)
     z = stats.norm.ppf((1 + level) / 2)
     est, se = fit.beta, fit.se.to_numpy()
     lower = np.concatenate([np.full(len(vn), np.nan), est - z * se])
@@ -38,7 +39,7 @@ def wald_intervals(fit: LmmFit, level: float = 0.95) -> pd.DataFrame:
                         index=vn + list(fit.design.fixef_names))
 
 
-def confint(fit: LmmFit, method: str = "profile", level: float = 0.95, parm: list[str] | None = None,
+def confint(fit: LmmFit | GlmmFit, method: str = "profile", level: float = 0.95, parm: list[str] | None = None,
             nsim: int = 500, seed: Any = None, boot_type: str = "perc", **kwargs: Any) -> pd.DataFrame:
     """Confidence intervals for the variance parameters and fixed effects (lme4's ``confint.merMod``).
 
@@ -52,17 +53,26 @@ def confint(fit: LmmFit, method: str = "profile", level: float = 0.95, parm: lis
         :func:`~mixbayes.inference.bootstrap.bootstrap` (``n_jobs``, ``backend``, ``progress``...).
     """
     key = method.lower()
+    glmm = not hasattr(fit, "reml")
     if key == "profile":
-        from .profile import profile
+        if glmm:
+            from .glmm_profile import profile_glmm as profile
+        else:
+            from .profile import profile
 
         table = profile(fit, which=parm, **kwargs).confint(level)
     elif key == "wald":
         table = wald_intervals(fit, level)
     elif key in ("boot", "bootstrap"):
-        from .bootstrap import bootstrap
+        if glmm:
+            from .glmm_bootstrap import bootstrap_glmm
 
-        result = bootstrap(fit, nsim=nsim, seed=seed, **kwargs)
-        table = result.confint(level, type=boot_type).drop(index="icc")
+            table = bootstrap_glmm(fit, nsim=nsim, seed=seed, **kwargs).confint(level, type=boot_type)
+        else:
+            from .bootstrap import bootstrap
+
+            result = bootstrap(fit, nsim=nsim, seed=seed, **kwargs)
+            table = result.confint(level, type=boot_type).drop(index="icc")
     else:
         raise NotSupportedError(f"unknown interval method {method!r}: use 'profile', 'wald' or 'boot'")
     if parm is not None and key != "profile":

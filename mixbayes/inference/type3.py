@@ -162,8 +162,10 @@ def _contains(term: FixedTerm, other: FixedTerm) -> bool:
 
 def type1_hypotheses(design: ModelMatrices, terms: list[FixedTerm] | None = None) -> dict[str, np.ndarray]:
     """Type I hypotheses per term: rows of t(L) from the Doolittle decomposition of X'X."""
-    X = np.asarray(design.X, dtype=float)
-    p = X.shape[1]
+    blocks = getattr(design, "blocks", None)  # out-of-core data: X'X summed over the partitions
+    xtx = blocks.xtx if blocks is not None else np.asarray(design.X, dtype=float).T @ np.asarray(design.X, float)
+    design = getattr(design, "coding", None) or design
+    p = xtx.shape[1]
     terms = fixed_terms(design) if terms is None else terms
     model_terms = [t for t in terms if t.label != "(Intercept)"]
     if p == 0:
@@ -171,7 +173,7 @@ def type1_hypotheses(design: ModelMatrices, terms: list[FixedTerm] | None = None
     if p == 1:
         Lt = np.ones((1, 1))
     else:
-        Lt = doolittle(X.T @ X)[0].T
+        Lt = doolittle(xtx)[0].T
     return {t.label: Lt[list(t.columns), :] for t in model_terms}
 
 
@@ -180,11 +182,13 @@ def type3_hypotheses(design: ModelMatrices) -> dict[str, np.ndarray]:
 
     Terms whose columns were all dropped as aliased get a 0-row matrix (their ANOVA row is NA).
     """
-    terms = fixed_terms(design)
+    coding = getattr(design, "coding", None)  # out-of-core data: the coding read off synthetic rows
+    terms = fixed_terms(coding or design)
     model_terms = [t for t in terms if t.label != "(Intercept)"]
-    X = np.asarray(design.X, dtype=float)
-    if X.shape[1] <= 1 or len(model_terms) <= 1:
+    if design.n_fixef <= 1 or len(model_terms) <= 1:
         return type1_hypotheses(design, terms)
+    design = coding or design
+    X = np.asarray(design.X, dtype=float)
     blocks: list[np.ndarray] = []
     rd_term: list[int] = []
     has_intercept = any(t.label == "(Intercept)" for t in terms)

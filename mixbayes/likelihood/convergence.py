@@ -66,10 +66,17 @@ def scale_problems(design: ModelMatrices, tol: float = SCALE_TOL) -> list[str]:
     """Continuous predictors whose SD is off by more than ``tol`` from 1 or from each other (``checkScaleX``)."""
     X = design.X
     names = design.fixef_names
-    cont = [j for j in range(X.shape[1]) if not np.all(np.isin(X[:, j], (0.0, 1.0)))]
+    blocks = getattr(design, "blocks", None)
+    if blocks is not None:  # out-of-core data: SDs from the summed moments
+        n = blocks.n
+        cont = [j for j in range(X.shape[1]) if not blocks.binary[j]]
+        var = [(blocks.xtx[j, j] - blocks.xsum[j] ** 2 / n) / (n - 1) for j in cont]
+        sds = np.sqrt(np.maximum(np.array(var, dtype=float), 0.0))
+    else:
+        cont = [j for j in range(X.shape[1]) if not np.all(np.isin(X[:, j], (0.0, 1.0)))]
+        sds = np.array([np.std(X[:, j], ddof=1) for j in cont])
     if not cont:
         return []
-    sds = np.array([np.std(X[:, j], ddof=1) for j in cont])
     logs = np.log(np.where(sds > 0, sds, 1.0))
     bad = set()
     for k, j in enumerate(cont):

@@ -59,10 +59,16 @@ class CrossProductPlan:
         for i, t in enumerate(self.rest):
             rows = _level_index(t) + self.offsets[i]
             k = rows[:, :, None].astype(np.int64) * n1 + idx1[:, None, :]
-            keys.append(k.reshape(len(t.codes), -1))
+            keys.append(k.reshape(len(t.codes), t.q * self.first.q))
         if keys:
             allkeys = np.concatenate(keys, axis=1).ravel()
-            uniq, inverse = np.unique(allkeys, return_inverse=True)
+            if self.m * n1 <= 16_000_000:  # unique keys by an occupancy array (no sort)
+                present = np.zeros(self.m * n1, dtype=bool)
+                present[allkeys] = True
+                uniq = np.flatnonzero(present)
+                inverse = (np.cumsum(present) - 1)[allkeys]
+            else:
+                uniq, inverse = np.unique(allkeys, return_inverse=True)
             self._r1_inverse = inverse
             self._r1_nnz = len(uniq)
             rows, cols = uniq // n1, uniq % n1

@@ -1,7 +1,8 @@
 """Finite-difference derivatives.
 
-``deriv12`` follows lme4's ``deriv12`` (central differences with step 1e-4, one-sided at bounds), which lme4 uses
-for its convergence checks.  ``richardson_gradient``/``richardson_hessian``/``richardson_jacobian`` follow
+``deriv12`` follows lme4's ``deriv12`` (central differences with step 1e-4, the mixed second derivatives from
+four points; one-sided at bounds), which lme4 uses for its convergence checks and the GLMM standard errors.
+``richardson_gradient``/``richardson_hessian``/``richardson_jacobian`` follow
 numDeriv's Richardson extrapolation (lmerTest uses numDeriv for Satterthwaite's method).
 """
 
@@ -22,8 +23,14 @@ def deriv12(
     lower: np.ndarray | None = None,
     upper: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Gradient and Hessian by central differences, as lme4's ``deriv12``."""
-    x = np.asarray(x, dtype=float)
+    """Gradient and Hessian by central differences, as lme4's ``deriv12``.  Where the objective is infinite nearby
+    the entries are inf or NaN (no RuntimeWarning): the convergence checks report them."""
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        return _deriv12(fun, np.asarray(x, dtype=float), delta, fx, lower, upper)
+
+
+def _deriv12(fun: Callable[[np.ndarray], float], x: np.ndarray, delta: float, fx: float | None,
+             lower: np.ndarray | None, upper: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     n = len(x)
     lower = np.full(n, -np.inf) if lower is None else lower
     upper = np.full(n, np.inf) if upper is None else upper
@@ -46,11 +53,21 @@ def deriv12(
             grad[i] = (fadd[i] - fsub[i]) / (da + ds)
             hess[i, i] = ((fadd[i] - f0) / da - (f0 - fsub[i]) / ds) / ((da + ds) / 2)
         for j in range(i):
-            xaa = x.copy()
-            xaa[i] = min(x[i] + delta, upper[i])
-            xaa[j] = min(x[j] + delta, upper[j])
-            dj = xaa[j] - x[j]
-            hess[i, j] = hess[j, i] = (fun(xaa) - fadd[i] - fadd[j] + f0) / (da * dj)
+            dj, dsj = min(x[j] + delta, upper[j]) - x[j], x[j] - max(x[j] - delta, lower[j])
+            if ds == 0 or dsj == 0:  # at a bound: forward differences
+                xaa = x.copy()
+                xaa[i] += da
+                xaa[j] += dj
+                hess[i, j] = hess[j, i] = (fun(xaa) - fadd[i] - fadd[j] + f0) / (da * dj)
+                continue
+            # lme4's deriv12: four-point central differences
+            corners = []
+            for si, sj in ((da, dj), (da, -dsj), (-ds, dj), (-ds, -dsj)):
+                xc = x.copy()
+                xc[i] += si
+                xc[j] += sj
+                corners.append(fun(xc))
+            hess[i, j] = hess[j, i] = (corners[0] - corners[1] - corners[2] + corners[3]) / ((da + ds) * (dj + dsj))
     # lme4 fills Hessian diagonal entries at a bound by forward differences
     for i in range(n):
         if np.isnan(hess[i, i]):

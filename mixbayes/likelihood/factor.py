@@ -20,6 +20,7 @@ import numpy as np
 from scipy import sparse
 from scipy.linalg import lapack, solve_triangular
 
+from ..exceptions import FitError
 from .crossprod import CrossProductPlan, CrossProducts
 
 __all__ = ["BlockedFactor", "NotPositiveDefinite"]
@@ -56,10 +57,12 @@ class SparseRows:
 
 
 _DENSE_LIMIT = 60_000  # m * (random effects of the first term) below which Ar1 is handled densely
+_DENSE_FILL, _DENSE_MAX = 0.25, 4_000_000  # ... and up to which it is when at least this fraction is non-zero
 
 
-class NotPositiveDefinite(ArithmeticError):
-    """The Schur complement lost positive definiteness (theta or weights out of range)."""
+class NotPositiveDefinite(FitError):
+    """The Schur complement lost positive definiteness (theta or weights out of range).  A :class:`FitError` (so an
+    :class:`ArithmeticError`), so that one escaping a public call is typed."""
 
 
 def _batched_tri_inv(L: np.ndarray) -> np.ndarray:
@@ -74,6 +77,22 @@ def _batched_tri_inv(L: np.ndarray) -> np.ndarray:
         out[:, 1, 0] = -L[:, 1, 0] * out[:, 0, 0] * out[:, 1, 1]
         return out
     return np.linalg.inv(L)
+
+
+def _batched_cholesky(M: np.ndarray) -> np.ndarray:
+    """Cholesky factors of a stack of positive definite matrices (levels, q, q); closed form for q = 2."""
+    if M.shape[1] != 2:
+        return np.linalg.cholesky(M)
+    a = np.sqrt(M[:, 0, 0])
+    b = M[:, 1, 0] / a
+    c2 = M[:, 1, 1] - b * b
+    if not np.all(c2 > 0) or not np.all(np.isfinite(a)):
+        raise NotPositiveDefinite("Cholesky failed in a 2 x 2 block of the first term")
+    out = np.zeros_like(M)
+    out[:, 0, 0] = a
+    out[:, 1, 0] = b
+    out[:, 1, 1] = np.sqrt(c2)
+    return out
 
 
 class _GramPlan:
@@ -184,6 +203,7 @@ class BlockedFactor:
         self._gram: _GramPlan | None = None
         self._dense_src: CrossProducts | None = None
         self._diag_lead_cache: int | None = None
+        self._rest_dense_idx: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._rows_cache: np.ndarray | None = None
 
     def set_crossproducts(self, cp: CrossProducts) -> None:
@@ -247,6 +267,7 @@ class BlockedFactor:
     def update(self, theta: np.ndarray) -> None:
         """Factor L for ``theta``; raises :class:`NotPositiveDefinite` if that fails."""
         theta = np.asarray(theta, dtype=float)
+        self.theta = None  # set again once the factor is complete
         cp = self.cp
         first = self.first
         q1 = first.q
@@ -258,10 +279,11 @@ class BlockedFactor:
         else:
             M11 = T1.T @ cp.A11 @ T1
             M11 += np.eye(q1)
-            L11 = np.linalg.cholesky(M11)
+            L11 = _batched_cholesky(M11)
             S1 = T1 @ np.swapaxes(_batched_tri_inv(L11), 1, 2)  # T1 L11^{-T}
         self.L11, self.S1 = L11, S1
-        if self.m and self.m * first.n_random <= _DENSE_LIMIT:
+        size = self.m * first.n_random
+        if self.m and (size <= _DENSE_LIMIT or (size <= _DENSE_MAX and cp.Ar1.nnz >= _DENSE_FILL * size)):
             self._update_dense(theta, T1, L11, S1)
             return
         # W = [Lambda_r' Ar1 ; Ax1] S1
@@ -343,11 +365,14 @@ class BlockedFactor:
             M = cp.Arr * d[:, None]
             M *= d[None, :]
         else:
-            D = self._rest_block_diag(theta).toarray()
+            D = self._rest_dense_block_diag(theta)
             Wr = D.T @ Wr
-            Dfull = np.eye(self.m + self.p + 1)
-            Dfull[: self.m, : self.m] = D
-            M = Dfull.T @ cp.Arr @ Dfull
+            m = self.m
+            M = np.empty_like(cp.Arr)
+            M[:m, :m] = D.T @ cp.Arr[:m, :m] @ D
+            M[:m, m:] = D.T @ cp.Arr[:m, m:]
+            M[m:, :m] = M[:m, m:].T
+            M[m:, m:] = cp.Arr[m:, m:]
         M[np.arange(self.m), np.arange(self.m)] += 1.0
         M[: self.m, : self.m] -= Wr @ Wr.T
         cross = Wr @ Wx.T
@@ -366,6 +391,22 @@ class BlockedFactor:
         if not self.scalar_rest:
             return None
         return np.concatenate([np.full(t.n_levels, theta[t.theta_offset]) for t in self.rest])
+
+    def _rest_dense_block_diag(self, theta: np.ndarray) -> np.ndarray:
+        """Lambda_r as a dense (m, m) array, filled through cached indices (no sparse construction)."""
+        if getattr(self, "_rest_dense_idx", None) is None:
+            rows, cols, src = [], [], []
+            for i, t in enumerate(self.rest):
+                r, c = t.tril_index
+                base = self.plan.offsets[i] + t.q * np.arange(t.n_levels)[:, None]
+                rows.append((base + r[None, :]).ravel())
+                cols.append((base + c[None, :]).ravel())
+                src.append(np.tile(t.theta_offset + np.arange(t.n_theta), t.n_levels))
+            self._rest_dense_idx = (np.concatenate(rows), np.concatenate(cols), np.concatenate(src))
+        rows, cols, src = self._rest_dense_idx
+        D = np.zeros((self.m, self.m))
+        D[rows, cols] = theta[src]
+        return D
 
     def _rest_block_diag(self, theta: np.ndarray) -> sparse.csr_matrix:
         blocks = [sparse.kron(sparse.identity(t.n_levels), sparse.csr_matrix(t.factor(theta)))

@@ -20,27 +20,30 @@ import numpy as np
 
 from ..design.matrices import ModelMatrices
 from ..design.terms import lambda_times
-from ..exceptions import DesignError, NotSupportedError
+from ..exceptions import DesignError, FitError, NotSupportedError, ResponseError, SeparationError
 from .convergence import ConvergenceReport, check_convergence
 from .derivatives import deriv12
 from .optimizers import OptSummary, minimize, snap_to_bounds
 from .pirls import GlmmWorkspace, PirlsFailure, gauss_hermite
 
-__all__ = ["GlmmControl", "GlmmEstimate", "fit_glmm"]
+__all__ = ["GlmmControl", "GlmmEstimate", "deviance_function", "fit_glmm", "objective_function"]
 
 
 @dataclass
 class GlmmControl:
     """Settings of a GLMM fit (cf. ``glmerControl``).
 
-    optimizer : stage-2 optimiser (stage 1 uses BOBYQA).
-    stage1_settings : optimiser settings of stage 1 when it only supplies starting values (nAGQ >= 1).
+    optimizer : stage-2 strategy: ``"nm_bobyqa"`` (default: lme4's Nelder-Mead, then a BOBYQA polish),
+        ``"nm_lme4"``, ``"bobyqa_nm"``, or any optimiser of ``OPTIMIZERS`` alone (stage 1 uses BOBYQA).
+    stage1_settings : optimiser settings of stage 1 when it only supplies starting values (nAGQ >= 1); by default
+        those of a full fit: stage 2 restarts PIRLS from stage 1's predictor, so a loose stage 1 makes stage 2's
+        objective (and its finite-difference Hessian, hence the SEs) noisier than lme4's.
     pirls : ``"lme4"`` or ``"exact"`` (see the module notes).
     tol_pwrss : lme4's ``tolPwrss``.
     boundary_tol, check_nobs_vs_nre, calc_derivs, maxeval, settings : as for the LMM.
     """
 
-    optimizer: str = "bobyqa"
+    optimizer: str = "nm_bobyqa"
     pirls: str = "lme4"
     tol_pwrss: float = 1e-7
     maxeval: int = 100000
@@ -48,15 +51,13 @@ class GlmmControl:
     check_nobs_vs_nre: str = "stop"
     calc_derivs: bool = True
     settings: dict[str, float] = field(default_factory=dict)
-    stage1_settings: dict[str, float] = field(default_factory=lambda: {"xtol_abs": 1e-3, "ftol_rel": 1e-6})
+    stage1_settings: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def from_any(cls, control: Any) -> GlmmControl:
-        if control is None:
-            return cls()
-        if isinstance(control, cls):
-            return control
-        return cls(**dict(control))
+        from ..arguments import control_from
+
+        return control_from(cls, control)
 
 
 @dataclass
@@ -81,6 +82,7 @@ class GlmmEstimate:
     mu: np.ndarray
     eta: np.ndarray
     stage_start: dict[int, np.ndarray] = field(default_factory=dict)
+    sigma: float = 1.0
 
 
 def _check(design: ModelMatrices, control: GlmmControl, nAGQ: int) -> None:
@@ -91,7 +93,7 @@ def _check(design: ModelMatrices, control: GlmmControl, nAGQ: int) -> None:
             f"nAGQ = {nAGQ} > 1 is only available for models with a single scalar random-effects term (lme4 "
             "refuses it too); use the Laplace approximation (nAGQ = 1)"
         )
-    if design.family.name == "negative_binomial" and nAGQ == 0:
+    if _estimates_nb(design.family) and nAGQ == 0:
         raise NotSupportedError("the negative binomial is fitted by joint Laplace ML (nAGQ = 1)")
     for t in design.terms:
         if t.n_random > design.n_obs and control.check_nobs_vs_nre == "stop":
@@ -107,21 +109,146 @@ def fit_glmm(design: ModelMatrices, nAGQ: int = 1, control: Any = None, start: A
     """Fit a GLMM by Laplace (nAGQ = 1), adaptive Gauss-Hermite quadrature (nAGQ > 1) or lme4's nAGQ = 0."""
     control = GlmmControl.from_any(control)
     _check(design, control, nAGQ)
+    _check_response(design)
     from .lmm import blas_limit
 
     with blas_limit(design):
-        return _fit_glmm(design, nAGQ, control, start, emit_warnings)
+        try:
+            return _fit_glmm(design, nAGQ, control, start, emit_warnings)
+        except PirlsFailure as exc:
+            raise _explain_failure(design, exc) from None
+
+
+def _check_response(design: ModelMatrices) -> None:
+    """lme4's ``checkResponse`` for glmer: a constant response (all 0, all 1, one count) cannot be fitted."""
+    y = design.y[design.weights > 0] if np.any(design.weights > 0) else design.y
+    if y.size and np.all(y == y[0]):
+        raise ResponseError(
+            f"Response is constant: every used value of the response {design.response_name!r} is {y[0]:g} "
+            f"(lme4 stops here too). A {design.family.name} GLMM needs variation in the response; check the data "
+            "or the subset"
+        )
+
+
+def _explain_failure(design: ModelMatrices, exc: PirlsFailure) -> FitError:
+    """The error to raise when PIRLS fails: separation named when it is the cause, else the failure and remedies."""
+    if design.family.name == "binomial" and design.successes is not None and design.trials is not None:
+        from .separation import separated_columns
+
+        cols = separated_columns(design.X, design.successes, design.trials, design.fixef_names)
+        if cols:
+            return SeparationError(
+                f"complete separation: the fixed effect(s) {', '.join(map(repr, cols))} predict the binomial "
+                "response perfectly, so their estimates run off to infinity and PIRLS cannot converge "
+                f"({exc}; lme4 stops with 'pwrssUpdate did not converge'). Remedy: fit method='map' or sample() "
+                "(their priors keep the coefficients finite), or drop or merge the separating predictor levels")
+    return FitError(
+        f"the GLMM fit failed: PIRLS found no conditional mode ({exc}). Remedies: check the response for "
+        "extreme or degenerate values, centre and scale the predictors, try nAGQ=0 or "
+        "control={'pirls': 'exact'}, or fit method='map' whose priors regularise the fit")
+
+
+def _estimates_nb(family: Any) -> bool:
+    """A negative binomial whose theta is estimated (a fixed theta makes it an ordinary GLM family, as
+    ``glmer(family = MASS::negative.binomial(theta))``)."""
+    return family.name == "negative_binomial" and family.theta is None
+
+
+def _workspace(design: ModelMatrices) -> GlmmWorkspace:
+    family = design.family
+    if _estimates_nb(family):
+        from ..families import get_family
+
+        return GlmmWorkspace(design, family=get_family("poisson"))
+    # a fixed-theta negative binomial uses lme4's Fisher weights, like every family glmer fits
+    return GlmmWorkspace(design, family=family, observed_info=False)
+
+
+def _initial_predictor(design: ModelMatrices, ws: GlmmWorkspace, theta0: np.ndarray, tol: float) -> np.ndarray:
+    """lme4's mkGlmerDevfun: PIRLS at the starting theta (beta estimated alongside) from mustart."""
+    family = ws.family
+    eta_start = family.link.link(family.mustart(design.y, design.weights))
+    _, state = ws.sweep(theta0, None, eta_start, tol)
+    return state.eta.copy()
+
+
+def objective_function(ws: GlmmWorkspace, nAGQ: int, lp: np.ndarray, exact: bool = False,
+                       tol: float = 1e-7, estimate_nb: bool = False) -> Any:
+    """The GLMM objective (-2 log-likelihood) as a function of its parameters, as lme4's deviance function:
+    theta alone for nAGQ = 0 (beta estimated in PIRLS), (theta, beta) otherwise, plus log(dispersion) for an
+    estimated negative-binomial theta.  ``lp`` is the linear predictor PIRLS restarts from at every call."""
+    design = ws.design
+    nt, p = design.n_theta, design.n_fixef
+    nodes, weights = gauss_hermite(nAGQ) if nAGQ > 1 else (None, None)
+
+    def stage1(theta: np.ndarray) -> float:
+        if exact:
+            return ws.laplace(theta, None)
+        return ws.sweep(theta, None, lp, tol)[0]
+
+    def stage2(par: np.ndarray) -> float:
+        theta, beta = par[:nt], par[nt : nt + p]
+        if estimate_nb:
+            ws.family = ws.family.with_theta(float(np.exp(par[-1])))
+        if nodes is not None:
+            return ws.agq(theta, beta, nodes, weights)
+        if exact or estimate_nb:
+            return ws.laplace(theta, beta)
+        return ws.sweep(theta, beta, lp, tol)[0]
+
+    return stage1 if nAGQ == 0 else stage2
+
+
+def deviance_function(design: ModelMatrices, nAGQ: int = 1, theta: Any = None, tol: float = 1e-7) -> Any:
+    """lme4's ``getME(fit, "devfun")`` for a GLMM: the objective with PIRLS restarted, at every call, from the
+    linear predictor of a first PIRLS (beta estimated alongside, from mustart) at ``theta`` (getME uses the
+    fitted theta; default: the starting theta).  A pure function of its parameters, so it judges two sets of
+    estimates on equal terms (see :func:`objective_function` for the parameters)."""
+    ws = _workspace(design)
+    lp0 = _initial_predictor(design, ws, design.theta0 if theta is None else np.asarray(theta, float), tol)
+    if _estimates_nb(design.family):
+        ws.family = design.family.with_theta(1.0)
+        ws.observed_info = True
+    fun = objective_function(ws, nAGQ, lp0, tol=tol, estimate_nb=_estimates_nb(design.family))
+    return _safe(fun)
+
+
+# stage-2 strategies (measured on the lme4 battery; see docs/algorithms.md): "nm_bobyqa" (default) is lme4's
+# Nelder-Mead (lme4's steps and tolerances) followed by a BOBYQA polish, "nm_lme4" lme4's Nelder-Mead alone,
+# "bobyqa_nm" BOBYQA followed by that Nelder-Mead; any name of OPTIMIZERS runs that optimiser alone ("bobyqa"
+# is the former default), as allfit does
+STAGE2 = {"nm_bobyqa": ("nelder_mead", "bobyqa"), "nm_lme4": ("nelder_mead", None),
+          "bobyqa_nm": ("bobyqa", "nelder_mead")}
+
+
+def _stage2(fun: Any, x0: np.ndarray, lower: np.ndarray, strategy: str, steps: np.ndarray,
+            settings: dict[str, float]) -> OptSummary:
+    """Stage 2's optimisation with the chosen strategy (the best point of all runs is kept)."""
+    # lme4's Nelder_Mead settings: FtolAbs 1e-5 (on the simplex's range), FtolRel 1e-15, XtolRel 1e-7, xt = 5e-4 xst
+    nm = {"initial_step": steps, "xtol_abs": steps * 5e-4, "xtol_rel": 1e-7, "ftol_abs": 1e-5, "ftol_rel": 1e-15,
+          **settings}
+    bq = {"initial_step": 0.1, "xtol_abs": 1e-6, **settings}
+    if strategy not in STAGE2:
+        return minimize(fun, x0, lower, optimizer=strategy, settings=bq)
+    first, second = STAGE2[strategy]
+    summary = minimize(fun, x0, lower, optimizer=first, settings=nm if first == "nelder_mead" else bq)
+    if second is None:
+        summary.optimizer = strategy
+        return summary
+    start, fmin = summary.final.copy(), summary.fmin
+    polish = minimize(fun, start, lower, optimizer=second,
+                      settings=nm if second == "nelder_mead" else {**bq, "initial_step": 0.02}, summary=summary)
+    polish.optimizer = strategy
+    if polish.fmin > fmin:  # never worse than the first run
+        polish.final, polish.fmin = start, fmin
+    polish.restarts.append(f"{first} reached {fmin:.10g}; {second} polish: {polish.fmin:.10g}")
+    return polish
 
 
 def _fit_glmm(design: ModelMatrices, nAGQ: int, control: GlmmControl, start: Any,
               emit_warnings: bool) -> GlmmEstimate:
-    family = design.family
-    is_nb = family.name == "negative_binomial"
-    if is_nb:
-        from ..families import get_family
-
-        family = get_family("poisson")
-    ws = GlmmWorkspace(design, family=family)
+    is_nb = _estimates_nb(design.family)
+    ws = _workspace(design)
     exact = control.pirls == "exact"
     tol = control.tol_pwrss
     nt = design.n_theta
@@ -130,16 +257,9 @@ def _fit_glmm(design: ModelMatrices, nAGQ: int, control: GlmmControl, start: Any
 
     # initial PIRLS at theta0 from mustart (lme4's mkGlmerDevfun), giving the stage-1 starting predictor
     theta0 = design.theta0 if start is None or "theta" not in dict(start) else np.asarray(dict(start)["theta"])
-    eta_start = family.link.link(family.mustart(design.y, design.weights))
-    _, state = ws.sweep(theta0, None, eta_start, tol)
-    lp0 = state.eta.copy()
+    lp0 = _initial_predictor(design, ws, theta0, tol)
+    stage1 = objective_function(ws, 0, lp0, exact, tol)
 
-    def stage1(theta: np.ndarray) -> float:
-        if exact:
-            return ws.laplace(theta, None)
-        return ws.sweep(theta, None, lp0, tol)[0]
-
-    # stage 1 only supplies a start for stage 2: a looser tolerance changes no reported digit
     s1 = minimize(_safe(stage1), theta0, lower_theta, optimizer="bobyqa",
                   settings={**settings, **control.stage1_settings} if nAGQ > 0 else settings)
     s1 = snap_to_bounds(_safe(stage1), s1, lower_theta, control.boundary_tol)
@@ -156,50 +276,46 @@ def _fit_glmm(design: ModelMatrices, nAGQ: int, control: GlmmControl, start: Any
         theta, beta, summary = theta1, beta1, s1
         grad = np.zeros(nt)
         hess = np.zeros((nt, nt))
-        objective = stage1
         params = theta1
         nb_theta = None
     else:
+        # lme4's Nelder-Mead steps: 0.02 for theta, 0.2 * min(SE(beta), 10) for beta (at the stage-1 fit)
+        try:
+            with np.errstate(invalid="ignore"):
+                beta_sd = np.sqrt(np.diag(ws.fisher_vcov(theta1, beta1)))
+        except (PirlsFailure, np.linalg.LinAlgError, ArithmeticError):
+            beta_sd = np.ones(design.n_fixef)
+        beta_sd = np.where(np.isfinite(beta_sd) & (beta_sd > 0), beta_sd, 1.0)
+        stage1(theta1)  # restore the stage-1 state
         if is_nb:
             ws.family = design.family.with_theta(_nb_start(design, lp1))
             ws.observed_info = True
-        nodes, weights = gauss_hermite(nAGQ) if nAGQ > 1 else (None, None)
-
-        def stage2(par: np.ndarray) -> float:
-            theta, beta = par[:nt], par[nt : nt + design.n_fixef]
-            if is_nb:
-                ws.family = ws.family.with_theta(float(np.exp(par[-1])))
-            if nodes is not None:
-                return ws.agq(theta, beta, nodes, weights)
-            if exact or is_nb:
-                return ws.laplace(theta, beta)
-            return ws.sweep(theta, beta, lp1, tol)[0]
-
+        stage2 = objective_function(ws, nAGQ, lp1, exact, tol, estimate_nb=is_nb)
         x0 = np.concatenate([theta1, beta1] + ([[np.log(ws.family.theta)]] if is_nb else []))
         if start is not None and "beta" in dict(start):
             x0[nt : nt + design.n_fixef] = np.asarray(dict(start)["beta"], dtype=float)
         lower = np.concatenate([lower_theta, np.full(len(x0) - nt, -np.inf)])
-        summary = minimize(_safe(stage2), x0, lower, optimizer=control.optimizer,
-                           settings={"initial_step": 0.1, "xtol_abs": 1e-6, **settings})
+        steps = 0.2 * np.concatenate([np.full(nt, 0.1), np.minimum(beta_sd, 10.0)] + ([[0.1]] if is_nb else []))
+        summary = _stage2(_safe(stage2), x0, lower, control.optimizer, steps, settings)
         summary = snap_to_bounds(_safe(stage2), summary, lower, control.boundary_tol)
         params = summary.final
         theta, beta = params[:nt], params[nt : nt + design.n_fixef]
         value = stage2(params)
-        objective = stage2
         nb_theta = float(np.exp(params[-1])) if is_nb else None
         if control.calc_derivs:
-            grad, hess = deriv12(_safe(objective), params, lower=lower)
+            grad, hess = deriv12(_safe(stage2), params, lower=lower)
             if not np.all(np.isfinite(hess)):
                 grad, hess = np.where(np.isfinite(grad), grad, np.inf), np.full_like(hess, np.nan)
             value = stage2(params)  # restore the state at the optimum
             vcov = _vcov_from_hessian(hess, nt, design.n_fixef)
             if vcov is None:  # lme4 falls back to the covariance given theta (with a warning)
-                vcov = ws.fisher_vcov(theta, beta)
+                vcov = ws.fisher_vcov(theta, beta) * ws.scale(theta, ws.u) ** 2
                 value = stage2(params)
         else:
             grad, hess = np.zeros(len(params)), np.zeros((len(params), len(params)))
             vcov = np.full((design.n_fixef, design.n_fixef), np.nan)
     u = ws.u.copy()
+    sigma = ws.scale(theta, u)
     b = lambda_times(design.terms, theta, u)
     eta = design.X @ beta + design.offset + ws.random_part(theta, u)
     mu = ws.family.link.inverse(eta)
@@ -218,7 +334,7 @@ def _fit_glmm(design: ModelMatrices, nAGQ: int, control: GlmmControl, start: Any
 
         emit(report)
     return GlmmEstimate(ws, nAGQ, np.asarray(theta), np.asarray(beta), u, b, nb_theta, float(value), vcov, summary,
-                        s1, grad, hess, report, float(exact_value), mu, eta, {1: lp0, 2: lp1})
+                        s1, grad, hess, report, float(exact_value), mu, eta, {1: lp0, 2: lp1}, sigma)
 
 
 def _safe(fun: Any) -> Any:

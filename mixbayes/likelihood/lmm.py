@@ -19,12 +19,13 @@ import numpy as np
 
 from ..design.matrices import ModelMatrices
 from ..design.terms import lambda_times
-from ..exceptions import DesignError
+from ..exceptions import DesignError, ResponseError
 from .convergence import ConvergenceReport, check_convergence
 from .crossprod import CrossProductPlan
-from .derivatives import deriv12
 from .factor import BlockedFactor, NotPositiveDefinite
+from .gradient import lmm_gradient, lmm_hessian
 from .optimizers import OptSummary, minimize, snap_to_bounds
+from .robust import needs_restart, restart
 
 __all__ = ["LmmControl", "LmmObjective", "fit_lmm"]
 
@@ -33,7 +34,9 @@ __all__ = ["LmmControl", "LmmObjective", "fit_lmm"]
 class LmmControl:
     """Settings of the likelihood fit (cf. ``lmerControl``).
 
-    optimizer : registry name (``bobyqa`` default; see ``mixbayes.likelihood.optimizers.OPTIMIZERS``).
+    optimizer : registry name (see ``mixbayes.likelihood.optimizers.OPTIMIZERS``), ``lbfgsb_grad`` (L-BFGS-B with
+        the analytic gradient) or ``auto`` (default): ``lbfgsb_grad`` for models with at least
+        GRADIENT_MIN_THETA covariance parameters and a cheap gradient, BOBYQA otherwise (where it is faster).
     maxeval : evaluation limit.
     restart_edge : restart when theta ends on the boundary with a negative one-sided derivative.
     boundary_tol : snap theta within this distance of its bound onto the bound when that is no worse.
@@ -42,9 +45,11 @@ class LmmControl:
     calc_derivs : compute gradient/Hessian at the optimum for the convergence checks.
     blas_threads : BLAS threads for the dense factorisations (None: 1 thread for moderate blocks).
     settings : extra optimiser settings (``ftol_rel``, ``xtol_abs``, ``initial_step`` ...).
+    robust : after a stop on the boundary or with a degenerate Hessian, restart and keep the best optimum
+        (:mod:`mixbayes.likelihood.robust`; recorded in ``optsummary.strategy``).
     """
 
-    optimizer: str = "bobyqa"
+    optimizer: str = "auto"
     maxeval: int = 100000
     restart_edge: bool = True
     boundary_tol: float = 1e-5
@@ -53,14 +58,13 @@ class LmmControl:
     calc_derivs: bool = True
     blas_threads: int | None = None
     settings: dict[str, float] = field(default_factory=dict)
+    robust: bool = True
 
     @classmethod
     def from_any(cls, control: Any) -> LmmControl:
-        if control is None:
-            return cls()
-        if isinstance(control, cls):
-            return control
-        return cls(**dict(control))
+        from ..arguments import control_from
+
+        return control_from(cls, control)
 
 
 class LmmObjective:
@@ -71,17 +75,32 @@ class LmmObjective:
             raise DesignError(f"{design.n_obs} observations cannot estimate {design.n_fixef} fixed effects")
         self.design = design
         self.reml = reml
-        self.y = design.y if y is None else np.asarray(y, dtype=float)
-        w = design.weights
-        self.plan = CrossProductPlan(design.terms, design.n_fixef)
-        self.cp = self.plan.compute(design.X, self.y - design.offset, w)
-        self.factor = BlockedFactor(self.plan, self.cp)
         self.n = design.n_obs
         self.p = design.n_fixef
-        self.log_w = float(np.sum(np.log(w[w > 0])))
+        self.plan = CrossProductPlan(design.terms, design.n_fixef)
+        blocks = getattr(design, "blocks", None)
+        if blocks is not None:  # out-of-core data: the blocks were summed over the partitions
+            if y is not None and y is not design.y:
+                from ..exceptions import NotSupportedError
+
+                raise NotSupportedError("a design of Dask data carries its blocks, not its rows: a new response "
+                                        "cannot be given")
+            self.y = design.y
+            self.cp = blocks.cp
+            self.log_w = float(blocks.log_w)
+        else:
+            self.y = design.y if y is None else np.asarray(y, dtype=float)
+            w = design.weights
+            self.cp = self.plan.compute(design.X, self.y - design.offset, w)
+            self.log_w = float(np.sum(np.log(w[w > 0])))
+        self.factor = BlockedFactor(self.plan, self.cp)
 
     def set_response(self, y: np.ndarray) -> None:
         """Use a new response (same design): recompute the cross-products, keep the plan (for refits)."""
+        if getattr(self.design, "blocks", None) is not None:
+            from ..exceptions import NotSupportedError
+
+            raise NotSupportedError("refits with a new response need the rows in memory (not Dask data)")
         self.y = np.asarray(y, dtype=float)
         self.cp = self.plan.compute(self.design.X, self.y - self.design.offset, self.design.weights)
         self.factor.set_crossproducts(self.cp)
@@ -146,12 +165,24 @@ def _check_identifiable(design: ModelMatrices, control: LmmControl) -> None:
 def blas_limit(design: ModelMatrices, threads: int | None = None) -> Any:
     """BLAS thread limit for work on ``design``: one thread unless the dense block is large (OpenBLAS threads on
     small matrices only add wake-up latency, which is severe on shared 2-core machines)."""
-    from threadpoolctl import threadpool_limits
-
     if threads is None:
         dense = sum(t.n_random for t in design.terms[1:]) + design.n_fixef + 1
         threads = 1 if dense < 3000 else None
-    return threadpool_limits(limits=threads, user_api="blas") if threads else threadpool_limits(limits=None)
+    controller = _blas_controller()
+    return controller.limit(limits=threads, user_api="blas") if threads else controller.limit(limits=None)
+
+
+_CONTROLLER: list[Any] = []
+
+
+def _blas_controller() -> Any:
+    """One threadpoolctl controller per process: finding the loaded BLAS libraries takes ~2 ms, longer than
+    fitting a small model."""
+    if not _CONTROLLER:
+        from threadpoolctl import ThreadpoolController
+
+        _CONTROLLER.append(ThreadpoolController())
+    return _CONTROLLER[0]
 
 
 @dataclass
@@ -185,14 +216,35 @@ def _size_settings(design: ModelMatrices) -> dict[str, float]:
     return {}
 
 
+GRADIENT_MIN_THETA = 6
+
+
+def _cheap_gradient(design: ModelMatrices) -> bool:
+    """The gradient costs about one factorisation of the dense block: cheap unless that block is large."""
+    return sum(t.n_random for t in design.terms[1:]) + design.n_fixef <= EXPENSIVE_RANDOM
+
+
+def resolve_optimizer(design: ModelMatrices, name: str) -> str:
+    """``auto``: L-BFGS-B with the analytic gradient where it needs fewer, cheap evaluations (many covariance
+    parameters, where BOBYQA's evaluation count grows quadratically), BOBYQA otherwise."""
+    if name != "auto":
+        return name
+    return "lbfgsb_grad" if len(design.theta0) >= GRADIENT_MIN_THETA and _cheap_gradient(design) else "bobyqa"
+
+
 def optimize_theta(objective: Any, design: ModelMatrices, control: LmmControl, start: np.ndarray | None = None,
                    lower: np.ndarray | None = None) -> OptSummary:
-    """BOBYQA (or another optimiser) over theta with lme4's ``restart_edge`` and ``check.boundary``."""
+    """BOBYQA or L-BFGS-B (``control.optimizer``) over theta with lme4's ``restart_edge`` and ``check.boundary``,
+    and the restarts of :mod:`.robust` after a stop on the boundary."""
     lower = design.lower if lower is None else lower
     x0 = design.theta0 if start is None else np.asarray(start, dtype=float)
     settings = {"maxeval": control.maxeval, **_size_settings(design), **control.settings}
-    summary = minimize(objective, x0, lower, optimizer=control.optimizer, settings=settings)
-    if control.optimizer == "none":
+    grad = (lambda th: lmm_gradient(objective, th)) if isinstance(objective, LmmObjective) else None
+    optimizer = resolve_optimizer(design, control.optimizer)
+    if optimizer == "lbfgsb_grad" and grad is None:
+        optimizer = "bobyqa"
+    summary = minimize(objective, x0, lower, optimizer=optimizer, settings=settings, grad=grad)
+    if optimizer == "none":
         return summary
     if control.restart_edge:
         theta = summary.final
@@ -207,9 +259,43 @@ def optimize_theta(objective: Any, design: ModelMatrices, control: LmmControl, s
                 grads.append((objective(th) - d0) / btol)
             if any(g < 0 for g in grads):
                 summary.restarts.append("theta on the boundary with a negative derivative: restarted")
-                summary = minimize(objective, theta, lower, optimizer=control.optimizer, settings=settings,
-                                   summary=summary)
+                summary = minimize(objective, theta, lower, optimizer=optimizer, settings=settings,
+                                   summary=summary, grad=grad)
+    if control.robust and needs_restart(summary.final, lower):
+        rgrad = grad if grad is not None and _cheap_gradient(design) else None
+        summary = restart(objective, summary, lower, x0, "stopped on the boundary", rgrad, settings)
     return snap_to_bounds(objective, summary, lower, control.boundary_tol, "theta[{i}]")
+
+
+def _check_residual(design: ModelMatrices, y: np.ndarray) -> None:
+    """A response the fixed effects fit exactly (e.g. a constant one) leaves no residual variance: the likelihood is
+    unbounded (lme4 returns sigma = 0 without a word).  That is a typed error here."""
+    blocks = getattr(design, "blocks", None)
+    if blocks is not None:  # out-of-core data: only [X y]'W[X y] is at hand (normal equations, looser tolerance)
+        a = blocks.cp.Arr[-(design.n_fixef + 1):, -(design.n_fixef + 1):]
+        xtx, xty, yty = a[:-1, :-1], a[:-1, -1], float(a[-1, -1])
+        rss = yty - float(xty @ np.linalg.lstsq(xtx, xty, rcond=None)[0]) if design.n_fixef else yty
+        exact = rss <= 1e-12 * max(yty, 1e-300)
+        what = "is constant or fitted exactly by the fixed effects"
+    else:
+        sw = np.sqrt(design.weights)
+        X, yw = design.X * sw[:, None], y * sw
+        resid = yw - X @ np.linalg.lstsq(X, yw, rcond=None)[0] if X.shape[1] else yw
+        exact = float(np.linalg.norm(resid)) <= 1e-10 * max(float(np.linalg.norm(yw)), 1e-300)
+        what = "is constant" if np.all(y == y[0]) else "is fitted exactly by the fixed effects"
+    if exact:
+        raise ResponseError(
+            f"the response {design.response_name!r} {what}: no residual variation is left, so the residual SD is "
+            "0 and the likelihood is unbounded. Check the response column (and the subset of rows used)")
+
+
+def _degenerate(hess: np.ndarray, theta: np.ndarray, lower: np.ndarray) -> bool:
+    """Whether the Hessian over the parameters off their bounds has a (numerically) non-positive eigenvalue."""
+    free = ~(np.isfinite(lower) & (theta - lower <= 1e-4))
+    if not free.any():
+        return False
+    ev = np.linalg.eigvalsh(hess[np.ix_(free, free)])
+    return bool(ev[0] <= 1e-6 * max(abs(ev[-1]), 1.0))
 
 
 def fit_lmm(design: ModelMatrices, reml: bool = True, control: Any = None, start: np.ndarray | None = None,
@@ -219,14 +305,27 @@ def fit_lmm(design: ModelMatrices, reml: bool = True, control: Any = None, start
     if design.family.name != "gaussian" or design.family.link.name != "identity":
         raise DesignError("fit_lmm fits Gaussian models with the identity link; use the GLMM engine")
     _check_identifiable(design, control)
-    objective = LmmObjective(design, reml, y)
+    objective = LmmObjective(design, reml, y)  # checks that there are more observations than fixed effects
+    _check_residual(design, design.y if y is None else np.asarray(y, dtype=float))
     with blas_limit(design, control.blas_threads):
         summary = optimize_theta(objective, design, control, start)
         theta = summary.final
         fmin = objective(theta)
         summary.fmin = fmin
         if control.calc_derivs:
-            grad, hess = deriv12(objective, theta, lower=design.lower)
+            grad = lmm_gradient(objective, theta)
+            hess = lmm_hessian(objective, theta, design.lower, grad=grad)
+            if control.robust and control.optimizer != "none" and _degenerate(hess, theta, design.lower) \
+                    and not summary.strategy:
+                summary = restart(objective, summary, design.lower, summary.initial, "degenerate Hessian",
+                                  (lambda th: lmm_gradient(objective, th)) if _cheap_gradient(design) else None,
+                                  {"maxeval": control.maxeval, **_size_settings(design), **control.settings})
+                if summary.final is not theta and not np.array_equal(summary.final, theta):
+                    theta = summary.final
+                    fmin = objective(theta)
+                    summary.fmin = fmin
+                    grad = lmm_gradient(objective, theta)
+                    hess = lmm_hessian(objective, theta, design.lower, grad=grad)
         else:
             grad, hess = np.zeros(len(theta)), np.zeros((len(theta), len(theta)))
         objective(theta)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["OPTIMIZERS", "OptSummary", "minimize", "snap_to_bounds"]
+__all__ = ["GRADIENT_OPTIMIZERS", "OPTIMIZERS", "OptSummary", "minimize", "snap_to_bounds"]
 
 Objective = Callable[[np.ndarray], float]
 
@@ -34,6 +34,8 @@ class OptSummary:
     message : the optimiser's own return message.
     log : every evaluation as (parameters, objective), in order.
     restarts : notes on restarts (boundary restarts, boundary snaps).
+    strategy : notes of the robust strategy for hard surfaces: each restart after a stop on the boundary or with a
+        degenerate Hessian, where it started, what it reached and which optimum was kept (empty when none ran).
     elapsed : seconds.
     settings : tolerances and limits used.
     """
@@ -51,12 +53,14 @@ class OptSummary:
     restarts: list[str] = field(default_factory=list)
     elapsed: float = 0.0
     settings: dict[str, float] = field(default_factory=dict)
+    strategy: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
         return (
             f"optimizer {self.optimizer}: {self.feval} evaluations in {self.elapsed:.3g}s, "
             f"objective {self.fmin:.10g}, {'converged' if self.converged else 'NOT converged'} ({self.message})"
             + (f"; {'; '.join(self.restarts)}" if self.restarts else "")
+            + (f"; {'; '.join(self.strategy)}" if self.strategy else "")
         )
 
 
@@ -77,7 +81,8 @@ def _nlopt(algorithm_name: str) -> Callable[..., tuple[np.ndarray, float, bool, 
         opt.set_ftol_rel(settings["ftol_rel"])
         opt.set_ftol_abs(settings["ftol_abs"])
         opt.set_xtol_rel(settings["xtol_rel"])
-        opt.set_xtol_abs(settings["xtol_abs"])
+        xtol_abs = np.broadcast_to(np.asarray(settings["xtol_abs"], dtype=float), (n,))
+        opt.set_xtol_abs(xtol_abs.tolist())
         opt.set_maxeval(int(settings["maxeval"]))
         step = np.maximum(np.abs(x0) * 0.2, 0.1) if "initial_step" not in settings else np.full(
             n, settings["initial_step"])
@@ -118,6 +123,29 @@ def _scipy(method: str) -> Callable[..., tuple[np.ndarray, float, bool, str]]:
     return run
 
 
+def _lbfgsb_gradient(fun: Objective, x0: np.ndarray, lower: np.ndarray, upper: np.ndarray,
+                     settings: dict[str, float], grad: Callable[[np.ndarray], np.ndarray]) -> tuple[
+                         np.ndarray, float, bool, str]:
+    """SciPy's L-BFGS-B with an analytic gradient (``grad``), stopped by a projected gradient of 1e-8 or a
+    relative change of the objective at machine precision."""
+    from scipy import optimize
+
+    def fg(x: np.ndarray) -> tuple[float, np.ndarray]:
+        value = fun(x)
+        if value >= 1e300:
+            return value, np.zeros(len(x))
+        g = np.asarray(grad(np.clip(x, lower, upper)), dtype=float)
+        return value, np.where(np.isfinite(g), g, 0.0)
+
+    bounds = list(zip(np.where(np.isfinite(lower), lower, None), np.where(np.isfinite(upper), upper, None),
+                      strict=True))
+    res = optimize.minimize(fg, np.asarray(x0, dtype=float), jac=True, method="L-BFGS-B", bounds=bounds,
+                            options={"maxiter": int(settings["maxeval"]), "maxfun": int(settings["maxeval"]),
+                                     "ftol": 1e-15, "gtol": 1e-8, "maxcor": 20})
+    ok = bool(res.success) or "ABNORMAL" in str(res.message)  # ABNORMAL: no descent left at rounding level
+    return np.asarray(res.x), float(res.fun), ok, f"scipy L-BFGS-B (analytic gradient): {res.message}"
+
+
 def _none(fun: Objective, x0: np.ndarray, lower: np.ndarray, upper: np.ndarray,
           settings: dict[str, float]) -> tuple[np.ndarray, float, bool, str]:
     """No optimisation: evaluate at the start (lme4's ``optimizer = NULL``)."""
@@ -136,6 +164,10 @@ OPTIMIZERS: dict[str, Callable[..., tuple[np.ndarray, float, bool, str]]] = {
 }
 
 
+#: optimisers that need the objective's gradient (``minimize(..., grad=...)``); not part of ``allfit``'s set
+GRADIENT_OPTIMIZERS = {"lbfgsb_grad": _lbfgsb_gradient}
+
+
 def minimize(
     fun: Objective,
     x0: np.ndarray,
@@ -144,9 +176,11 @@ def minimize(
     optimizer: str = "bobyqa",
     settings: dict[str, float] | None = None,
     summary: OptSummary | None = None,
+    grad: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> OptSummary:
-    """Minimise ``fun`` within bounds, logging every evaluation into an :class:`OptSummary`."""
-    if optimizer not in OPTIMIZERS:
+    """Minimise ``fun`` within bounds, logging every evaluation into an :class:`OptSummary`; ``grad`` (the
+    gradient of ``fun``) is required by the optimisers in ``GRADIENT_OPTIMIZERS``."""
+    if optimizer not in OPTIMIZERS and not (optimizer in GRADIENT_OPTIMIZERS and grad is not None):
         from ..exceptions import NotSupportedError
 
         raise NotSupportedError(f"unknown optimizer {optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
@@ -177,7 +211,10 @@ def minimize(
 
     t0 = time.perf_counter()
     try:
-        x, f, ok, message = OPTIMIZERS[optimizer](logged, x0, lower, upper, opts)
+        if optimizer in GRADIENT_OPTIMIZERS:
+            x, f, ok, message = GRADIENT_OPTIMIZERS[optimizer](logged, x0, lower, upper, opts, grad)
+        else:
+            x, f, ok, message = OPTIMIZERS[optimizer](logged, x0, lower, upper, opts)
     except _MaxEval:
         x, f, ok, message = best[1], best[0], False, f"{optimizer}: evaluation limit reached"
     if best[0] <= f:  # keep the best point ever evaluated

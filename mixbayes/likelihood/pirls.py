@@ -19,6 +19,7 @@ import numpy as np
 
 from ..design.matrices import ModelMatrices
 from ..design.terms import relative_effects
+from ..exceptions import FitError
 from ..families import BoundFamily, Family
 from .crossprod import CrossProductPlan
 from .factor import BlockedFactor, NotPositiveDefinite
@@ -26,8 +27,9 @@ from .factor import BlockedFactor, NotPositiveDefinite
 __all__ = ["GlmmWorkspace", "PirlsFailure", "gauss_hermite"]
 
 
-class PirlsFailure(ArithmeticError):
-    """PIRLS did not converge (step halving failed or the iteration limit was reached)."""
+class PirlsFailure(FitError):
+    """PIRLS did not converge (step halving failed or the iteration limit was reached).  A :class:`FitError`, so
+    that one escaping a public call is typed; :func:`~mixbayes.likelihood.glmm.fit_glmm` names its cause."""
 
 
 def gauss_hermite(n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -84,6 +86,15 @@ class GlmmWorkspace:
     def loglik(self, mu: np.ndarray) -> float:
         """The family's log-likelihood at mu (R's aic convention: -aic/2)."""
         return self.response.loglik(mu)
+
+    def scale(self, theta: np.ndarray, u: np.ndarray) -> float:
+        """lme4's sigma of a GLMM: 1, or for the Gaussian family (non-identity links) sqrt(pwrss / n), with pwrss
+        the penalised weighted residual sum of squares at the mode u."""
+        if not self.family.has_scale:
+            return 1.0
+        eta = self.X @ self.beta + self.offset + self.random_part(theta, u)
+        mu = self.family.link.inverse(eta)
+        return float(np.sqrt(self.penalised_deviance(mu, u) / self.n))
 
     # ---- pieces ---------------------------------------------------------------------------------------
     def random_part(self, theta: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -271,16 +282,20 @@ class GlmmWorkspace:
             if not estimate_beta:
                 b_new = b
             eta_new, mu_new, pdev = self.evaluate(theta, u_new, b_new)
-            if pdev > oldpdev:  # step halving towards the previous iterate, as lme4
+            # lme4's pwrssUpdate: the convergence test comes first, then step halving towards the previous
+            # iterate, which fails only when the deviance still rose by more than tol
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # pdev can be 0 (a perfect fit)
+                done = bool(abs((oldpdev - pdev) / pdev) < tol) or oldpdev == pdev
+            if not done and (np.isnan(pdev) or pdev > oldpdev):
                 for _ in range(10):
+                    if not (np.isnan(pdev) or pdev > oldpdev):
+                        break
                     u_new, b_new = (u + u_new) / 2, (b + b_new) / 2
                     eta_new, mu_new, pdev = self.evaluate(theta, u_new, b_new)
-                    if pdev <= oldpdev:
-                        break
-                else:
-                    raise PirlsFailure("PIRLS step halving failed")
+                if np.isnan(pdev) or pdev - oldpdev > tol:
+                    raise PirlsFailure("PIRLS step-halvings failed to reduce the deviance")
             u, b, eta, mu = u_new, b_new, eta_new, mu_new
-            if abs((oldpdev - pdev) / pdev) < tol:
+            if done:
                 break
             oldpdev = pdev
         else:

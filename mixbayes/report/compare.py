@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..exceptions import ArgumentError, ModelMismatchError
 from ..results.varcorr import unique_names
 from . import _bayes
 from .format import Displayed, TextTable, fmt, fmt_interval
@@ -331,6 +332,22 @@ def _flags(row: dict[str, Any], singular: bool) -> str:
     return "; ".join(flags)
 
 
+def _same_model(lfit: Any, bfit: Any) -> None:
+    """Both sides of a comparison must be fits of one model: the same formula, family and response data."""
+    lf, bf = getattr(lfit, "formula", None), getattr(bfit, "formula", None)
+    if lf is not None and bf is not None and lf != bf:
+        raise ModelMismatchError(f"the fits are of different models: {lf!r} and {bf!r}; fit and sample one Model")
+    ld = getattr(getattr(lfit, "model", None), "design", None)
+    bd = getattr(getattr(bfit, "model", None), "design", None)
+    if ld is None or bd is None or ld is bd:
+        return
+    if str(ld.family) != str(bd.family):
+        raise ModelMismatchError(f"the fits are of different families: {ld.family} and {bd.family}")
+    if ld.y.shape != bd.y.shape or not np.array_equal(ld.y, bd.y):
+        raise ModelMismatchError(f"the fits are of the same formula {lf!r} but different data ({len(ld.y)} and "
+                                 f"{len(bd.y)} observations, or other responses); fit and sample one Model")
+
+
 def compare(likelihood_fit: Any, bayes_fit: Any = None, intervals: str = "auto") -> Comparison:
     """One model fitted both ways, side by side.
 
@@ -359,12 +376,12 @@ def compare(likelihood_fit: Any, bayes_fit: Any = None, intervals: str = "auto")
     """
     lfit, bfit = _split(likelihood_fit, bayes_fit)
     if lfit is None or not hasattr(lfit, "varcorr") or _bayes.is_bayes_fit(lfit):
-        raise TypeError("compare() needs a likelihood fit (model.fit()); got "
+        raise ArgumentError("compare() needs a likelihood fit (model.fit()); got "
                         f"{type(likelihood_fit).__name__} and {type(bayes_fit).__name__}")
     if bfit is not None and not _bayes.is_bayes_fit(bfit):
-        raise TypeError(f"the second fit must be a Bayesian fit (model.sample()), not {type(bfit).__name__}")
-    if bfit is not None and getattr(bfit, "formula", lfit.formula) != lfit.formula:
-        raise ValueError(f"the fits are of different models: {lfit.formula!r} and {bfit.formula!r}")
+        raise ArgumentError(f"the second fit must be a Bayesian fit (model.sample()), not {type(bfit).__name__}")
+    if bfit is not None:
+        _same_model(lfit, bfit)
     notes: list[str] = []
     rows = _likelihood_rows(lfit, intervals, notes)
     if bfit is not None:

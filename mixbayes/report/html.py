@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..exceptions import ArgumentError
 from . import _bayes
 
 __all__ = ["ReportContent", "build_report", "report"]
@@ -164,12 +165,12 @@ def _resolve(model_or_fits: Any, draws: int, tune: int, chains: int, random_seed
     if isinstance(model_or_fits, Sequence) and not isinstance(model_or_fits, str):
         fits = list(model_or_fits)
         if len(fits) != 2:
-            raise TypeError(f"report() takes a Model, a fit, or a (likelihood fit, Bayesian fit) pair; got {len(fits)} "
-                            "objects")
+            raise ArgumentError("report() takes a Model, a fit, or a (likelihood fit, Bayesian fit) pair; got "
+                                f"{len(fits)} objects")
         a, b = fits
         lfit, bfit = (b, a) if _bayes.is_bayes_fit(a) else (a, b)
         if lfit is None or _bayes.is_bayes_fit(lfit) or (bfit is not None and not _bayes.is_bayes_fit(bfit)):
-            raise TypeError("report() needs one likelihood fit (model.fit()) and one Bayesian fit (model.sample())")
+            raise ArgumentError("report() needs one likelihood fit (model.fit()) and one Bayesian fit (model.sample())")
         return lfit.model, lfit, bfit
     if _bayes.is_bayes_fit(model_or_fits):
         model = model_or_fits.model
@@ -180,7 +181,7 @@ def _resolve(model_or_fits: Any, draws: int, tune: int, chains: int, random_seed
         return model, lfit, model_or_fits
     if hasattr(model_or_fits, "varcorr") and hasattr(model_or_fits, "model"):
         return model_or_fits.model, model_or_fits, None
-    raise TypeError(f"report() takes a Model, a fit, or a (likelihood fit, Bayesian fit) pair, not "
+    raise ArgumentError(f"report() takes a Model, a fit, or a (likelihood fit, Bayesian fit) pair, not "
                     f"{type(model_or_fits).__name__}")
 
 
@@ -325,7 +326,8 @@ def report(model_or_fits: Any, path: str | Path | None = None, *, draws: int = 1
         as given (either order).  A single likelihood fit gives a likelihood-only page; a single Bayesian fit is
         shown beside a likelihood fit of the same model, computed here (it is cheap).
     path : str or Path, optional
-        Where to write the page.  Without it the HTML is returned as a string.
+        Where to write the page (``.html``; missing directories are created; a path that cannot be written is an
+        error before anything is fitted).  Without it the HTML is returned as a string.
     method : likelihood method passed to ``Model.fit`` (default REML for linear mixed models).
     intervals : likelihood intervals of the variance parameters (see :func:`~mixbayes.report.compare.compare`).
     walkthrough : run the convergence walkthrough (default: when the likelihood fit has convergence problems).
@@ -343,12 +345,18 @@ def report(model_or_fits: Any, path: str | Path | None = None, *, draws: int = 1
     >>> mb.report(model, "sleepstudy.html")  # doctest: +SKIP
     PosixPath('sleepstudy.html')
     """
+    from ..arguments import check_output_path
+
+    # the path is checked before minutes of fitting and sampling
+    p = None if path is None else check_output_path(path, (".html", ".htm"), "report")
+    if sample:
+        from ..bayes.sampling import check_sampling
+
+        check_sampling(draws, tune, chains, random_seed=random_seed)
     content = build_report(model_or_fits, draws=draws, tune=tune, chains=chains, random_seed=random_seed,
                            method=method, sample=sample, intervals=intervals, walkthrough=walkthrough, title=title)
-    if path is None:
+    if p is None:
         return content.html
-    p = Path(path)
-    if p.parent and not p.parent.exists():
-        p.parent.mkdir(parents=True, exist_ok=True)
+    p.parent.mkdir(parents=True, exist_ok=True)
     p.write_text(content.html, encoding="utf-8")
     return p

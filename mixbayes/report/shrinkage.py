@@ -24,6 +24,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..arguments import closest
+from ..exceptions import UnknownGroupError
 from . import _bayes
 from .format import Displayed, TextTable, fmt
 from .regression import fit_regression
@@ -147,8 +149,9 @@ def _group_terms(fit: Any, group: str | None) -> tuple[str, list[Any]]:
     group = terms[0].group if group is None else group
     chosen = [t for t in terms if t.group == group]
     if not chosen:
-        raise ValueError(f"no random-effects term is grouped by {group!r}; grouping factors: "
-                         f"{', '.join(dict.fromkeys(t.group for t in terms))}")
+        raise UnknownGroupError(f"no random-effects term is grouped by {group!r}; grouping factors: "
+                                f"{', '.join(dict.fromkeys(t.group for t in terms))}"
+                                f"{closest(str(group), [t.group for t in terms])}")
     return group, chosen
 
 

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ..design.checks import non_varying_columns
+from ..exceptions import DesignError
 from . import _bayes
 from .format import Displayed, TextTable, fmt
 from .regression import fit_regression
@@ -376,7 +377,7 @@ def convergence_walkthrough(model: Any, method: str | None = None, stop_when_res
     notes: list[str] = []
     fit, err = _fit_quietly(model, method)
     if fit is None:
-        raise ValueError(f"the model cannot be fitted at all ({err}); the walkthrough needs a fit to start from")
+        raise DesignError(f"the model cannot be fitted at all ({err}); the walkthrough needs a fit to start from")
     initial = list(fit.convergence.problems) + _design_problems(model)
     steps: list[WalkthroughStep] = []
     result = ConvergenceWalkthrough(model.formula.text, initial, steps, None, fit, notes)

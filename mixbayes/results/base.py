@@ -178,6 +178,29 @@ class MixedFit(DesignSizes):
         values = eta if type == "link" else self.design.family.link.inverse(eta)
         return pd.Series(values, index=index, name="predicted")
 
+    def predict_intervals(self, newdata: pd.DataFrame | None = None, interval: str = "confidence",
+                          method: str = "delta", level: float = 0.95, type: str = "response", nsim: int = 200,
+                          seed: Any = None) -> pd.DataFrame:
+        """Population-level predictions (lme4's ``re.form = NA``) with confidence or prediction intervals (see
+        :func:`mixbayes.results.intervals.prediction_intervals`)."""
+        from .intervals import prediction_intervals
+
+        return prediction_intervals(self, newdata, interval=interval, method=method, level=level, type=type,
+                                    nsim=nsim, seed=seed)
+
+    def tidy(self, conf_level: float = 0.95, conf_method: str = "wald", **kwargs: Any) -> pd.DataFrame:
+        """One row per parameter (see :func:`mixbayes.results.tidy.tidy`)."""
+        from .tidy import tidy
+
+        return tidy(self, conf_level=conf_level, conf_method=conf_method, **kwargs)
+
+    def save(self, path: Any) -> Any:
+        """Save the fit to a mixbayes file (formula, family, data, fitting options and the estimates);
+        :func:`mixbayes.load` refits it from them and checks the estimates.  See docs/saving.md."""
+        from ..persistence import save
+
+        return save(self, path)
+
     def diagnose(self) -> ConvergenceReport:
         """The full convergence report (optimiser, gradient, Hessian, singularity, scaling)."""
         return self.convergence

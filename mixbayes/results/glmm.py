@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import warnings
+from collections.abc import Callable
 from dataclasses import replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -13,7 +14,13 @@ import pandas as pd
 from scipy import stats
 
 from ..design.terms import add_simulated_effects, conditional_covariances
-from ..exceptions import NotSupportedError, OverdispersionWarning, SeparationWarning
+from ..exceptions import (
+    ArgumentError,
+    DegenerateResponseWarning,
+    NotSupportedError,
+    OverdispersionWarning,
+    SeparationWarning,
+)
 from ..likelihood.glmm import GlmmEstimate, fit_glmm
 from ..likelihood.separation import separated_columns
 from .base import MixedFit
@@ -84,7 +91,13 @@ class GlmmFit(MixedFit):
 
     @property
     def npar(self) -> int:
-        return self.design.n_fixef + self.design.n_theta + (1 if self.dispersion is not None else 0)
+        return (self.design.n_fixef + self.design.n_theta + (1 if self.dispersion is not None else 0)
+                + (1 if self.family.has_scale else 0))
+
+    @property
+    def scale_sigma(self) -> float | None:
+        """Residual SD of a Gaussian GLMM (non-identity link), lme4's sqrt(pwrss / n); None otherwise."""
+        return self.estimate.sigma if self.family.has_scale else None
 
     @property
     def loglik(self) -> float:
@@ -111,7 +124,7 @@ class GlmmFit(MixedFit):
         elif type == "working":
             r = (y - mu) / self.family.link.mu_eta(self.linear_predictor)
         else:
-            raise ValueError(f"unknown residual type {type!r}: use deviance, pearson, response or working")
+            raise ArgumentError(f"unknown residual type {type!r}: use deviance, pearson, response or working")
         return pd.Series(r, index=self.design.row_index, name=f"{type} residuals")
 
     # ---- diagnostics ---------------------------------------------------------------------------------------------
@@ -136,7 +149,37 @@ class GlmmFit(MixedFit):
         rdf = self.df_residual
         return {"chisq": chisq, "df": rdf, "ratio": chisq / rdf, "p": float(stats.chi2.sf(chisq, rdf))}
 
+    @cached_property
+    def degenerate_groups(self) -> list[str]:
+        """Grouping factors that determine the response: it is constant within every level (and varies between
+        levels), so the likelihood cannot tell how large that factor's variance is."""
+        y = self.design.y
+        if np.ptp(y) == 0:
+            return []
+        out = []
+        for t in self.design.terms:
+            lo = np.full(t.n_levels, np.inf)
+            hi = np.full(t.n_levels, -np.inf)
+            np.minimum.at(lo, t.codes, y)
+            np.maximum.at(hi, t.codes, y)
+            counts = np.bincount(t.codes, minlength=t.n_levels)
+            multi = counts >= 2
+            # levels of one observation say nothing (an observation-level effect is no degeneracy): the levels
+            # with replicates must hold most of the data, and each of them a constant response
+            if counts[multi].sum() * 2 < len(y) or multi.sum() < 2:
+                continue
+            if np.all(hi[multi] - lo[multi] <= 1e-12 * (1.0 + np.abs(hi[multi]))) and t.group not in out:
+                out.append(t.group)
+        return out
+
     def _emit_diagnostics(self) -> None:
+        for g in self.degenerate_groups:
+            warnings.warn(
+                f"the response is constant within every level of {g!r}: the grouping factor determines it, so the "
+                f"variance of the {g!r} random effects is not identified (the likelihood keeps rising as it grows, "
+                "and the optimum found depends on where the optimiser stops). Remedy: model "
+                f"{g!r} as a fixed effect or drop its random term, or fit method='map'/'bayes', whose prior keeps "
+                "the variance finite", DegenerateResponseWarning, stacklevel=3)
         if self.separation:
             warnings.warn(
                 f"complete or quasi-complete separation: the estimate of {', '.join(map(repr, self.separation))} "
@@ -227,6 +270,59 @@ class GlmmFit(MixedFit):
 
     def summary(self, correlation: bool = True) -> GlmmSummary:
         return GlmmSummary(self, correlation)
+
+    # ---- inference ---------------------------------------------------------------------------------------------
+    def deviance_function(self) -> Callable[[np.ndarray], float]:
+        """The fit's objective, -2 logLik as a function of (theta, beta) (lme4's ``getME(fit, "devfun")``),
+        evaluated as the fit evaluates it (same PIRLS start and tolerance) on a workspace of its own.
+        A point where PIRLS fails gives inf."""
+        from ..likelihood.glmm import GlmmControl
+        from ..likelihood.pirls import GlmmWorkspace, PirlsFailure, gauss_hermite
+
+        if self.dispersion is not None or self.nAGQ == 0:
+            raise NotSupportedError("the deviance function of (theta, beta) is defined for Laplace and AGQ fits "
+                                    "of the binomial and Poisson families")
+        control = GlmmControl.from_any(self.control)
+        ws = GlmmWorkspace(self.design, family=self.family)
+        nt = self.design.n_theta
+        lp = self.estimate.stage_start.get(2)
+        nodes = gauss_hermite(self.nAGQ) if self.nAGQ > 1 else None
+        exact = control.pirls == "exact" or lp is None
+
+        def devfun(par: np.ndarray) -> float:
+            par = np.asarray(par, dtype=float)
+            theta, beta = par[:nt], par[nt:]
+            try:
+                if nodes is not None:
+                    return float(ws.agq(theta, beta, nodes[0], nodes[1]))
+                if exact:
+                    return float(ws.laplace(theta, beta))
+                return float(ws.sweep(theta, beta, lp, control.tol_pwrss)[0])
+            except (PirlsFailure, FloatingPointError, np.linalg.LinAlgError, ArithmeticError):
+                return np.inf
+
+        return devfun
+
+    def confint(self, method: str = "profile", level: float = 0.95, parm: Any = None, **kwargs: Any) -> pd.DataFrame:
+        """Confidence intervals of the random-effect SDs/correlations and the fixed effects, as lme4's
+        ``confint.merMod`` (``method``: ``profile``, ``wald`` or ``boot``)."""
+        from ..inference.confint import confint
+
+        return confint(self, method=method, level=level, parm=parm, **kwargs)
+
+    def profile(self, which: Any = None, **kwargs: Any) -> Any:
+        """Likelihood profiles of every parameter, as lme4's ``profile`` for a GLMM (see
+        :func:`mixbayes.inference.glmm_profile.profile_glmm`); ``.confint()`` and ``.plot()`` of the result."""
+        from ..inference.glmm_profile import profile_glmm
+
+        return profile_glmm(self, which=which, **kwargs)
+
+    def bootstrap(self, nsim: int = 200, statistic: Any = None, seed: Any = None, progress: bool | None = None) -> Any:
+        """Parametric bootstrap (lme4's ``bootMer``): responses simulated from the fit, each refitted (see
+        :func:`mixbayes.inference.glmm_bootstrap.bootstrap_glmm`)."""
+        from ..inference.glmm_bootstrap import bootstrap_glmm
+
+        return bootstrap_glmm(self, nsim=nsim, statistic=statistic, seed=seed, progress=progress)
 
 
 def null_model_intercept(model: Model) -> float:

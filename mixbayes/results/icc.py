@@ -99,8 +99,9 @@ def icc_draws(design: Any, covs: list[np.ndarray], beta: np.ndarray, var_residua
     var_random = np.zeros(S)
     var_obs = np.zeros(S)
     per: dict[str, np.ndarray] = {}
-    for t, cov in zip(design.terms, covs, strict=True):
-        M = t.z.T @ t.z / n  # mean over observations of z_i z_i'
+    blocks = getattr(design, "blocks", None)  # out-of-core data: moments summed over the partitions
+    for k, (t, cov) in enumerate(zip(design.terms, covs, strict=True)):
+        M = (blocks.zz[k] if blocks is not None else t.z.T @ t.z) / n  # mean over observations of z_i z_i'
         v = np.einsum("sab,ab->s", cov, M)
         if _observation_level(design, t):
             var_obs += v
@@ -108,8 +109,12 @@ def icc_draws(design: Any, covs: list[np.ndarray], beta: np.ndarray, var_residua
         var_random += v
         per[t.group] = per.get(t.group, 0.0) + v
     resid = np.asarray(var_residual, dtype=float) + var_obs
-    eta_fixed = beta @ design.X.T
-    var_fixed = np.var(eta_fixed, axis=1, ddof=1) if n > 1 else np.zeros(S)
+    if blocks is not None:
+        mean = beta @ blocks.xsum / n
+        var_fixed = (np.einsum("sa,ab,sb->s", beta, blocks.xtx, beta) - n * mean**2) / (n - 1)
+    else:
+        eta_fixed = beta @ design.X.T
+        var_fixed = np.var(eta_fixed, axis=1, ddof=1) if n > 1 else np.zeros(S)
     total = var_random + resid
     groups: dict[str, dict[str, np.ndarray | float]] = {}
     for t in design.terms:

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..design.terms import conditional_covariances
+from ..exceptions import ArgumentError
 from ..inference.refit import simulate_response
 from ..likelihood.lmm import LmmEstimate, LmmObjective, fit_lmm
 from .base import MixedFit
@@ -99,7 +100,7 @@ class LmmFit(MixedFit):
         elif type == "scaled":
             out = np.sqrt(self.design.weights) * r / self.sigma
         else:
-            raise ValueError(f"unknown residual type {type!r}: use response, pearson or scaled")
+            raise ArgumentError(f"unknown residual type {type!r}: use response, pearson or scaled")
         return pd.Series(out, index=self.design.row_index, name=f"{type} residuals")
 
     # ---- simulation and refitting ------------------------------------------------------------------------------
@@ -120,7 +121,7 @@ class LmmFit(MixedFit):
         """Refit the same design to a new response vector (e.g. a simulated one), starting from this theta."""
         y = np.asarray(new_response, dtype=float).ravel()
         if y.shape != (self.nobs,):
-            raise ValueError(f"new_response has {y.size} values; the model has {self.nobs} observations")
+            raise ArgumentError(f"new_response has {y.size} values; the model has {self.nobs} observations")
         est = fit_lmm(self.design, self.reml, self.control, start=self.theta if start is None else start, y=y,
                       emit_warnings=emit_warnings)
         return LmmFit(self.model, est, self.reml, y=y, control=self.control)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,7 +56,10 @@ def prediction_inputs(design: ModelMatrices, newdata: pd.DataFrame, include_rand
         newdata = pd.DataFrame(newdata)
     grouping = {v for t in design.terms for v in t.group_vars}
     needed = list(design.predictor_vars)
-    needed = [c for c in needed if c not in grouping or not include_random or c in newdata.columns]
+    if not include_random:  # population level (lme4's re.form = NA): only what the fixed part and offsets use
+        fixed_text = " ".join([design.formula.fixed_text(), *design.formula.offsets])
+        needed = [c for c in needed if c in newdata.columns or re.search(
+            rf"(?<![\w.]){re.escape(str(c))}(?![\w.])", fixed_text)]
     missing = [c for c in needed if c not in newdata.columns]
     if missing:
         raise DesignError(f"the new data lack the column(s) {', '.join(missing)} that the model uses")

@@ -49,6 +49,9 @@ def summary_tail(fit: MixedFit, coefficients: pd.DataFrame, correlation: bool) -
             lines += ["", corr]
     if fit.convergence.problems:
         lines += ["", "Convergence notes:"] + [f"  {m}" for _, m, _ in fit.convergence.problems]
+    strategy = getattr(fit.optsummary, "strategy", [])
+    if strategy:
+        lines += ["", "Optimisation restarts (hard surface):"] + [f"  {m}" for m in strategy]
     return lines
 
 
@@ -72,9 +75,12 @@ class LmmSummary:
         self.fit = fit
         self.ddf = ddf.lower().replace("_", "-")
         self.correlation = correlation
-        r = fit.residuals("scaled").to_numpy()
-        self.residual_quantiles = pd.Series(np.quantile(r, [0, 0.25, 0.5, 0.75, 1]),
-                                            index=["Min", "1Q", "Median", "3Q", "Max"])
+        # out-of-core (Dask) data: residual quantiles need every row, so the summary leaves them out (None)
+        self.residual_quantiles: pd.Series | None = None
+        if getattr(fit.design, "blocks", None) is None:
+            r = fit.residuals("scaled").to_numpy()
+            self.residual_quantiles = pd.Series(np.quantile(r, [0, 0.25, 0.5, 0.75, 1]),
+                                                index=["Min", "1Q", "Median", "3Q", "Max"])
         self.coefficients = self._coefficients()
 
     def _coefficients(self) -> pd.DataFrame:
@@ -109,7 +115,11 @@ class LmmSummary:
         else:
             lines.append(f"{'AIC':>9}{'BIC':>10}{'logLik':>10}{'deviance':>10}{'df.resid':>10}")
             lines.append(f"{fit.aic:9.1f}{fit.bic:10.1f}{fit.loglik:10.1f}{fit.deviance:10.1f}{fit.df_residual:10d}")
-        lines += ["", *residual_lines(fit.residuals("scaled").to_numpy())]
+        if self.residual_quantiles is None:
+            lines += ["", "Scaled residuals: not computed (Dask data: they need a pass over every row; "
+                      "fit.residuals('scaled') is a Dask series)", ""]
+        else:
+            lines += ["", *residual_lines(fit.residuals("scaled").to_numpy())]
         lines += ["Random effects:", fit.varcorr.table(variance=True)]
         lines += summary_tail(fit, self.coefficients, self.correlation)
         return "\n".join(lines)

@@ -3,7 +3,7 @@
 # Run from the repository root:  Rscript tools/golden/datasets.R
 suppressMessages(library(lme4))
 out <- "mixbayes/datasets/data"
-sets <- c("sleepstudy", "Dyestuff", "Dyestuff2", "Penicillin", "Pastes", "cbpp", "grouseticks", "InstEval")
+sets <- c("sleepstudy", "Dyestuff", "Dyestuff2", "Penicillin", "Pastes", "cbpp", "grouseticks", "cake", "InstEval")
 esc <- function(s) gsub('"', '\\\\"', s)
 js_str <- function(v) paste0("[", paste0('"', esc(v), '"', collapse = ", "), "]")
 entries <- character(0)

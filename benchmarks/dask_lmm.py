@@ -1,0 +1,145 @@
+"""Out-of-core benchmark (issue 16): ``y ~ x + (1 + x | g) + (1 | h)`` on 50 million rows generated partition by
+partition in Dask workers (10,000 groups g, a crossed factor h), never held in one frame.
+
+    python benchmarks/dask_lmm.py [--rows 50000000] [--rows-per-partition 1000000] [--workers 2]
+                                  [--inmemory 1000000,4000000,10000000] [--memory-budget-gib 6] [--json OUT]
+
+In one run it measures
+
+* the Dask fit on a ``LocalCluster`` of ``--workers`` worker processes (one thread each): the wall time of the
+  two passes (levels, blocks) and of the REML fit on the reduced blocks, and the peak resident memory of every
+  process (client and each worker, ``getrusage``);
+* the in-memory (pandas) fit of the same model, each size in a fresh process, for the ``--inmemory`` sizes in
+  increasing order until one exceeds ``--memory-budget-gib``: time and peak memory.  The largest size within
+  the budget is "the largest size that fits"; the ratio line compares time per million rows.
+
+The partitions are generated from their own seeds, so both fits see the same rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent.parent
+FORMULA = "y ~ x + (1 + x | g) + (1 | h)"
+GROUPS, CROSSED = 10_000, 50
+
+
+def make_partition(i: int, rows: int) -> pd.DataFrame:
+    """Partition ``i``: its own seed; the group effects come from one fixed seed, so they are shared."""
+    eff = np.random.default_rng(2026)
+    b = eff.normal(size=(GROUPS, 2)) * [1.0, 0.3]
+    c = eff.normal(size=CROSSED) * 0.5
+    rng = np.random.default_rng(10_000 + i)
+    g = rng.integers(0, GROUPS, rows).astype(np.int32)
+    h = rng.integers(0, CROSSED, rows).astype(np.int16)
+    x = rng.normal(size=rows)
+    y = 1.0 + 0.5 * x + b[g, 0] + b[g, 1] * x + c[h] + rng.normal(size=rows)
+    return pd.DataFrame({"y": y, "x": x, "g": g, "h": h}, index=pd.RangeIndex(i * rows, (i + 1) * rows))
+
+
+def peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def in_memory(rows: int, per_part: int) -> dict:
+    """The pandas fit at ``rows`` (run in a fresh process by the driver)."""
+    import mixbayes as mb
+
+    t0 = time.perf_counter()
+    parts = [make_partition(i, per_part) for i in range(rows // per_part)]
+    df = pd.concat(parts, ignore_index=True)
+    del parts
+    t1 = time.perf_counter()
+    fit = mb.lmer(FORMULA, df)
+    t2 = time.perf_counter()
+    return {"rows": rows, "generate_s": t1 - t0, "fit_s": t2 - t1, "peak_mib": peak_mib(),
+            "objective": fit.objective_value, "theta": fit.theta.tolist(), "beta": fit.beta.tolist()}
+
+
+def dask_fit(rows: int, per_part: int, workers: int) -> dict:
+    import dask.dataframe as dd
+    from distributed import Client, LocalCluster
+
+    import mixbayes as mb
+
+    nparts = rows // per_part
+    meta = make_partition(0, 0)
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                      memory_limit="4GiB") as cluster, Client(cluster) as client:
+        ddf = dd.from_map(make_partition, range(nparts), rows=per_part, meta=meta, divisions=None)
+        t0 = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = mb.Model(FORMULA, ddf)
+        t1 = time.perf_counter()
+        fit = model.fit()
+        t2 = time.perf_counter()
+        worker_peaks = client.run(peak_mib)
+    return {"rows": model.design.nobs, "partitions": nparts, "passes_s": t1 - t0, "fit_s": t2 - t1,
+            "client_peak_mib": peak_mib(), "worker_peak_mib": sorted(worker_peaks.values()),
+            "objective": fit.objective_value, "theta": fit.theta.tolist(), "beta": fit.beta.tolist(),
+            "se": fit.se.tolist(), "summary": str(fit.summary())}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rows", type=int, default=50_000_000)
+    ap.add_argument("--rows-per-partition", type=int, default=1_000_000)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--inmemory", default="1000000,4000000,10000000")
+    ap.add_argument("--memory-budget-gib", type=float, default=6.0)
+    ap.add_argument("--json", default=None)
+    ap.add_argument("--child-inmemory", type=int, default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    per = args.rows_per_partition
+    if args.child_inmemory is not None:
+        print(json.dumps(in_memory(args.child_inmemory, min(per, args.child_inmemory))))
+        return
+    out = {"dask": dask_fit(args.rows, per, args.workers)}
+    d = out["dask"]
+    print(d["summary"])
+    print(f"\nDask: {d['rows']:,} rows in {d['partitions']} partitions, {args.workers} worker processes x 1 thread")
+    print(f"  two passes (levels, blocks): {d['passes_s']:.1f} s; REML fit on the blocks: {d['fit_s']:.1f} s")
+    print(f"  peak memory: client {d['client_peak_mib']:.0f} MiB, workers "
+          + ", ".join(f"{w:.0f}" for w in d["worker_peak_mib"]) + " MiB", flush=True)
+    out["inmemory"] = []
+    budget = args.memory_budget_gib * 1024
+    for n in sorted(int(v) for v in args.inmemory.split(",")):
+        res = subprocess.run([sys.executable, __file__, "--child-inmemory", str(n), "--rows-per-partition", str(per)],
+                             capture_output=True, text=True, cwd=ROOT)
+        if res.returncode != 0:
+            print(f"in-memory {n:,} rows failed: {res.stderr.strip().splitlines()[-1:]}")
+            break
+        r = json.loads(res.stdout.strip().splitlines()[-1])
+        out["inmemory"].append(r)
+        print(f"in-memory (pandas) {n:,} rows: fit {r['fit_s']:.1f} s (+ {r['generate_s']:.1f} s to build the frame), "
+              f"peak {r['peak_mib']:.0f} MiB", flush=True)
+        if r["peak_mib"] > budget:
+            print(f"  over the {args.memory_budget_gib:g} GiB budget: larger sizes are not tried")
+            break
+    fits = [r for r in out["inmemory"] if r["peak_mib"] <= budget]
+    if fits:
+        r = fits[-1]
+        per_m_dask = (d["passes_s"] + d["fit_s"]) / (d["rows"] / 1e6)
+        per_m_mem = r["fit_s"] / (r["rows"] / 1e6)
+        print(f"largest in-memory size within {args.memory_budget_gib:g} GiB: {r['rows']:,} rows, {r['fit_s']:.1f} s, "
+              f"{r['peak_mib']:.0f} MiB; seconds per million rows: Dask {per_m_dask:.2f}, in-memory {per_m_mem:.2f} "
+              f"(ratio Dask/in-memory {per_m_dask / per_m_mem:.2f}); peak memory in-memory / largest Dask worker "
+              f"{r['peak_mib'] / max(d['worker_peak_mib']):.1f}x")
+    if args.json:
+        Path(args.json).write_text(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,302 @@
+"""What each kind of object writes into a mixbayes file and how it is rebuilt (see :mod:`mixbayes.persistence`).
+
+Nothing heavy is imported here: the Bayesian pieces (xarray for the DataTree) load only when a Bayesian fit is
+saved or loaded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import warnings
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from ..exceptions import FileFormatError, LoadMismatchWarning, MixbayesWarning, NotSupportedError
+from .table import frame_from_csv, frame_to_csv
+
+if TYPE_CHECKING:
+    from ..bayes.priors import PriorSet
+    from ..model import Model
+
+__all__ = ["KINDS", "decode_object", "encode_object"]
+
+KINDS = ("Model", "LmmFit", "GlmmFit", "MapFit", "BayesFit")
+DATA, POSTERIOR, PARAMS = "data.csv", "posterior.nc", "params.npz"
+RTOL, ATOL = 1e-5, 1e-6
+"""How closely a refit must reproduce the saved estimates (np.allclose) before a LoadMismatchWarning."""
+
+
+def jsonable(value: Any, what: str) -> Any:
+    """``value`` as plain JSON types (numbers, strings, lists, dicts), or a NotSupportedError naming ``what``."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, (np.generic, np.ndarray)):
+        return jsonable(value.tolist(), what)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v, what) for v in value]
+    if isinstance(value, dict):
+        if not all(isinstance(k, str) for k in value):
+            raise NotSupportedError(f"{what} cannot be saved: its keys must be strings")
+        return {k: jsonable(v, what) for k, v in value.items()}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return jsonable({f.name: getattr(value, f.name) for f in dataclasses.fields(value)}, what)
+    raise NotSupportedError(f"{what} cannot be saved: {type(value).__name__} values are not numbers, strings, "
+                            "lists or dicts")
+
+
+# ---- the model -----------------------------------------------------------------------------------------------------
+
+def _argument(value: Any, what: str) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return {"column": value}
+    return {"values": jsonable(np.asarray(value, dtype=float), what)}
+
+
+def _model_part(model: Model) -> dict[str, Any]:
+    fam = model.family
+    return {"formula": model.formula.text, "family": fam.name, "link": fam.link.name, "family_theta": fam.theta,
+            "weights": _argument(model._weights_arg, "weights"), "offset": _argument(model._offset_arg, "offset"),
+            "functions": sorted(getattr(model, "functions", {}))}  # names only: the file holds no code
+
+
+def _decode_argument(spec: Any) -> Any:
+    if spec is None:
+        return None
+    if isinstance(spec, dict) and isinstance(spec.get("column"), str):
+        return spec["column"]
+    if isinstance(spec, dict) and isinstance(spec.get("values"), list):
+        return np.asarray(spec["values"], dtype=float)
+    raise FileFormatError(f"a weights or offset entry of the manifest is invalid: {spec!r}")
+
+
+def _decode_model(part: dict[str, Any], data: pd.DataFrame, functions: Any) -> Model:
+    from ..families import get_family
+    from ..model import Model
+
+    needed = part.get("functions") or []
+    missing = [n for n in needed if n not in (functions or {})]
+    if missing:
+        raise NotSupportedError(
+            f"the saved formula calls your own function{'s' if len(missing) > 1 else ''} "
+            f"{', '.join(map(repr, missing))}, which a mixbayes file does not hold (it holds no code); pass "
+            f"them again: mb.load(path, functions={{{missing[0]!r}: ...}})")
+    extra = {"functions": functions} if functions else {}
+
+    try:
+        family = get_family(part["family"], part["link"])
+        if part.get("family_theta") is not None:
+            family = family.with_theta(float(part["family_theta"]))
+        formula, weights, offset = part["formula"], _decode_argument(part.get("weights")), \
+            _decode_argument(part.get("offset"))
+    except (KeyError, TypeError) as exc:
+        raise FileFormatError(f"the model entry of the manifest is incomplete: {exc}") from None
+    if not isinstance(formula, str):
+        raise FileFormatError("the model entry of the manifest has no formula text")
+    with warnings.catch_warnings():  # shown when the model was first built
+        warnings.simplefilter("ignore", MixbayesWarning)
+        return Model(formula, data, family=family, weights=weights, offset=offset, **extra)
+
+
+# ---- priors --------------------------------------------------------------------------------------------------------
+
+def _priors_part(priors: PriorSet) -> list[dict[str, Any]]:
+    return [{"name": e.name, "distribution": e.prior.distribution, "params": jsonable(e.prior.params, "a prior"),
+             "kind": e.kind, "rationale": e.rationale} for e in priors.entries]
+
+
+def _decode_priors(saved: Any, model: Model) -> PriorSet:
+    """The model's default priors with the saved ones put back (checked to give exactly the saved set)."""
+    from ..bayes.priors import Prior, default_priors
+
+    try:
+        entries = [(e["name"], Prior(e["distribution"], **e["params"]), e.get("rationale")) for e in saved]
+    except (KeyError, TypeError) as exc:
+        raise FileFormatError(f"the priors of the manifest are invalid: {exc}") from None
+    base = default_priors(model.design)
+    overrides = {n: p for n, p, why in entries if why == "user" or n not in base or base[n] != p}
+    priors = base.with_overrides(overrides)
+    if priors.key() != tuple((n, p.key()) for n, p, _ in entries):
+        raise FileFormatError("the saved priors do not name the model's parameters")
+    return priors
+
+
+# ---- likelihood and MAP fits ---------------------------------------------------------------------------------------
+
+def _likelihood_part(fit: Any, kind: str) -> dict[str, Any]:
+    est: dict[str, Any] = {"theta": fit.theta, "beta": fit.beta}
+    if kind == "LmmFit":
+        if not np.array_equal(fit.y, fit.design.y):
+            raise NotSupportedError("a fit to a new response (fit.refit) cannot be saved; save the original fit")
+        part = {"method": "reml" if fit.reml else "ml", "control": jsonable(fit.control, "control")}
+        est.update(sigma=fit.sigma, objective=fit.objective_value)
+    elif kind == "GlmmFit":
+        part = {"method": "nagq0" if fit.nAGQ == 0 else "laplace", "nAGQ": int(fit.nAGQ),
+                "control": jsonable(fit.control, "control")}
+        est.update(objective=fit.objective_value, dispersion=fit.dispersion)
+    else:
+        part = {"method": "map", "priors": _priors_part(fit.priors)}
+        est.update(log_posterior=fit.log_posterior, sigma=fit.sigma, dispersion=fit.dispersion)
+    part["estimates"] = jsonable(est, "the estimates")
+    return part
+
+
+def _refit(kind: str, model: Model, part: dict[str, Any]) -> Any:
+    with warnings.catch_warnings():  # the fit's warnings were shown when it was made; fit.diagnose() keeps them
+        warnings.simplefilter("ignore", MixbayesWarning)
+        if kind == "MapFit":
+            from ..bayes.map import fit_map
+
+            priors = _decode_priors(part.get("priors", []), model)
+            overrides = {e.name: e.prior for e in priors.entries if e.rationale == "user"}
+            return fit_map(model, priors=overrides, emit_warnings=False)
+        method = part.get("method")
+        allowed = ("reml", "ml") if kind == "LmmFit" else ("laplace", "nagq0")
+        if method not in allowed:
+            raise FileFormatError(f"the manifest names an unknown fitting method {method!r} for a {kind}")
+        extra = {"nAGQ": int(part.get("nAGQ", 1))} if kind == "GlmmFit" else {}
+        fit = model.fit(method=method, control=part.get("control"), emit_warnings=False, **extra)
+    if type(fit).__name__ != kind:
+        raise FileFormatError(f"the file says {kind}, but its model fits as a {type(fit).__name__}")
+    return fit
+
+
+def _verify(fit: Any, saved: dict[str, Any], version: str) -> None:
+    """Warn when the refit does not reproduce the saved estimates."""
+    off = []
+    for name, value in saved.items():
+        now = getattr(fit, "objective_value" if name == "objective" else name)
+        if value is None and now is None:
+            continue
+        a, b = np.asarray(now, dtype=float), np.asarray(value, dtype=float)
+        if value is None or now is None or a.shape != b.shape or not np.allclose(a, b, rtol=RTOL, atol=ATOL):
+            off.append(name)
+    if off:
+        from .. import __version__
+
+        warnings.warn(
+            f"the refitted {', '.join(off)} differ from the estimates saved in the file (written by mixbayes "
+            f"{version}; this is {__version__}). The loaded fit is the refit. Remedy: load the file with mixbayes "
+            f"{version} to get the saved fit", LoadMismatchWarning, stacklevel=4)
+
+
+# ---- Bayesian fits -------------------------------------------------------------------------------------------------
+
+def _bayes_part(fit: Any) -> tuple[dict[str, Any], dict[str, bytes]]:
+    p = fit.params
+    arrays: dict[str, np.ndarray] = {"beta": p.beta, "beta_c": p.beta_c}
+    if p.sigma is not None:
+        arrays["sigma"] = p.sigma
+    if p.dispersion is not None:
+        arrays["dispersion"] = p.dispersion
+    for k in range(len(p.sd)):
+        arrays.update({f"sd_{k}": p.sd[k], f"cor_chol_{k}": p.cor_chol[k], f"b_{k}": p.b[k]})
+    npz = io.BytesIO()
+    np.savez(npz, **{k: np.asarray(v, dtype=float) for k, v in arrays.items()})
+    nc = io.BytesIO()
+    fit.idata.to_netcdf(nc, engine="h5netcdf")
+    rep = fit.diagnose()
+    diagnostics = {f.name: getattr(rep, f.name) for f in dataclasses.fields(rep) if f.name != "table"}
+    table = rep.table
+    diagnostics["table"] = {"index": list(table.index), "columns": list(table.columns), "data": table.to_numpy()}
+    part = {"method": "bayes", "priors": _priors_part(fit.priors),
+            "sampler_info": jsonable(fit.sampler_info, "sampler_info"),
+            "log_likelihood_unit": fit.log_likelihood_unit, "n_terms": len(p.sd),
+            "diagnostics": jsonable(diagnostics, "the diagnostics")}
+    return part, {POSTERIOR: nc.getvalue(), PARAMS: npz.getvalue()}
+
+
+def _decode_bayes(model: Model, part: dict[str, Any], archive: Any) -> Any:
+    import xarray as xr
+
+    from ..bayes.diagnostics import DiagnosticReport
+    from ..bayes.posterior import ParameterDraws
+    from ..bayes.results import BayesFit, SamplerInfo
+
+    priors = _decode_priors(part.get("priors", []), model)
+    try:
+        with np.load(io.BytesIO(archive.read(PARAMS)), allow_pickle=False) as npz:
+            arrays = {k: np.asarray(npz[k], dtype=float) for k in npz.files}
+        n_terms = int(part["n_terms"])
+        params = ParameterDraws(arrays["beta"], arrays["beta_c"], arrays.get("sigma"), arrays.get("dispersion"),
+                                [arrays[f"sd_{k}"] for k in range(n_terms)],
+                                [arrays[f"cor_chol_{k}"] for k in range(n_terms)],
+                                [arrays[f"b_{k}"] for k in range(n_terms)])
+        info = SamplerInfo(**part["sampler_info"])
+        diag = dict(part["diagnostics"])
+        tab = diag.pop("table")
+        diag["problems"] = [tuple(p) for p in diag["problems"]]
+        diag["ebfmi"] = np.asarray(diag["ebfmi"], dtype=float)
+        report = DiagnosticReport(**diag, table=pd.DataFrame(tab["data"], index=tab["index"],
+                                                             columns=tab["columns"]).astype(float))
+    except (KeyError, TypeError, ValueError, OSError) as exc:
+        raise FileFormatError(f"the draws of the Bayesian fit cannot be read: {exc}") from None
+    design = model.design
+    if params.beta.ndim != 3 or params.beta.shape[2] != design.n_fixef or n_terms != len(design.terms) or any(
+            b.shape[2:] != (t.n_levels, t.q) for b, t in zip(params.b, design.terms, strict=True)):
+        raise FileFormatError("the saved draws do not match the model's fixed and random effects")
+    try:
+        idata = xr.open_datatree(io.BytesIO(archive.read(POSTERIOR)), engine="h5netcdf").load()
+    except (OSError, ValueError, TypeError) as exc:
+        raise FileFormatError(f"the DataTree of the Bayesian fit ({POSTERIOR}) cannot be read: {exc}") from None
+    return BayesFit(model, None, params, idata, info, report, str(part.get("log_likelihood_unit", "observation")),
+                    priors=priors)
+
+
+# ---- dispatch ------------------------------------------------------------------------------------------------------
+
+def _kind(obj: Any) -> str:
+    from ..bayes.map import MapFit
+    from ..model import Model
+    from ..results.glmm import GlmmFit
+    from ..results.lmm import LmmFit
+
+    for cls, name in ((Model, "Model"), (LmmFit, "LmmFit"), (GlmmFit, "GlmmFit"), (MapFit, "MapFit")):
+        if type(obj) is cls:
+            return name
+    if type(obj).__name__ == "BayesFit" and type(obj).__module__ == "mixbayes.bayes.results":
+        return "BayesFit"
+    raise NotSupportedError(f"a {type(obj).__name__} cannot be saved; save a Model, LmmFit, GlmmFit, MapFit or "
+                            "BayesFit (or pickle other objects)")
+
+
+def encode_object(obj: Any) -> tuple[dict[str, Any], dict[str, bytes | str]]:
+    """(manifest entries, archive members) of a model or fit."""
+    kind = _kind(obj)
+    model = obj if kind == "Model" else obj.model
+    text, schema = frame_to_csv(model.data)
+    manifest: dict[str, Any] = {"kind": kind, "model": _model_part(model), "data": {"file": DATA, **schema}}
+    members: dict[str, bytes | str] = {DATA: text}
+    if kind == "BayesFit":
+        manifest["fit"], extra = _bayes_part(obj)
+        members.update(extra)
+    elif kind != "Model":
+        manifest["fit"] = _likelihood_part(obj, kind)
+    return manifest, members
+
+
+def decode_object(manifest: dict[str, Any], archive: Any, functions: Any = None) -> Any:
+    """The model or fit of a checked manifest (see :func:`mixbayes.persistence.load`)."""
+    kind = manifest["kind"]
+    try:
+        schema, model_part = manifest["data"], manifest["model"]
+        part = manifest["fit"] if kind != "Model" else {}
+    except KeyError as exc:
+        raise FileFormatError(f"the manifest has no {exc} entry") from None
+    data = frame_from_csv(archive.text(DATA), schema)
+    model = _decode_model(model_part, data, functions)
+    if kind == "Model":
+        return model
+    if kind == "BayesFit":
+        return _decode_bayes(model, part, archive)
+    fit = _refit(kind, model, part)
+    _verify(fit, part.get("estimates", {}), str(manifest.get("mixbayes_version", "?")))
+    return fit
