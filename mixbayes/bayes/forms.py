@@ -21,13 +21,17 @@ schur           C0 + 2 (nnz + n p) + 4 J Q1^3 + U + D Q2^3 + 2 Q2^2 q2_max
                 U = min(2 Q2^2 K Q1, 8 E): the Schur update as a matrix product over the K distinct level
                 blocks of Z2'WZ1 or as a scatter of its E non-zero products)
 dense           C0 + 2 (nnz + n p) + D q^3 + 2 q^2 q_max
-noncentred      F (C0 + 4 nnz + 2 n p)
+noncentred      F (C0 + G nnz + 2 n p)
 ==============  ============================================================================================
 
 D (:data:`CHOLESKY_GRADIENT`) is the cost of a dense Cholesky factor *with its gradient*: n^3/3 for the factor
 and two n x n triangular solves (n^3 each) in its reverse-mode derivative, about 2.3 n^3, rounded up to 3 for the
 copies around the LAPACK calls (measured: benchmarks/form_gradients.py, figures in docs/bayes.md).
-C0 (:data:`GRADIENT_OVERHEAD`) is the fixed cost of one evaluation (dispatch, the NUTS step's own work).  The
+C0 (:data:`GRADIENT_OVERHEAD`) is the fixed cost of one evaluation (dispatch, the NUTS step's own work, the many
+small kernels of a compiled gradient: about 0.15 ms on the XLA CPU backend, where matrix products and
+factorisations run near 4e9 flop equivalents per second).  G (:data:`GATHER_COST`) is the cost per non-zero of Z
+of the non-centred model's gather of effects and scatter-add of their gradient (about 7 ns).  C0 and G were
+fitted to the measured gradients of benchmarks/form_gradients.py (docs/bayes.md).  The
 non-centred cost is multiplied by F (:data:`NONCENTRED_FACTOR`): its sampled dimension is larger by the number of
 random effects and its posterior has the funnel between SDs and effects, so it takes more gradient evaluations
 per draw (deeper trees) and yields fewer effective draws per draw (a rough constant: see docs/bayes.md).
@@ -45,11 +49,13 @@ import numpy as np
 from ..design.matrices import ModelMatrices
 from .marginal import BLOCK_MAX_Q
 
-__all__ = ["CHOLESKY_GRADIENT", "DENSE_LIMIT", "FORMS", "GRADIENT_OVERHEAD", "NONCENTRED_FACTOR", "FormChoice", "choose_form",
+__all__ = ["CHOLESKY_GRADIENT", "DENSE_LIMIT", "FORMS", "GATHER_COST", "GRADIENT_OVERHEAD", "NONCENTRED_FACTOR",
+           "FormChoice", "choose_form",
            "form_costs", "marginal_form"]
 
 FORMS = ("block", "schur", "dense", "noncentred")
-GRADIENT_OVERHEAD = 2.0e4
+GRADIENT_OVERHEAD = 6.0e5
+GATHER_COST = 30.0
 NONCENTRED_FACTOR = 30.0
 DENSE_LIMIT = 4000
 CHOLESKY_GRADIENT = 3.0
@@ -87,7 +93,7 @@ def form_costs(design: ModelMatrices) -> tuple[dict[str, float], str | None]:
     qmax = max((t.q for t in terms), default=0)
     inf = float("inf")
     costs = {f: inf for f in FORMS}
-    costs["noncentred"] = NONCENTRED_FACTOR * (GRADIENT_OVERHEAD + 4.0 * nnz + 2.0 * n * p)
+    costs["noncentred"] = NONCENTRED_FACTOR * (GRADIENT_OVERHEAD + GATHER_COST * nnz + 2.0 * n * p)
     group = None
     if not marginalisable(design):
         return costs, None
