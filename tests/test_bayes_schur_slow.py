@@ -15,11 +15,13 @@ pytestmark = pytest.mark.slow
 
 
 def test_maximal_crossed_design_against_noncentred() -> None:
-    """48 subjects x 32 items, (1 + A*B | subj) + (1 + A*B | item), default settings: the automatic form is the
-    blocked-Schur one, with no divergences, min bulk ESS >= 1000, at least 3 times the non-centred sampler's min
-    bulk ESS per second of sampling, and posterior means within Monte Carlo error of the non-centred run."""
+    """48 subjects x 32 items, (1 + A*B | subj) + (1 + A*B | item), default settings, the blocked-Schur form
+    (forced: the automatic choice samples this design non-centred, see docs/bayes.md): no divergences, min bulk
+    ESS >= 1000, at least 3 times the non-centred sampler's min bulk ESS per second of sampling (issue 15's
+    acceptance; not met when last measured: 3.9/s vs 6.3/s), and posterior means within Monte Carlo error of the
+    non-centred run."""
     m = mb.Model("y ~ A * B + (1 + A * B | subj) + (1 + A * B | item)", crossed_design())
-    fit = m.sample(random_seed=1, progressbar=False, emit_warnings=False)
+    fit = m.sample(random_seed=1, progressbar=False, emit_warnings=False, marginalize="schur")
     nc = m.sample(random_seed=2, progressbar=False, emit_warnings=False, marginalize=False)
     assert fit.sampler_info.parameterisation == "schur"
     assert "blocked factor" in str(fit.summary())
