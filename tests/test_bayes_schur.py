@@ -140,7 +140,7 @@ def test_automatic_form_choice() -> None:
     crossed = mb.Model("y ~ A * B + (1 + A * B | subj) + (1 + A * B | item)", crossed_design())
     assert choose_form(sleep.design).form == "block"
     choice = choose_form(crossed.design)
-    # measured (docs/bayes.md): one blocked-Schur gradient costs ~7 non-centred ones, the ESS per draw gains ~4x
+    # measured (docs/bayes.md): one blocked-Schur gradient costs 4-7 non-centred ones, the ESS per draw gains ~4x
     assert choice.form == "noncentred"
     assert choice.costs["schur"] < choice.costs["dense"] < float("inf")
     assert choose_form(crossed.design, "schur").block_group == "subj"

@@ -37,7 +37,7 @@ random effects and its posterior has the funnel between SDs and effects, so it t
 per draw (deeper trees) and yields fewer effective draws per draw.  F = 4 is measured on the maximal crossed
 design (48 x 32, 320 effects): the non-centred run had 4.0 times fewer min bulk ESS per draw (503 vs 2023 of 4000)
 and about as many gradients per iteration as the blocked-Schur run (docs/bayes.md).  With it the automatic choice
-samples that design non-centred: one blocked-Schur gradient costs about 7 non-centred ones there.
+samples that design non-centred: one blocked-Schur gradient costs 4-7 non-centred ones there.
 
 Marginal forms need a Gaussian model with the identity link.  The dense Schur complement and the dense form
 are limited to :data:`DENSE_LIMIT` effects (memory of the q x q matrix and its Cholesky factor).
