@@ -159,7 +159,7 @@ class Model:
     def sample(self, draws: int = 1000, tune: int = 1000, chains: int = 4, sampler: str = "blackjax",
                target_accept: float = 0.8, random_seed: int | None = None, priors: Mapping[str, Any] | None = None,
                progressbar: bool = True, posterior_predictive: bool = False, max_treedepth: int = 10,
-               marginalize: bool | None = None, cores: int | None = None,
+               marginalize: bool | str | None = None, cores: int | None = None,
                sampler_kwargs: dict[str, Any] | None = None, emit_warnings: bool = True) -> Any:
         """Sample the posterior with NUTS; returns a :class:`~mixbayes.bayes.results.BayesFit`.
 
@@ -176,7 +176,9 @@ class Model:
         progressbar : phase messages on stderr (and the external samplers' own progress bars).
         posterior_predictive : add a ``posterior_predictive`` group to ``fit.idata``.
         max_treedepth : the largest number of trajectory doublings.
-        marginalize : integrate the Gaussian random effects out (None: whenever possible; see docs/bayes.md).
+        marginalize : how the random effects are handled: None (the form with the lowest estimated cost per
+            gradient), True (the cheapest form that integrates them out), False (non-centred), or a form's name:
+            ``"block"``, ``"schur"``, ``"dense"``, ``"noncentred"`` (see docs/bayes.md).
         cores : processes for the nutpie and PyMC samplers (default: one per chain, at most the CPUs).
         sampler_kwargs : sampler options: ``dense_mass=True`` for blackjax (adapt a dense mass matrix),
             ``backend="jax"`` for nutpie, ``nuts={...}`` for PyMC and numpyro.

@@ -191,16 +191,34 @@ def test_prior_override_changes_the_posterior(dyestuff: mb.Model) -> None:
         dyestuff.sample(priors={"sd_Bacth": tight}, **SMALL)
 
 
-def test_dense_marginal_for_crossed_factors() -> None:
+@pytest.mark.parametrize("form", ["schur", "dense"])
+def test_marginal_forms_for_crossed_factors(form: str) -> None:
+    """The automatic choice (blocked-Schur) and the forced dense form."""
     m = mb.Model("diameter ~ 1 + (1 | plate) + (1 | sample)", dataset("Penicillin"))
-    fit = m.sample(random_seed=4, **SMALL)
-    assert fit.sampler_info.parameterisation == "dense"
+    fit = m.sample(random_seed=4, marginalize=None if form == "schur" else form, **SMALL)
+    assert fit.sampler_info.parameterisation == form
+    assert f"Parameterisation: {form}" in str(fit.summary())
     assert fit.diagnose().divergences == 0
     assert fit.log_likelihood_unit == "observation"
     reml = m.fit()
     vc, ref = fit.varcorr.as_frame(), reml.varcorr.as_frame()
     assert (vc["2.5%"] < ref["sdcor"]).all() and (ref["sdcor"] < vc["97.5%"]).all()
     assert abs(fit.fixef.iloc[0] - reml.fixef.iloc[0]) < 0.5 * fit.se.iloc[0]
+
+
+@pytest.mark.parametrize("sampler", ["nutpie", "pymc"])
+def test_other_samplers_use_the_schur_form(sampler: str) -> None:
+    """nutpie (Numba) and PyMC (C) compile the same blocked-Schur graph as blackjax (JAX)."""
+    m = mb.Model("diameter ~ 1 + (1 | plate) + (1 | sample)", dataset("Penicillin"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = m.sample(sampler=sampler, draws=200, tune=300, chains=2, random_seed=3, progressbar=False,
+                       emit_warnings=False)
+    assert fit.sampler_info.parameterisation == "schur"
+    reml = m.fit()
+    vc, ref = fit.varcorr.as_frame(), reml.varcorr.as_frame()
+    assert (vc["2.5%"] < ref["sdcor"]).all() and (ref["sdcor"] < vc["97.5%"]).all()
+    assert fit.idata["posterior"]["r_plate"].shape == (2, 200, 24, 1)
 
 
 @pytest.mark.parametrize("sampler", ["nutpie", "pymc", "numpyro"])

@@ -28,8 +28,9 @@ import numpy as np
 
 from ..design.matrices import ModelMatrices
 from ..exceptions import FamilyError
-from .marginal import BlockMarginal, DenseMarginal, marginal_form
+from .marginal import BlockMarginal, DenseMarginal
 from .priors import Prior, PriorError, PriorSet, intercept_index, sd_entry_names, term_labels
+from .schur import SchurMarginal
 
 __all__ = ["BuiltModel", "TermSpec", "VectorParam", "build_model", "choose_mode"]
 
@@ -77,7 +78,8 @@ class BuiltModel:
     Attributes
     ----------
     pm_model : the ``pymc.Model``.
-    mode : ``"block"``, ``"dense"`` (Gaussian random effects integrated out) or ``"noncentred"``.
+    mode : ``"block"``, ``"schur"``, ``"dense"`` (Gaussian random effects integrated out) or ``"noncentred"``
+        (:mod:`mixbayes.bayes.forms`).
     fixef : the centred coefficients; ``x_means`` the column means subtracted (0 for the intercept), ``icpt`` the
         intercept's position (None without one).
     sigma, dispersion : variable names, or None.
@@ -85,10 +87,12 @@ class BuiltModel:
     rows : boolean mask of the observations in the likelihood (zero-weight rows are left out).
     observed : the observed values (the response, or binomial successes) of those rows.
     data_name : name of the ``pm.Data`` container holding them (swapped by simulation-based calibration).
-    marginal : the :class:`~mixbayes.bayes.marginal.BlockMarginal` / ``DenseMarginal`` helper, or None.
+    marginal : the :class:`~mixbayes.bayes.marginal.BlockMarginal` / ``DenseMarginal`` /
+        :class:`~mixbayes.bayes.schur.SchurMarginal` helper, or None.
     free_names : the free variables (constrained), in the model's order.
     priors : the :class:`~mixbayes.bayes.priors.PriorSet` used.
     likelihood_weights : prior weights applied as powers of the likelihood (non-Gaussian families), or None.
+    form_costs : the estimated cost per gradient of each form (:func:`mixbayes.bayes.forms.form_costs`).
     """
 
     pm_model: Any
@@ -102,28 +106,21 @@ class BuiltModel:
     rows: np.ndarray
     observed: np.ndarray
     data_name: str
-    marginal: BlockMarginal | DenseMarginal | None
+    marginal: BlockMarginal | DenseMarginal | SchurMarginal | None
     free_names: list[str]
     priors: PriorSet
     likelihood_weights: np.ndarray | None = None
     start: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     cache: dict[Any, Any] = field(default_factory=dict, repr=False)
+    form_costs: dict[str, float] = field(default_factory=dict)
 
 
-def choose_mode(design: ModelMatrices, marginalize: bool | None) -> str:
-    """The parameterisation: marginal (``block``/``dense``) when possible unless ``marginalize`` is False."""
-    form = marginal_form(design)
-    if marginalize is False or form is None:
-        if marginalize is True and form is None:
-            from ..exceptions import NotSupportedError
+def choose_mode(design: ModelMatrices, marginalize: bool | str | None) -> str:
+    """The parameterisation (:func:`mixbayes.bayes.forms.choose_form`): the cheapest form per gradient unless
+    ``marginalize`` forces one (False: non-centred; True: the cheapest marginal form; or a form's name)."""
+    from .forms import choose_form
 
-            fam = design.family
-            why = ("only Gaussian models with the identity link can be marginalised"
-                   if fam.name != "gaussian" or fam.link.name != "identity" else
-                   f"{design.n_random} random effects exceed the dense form's limit")
-            raise NotSupportedError(f"marginalize=True: {why}")
-        return "noncentred"
-    return form
+    return choose_form(design, marginalize).form
 
 
 def _scalar_params(prior: Prior, name: str) -> dict[str, float]:
@@ -273,9 +270,13 @@ def build_model(design: ModelMatrices, priors: PriorSet, mode: str) -> BuiltMode
             z_name = f"z__{label}" if mode == "noncentred" else None
             term_specs.append(TermSpec(k, label, t.group, t.columns, t.levels, sd_param, cor_name, z_name))
 
-        marginal: BlockMarginal | DenseMarginal | None = None
+        marginal: BlockMarginal | DenseMarginal | SchurMarginal | None = None
         lik_weights = None
-        if mode in ("block", "dense"):
+        if mode == "schur":
+            marginal = SchurMarginal(design, rows, Xc)
+            T = [L / sigma for L in chols]
+            pm.Potential("marginal_loglik", marginal.graph(data - offset, beta_c if X.shape[1] else None, sigma, T))
+        elif mode in ("block", "dense"):
             marginal = BlockMarginal(design, rows) if mode == "block" else DenseMarginal(design, rows)
             T = [L / sigma for L in chols]
             ll = marginal.graph(data - eta, sigma, T)

@@ -74,7 +74,7 @@ def _scalars(params: Any, design: Any) -> dict[str, np.ndarray]:
 
 def sbc(model: Model, replications: int = 100, draws: int = 500, tune: int = 500, chains: int = 4,
         n_ranks: int = 100, bins: int = 10, random_seed: int = 0, priors: Mapping[str, Prior] | None = None,
-        target_accept: float = 0.8) -> SBCResult:
+        target_accept: float = 0.8, marginalize: bool | str | None = None) -> SBCResult:
     """Simulation-based calibration of ``model`` under its priors (defaults, or overridden by ``priors``).
 
     Parameters
@@ -84,6 +84,7 @@ def sbc(model: Model, replications: int = 100, draws: int = 500, tune: int = 500
     n_ranks : number of possible ranks: n_ranks - 1 evenly thinned posterior draws are kept per replication, so
         ranks run over 0..n_ranks - 1; must be a multiple of ``bins``.
     bins : bins of the chi-square uniformity test.
+    marginalize : the form to sample (as :meth:`mixbayes.Model.sample`; None: the automatic choice).
     """
     import pymc as pm
 
@@ -95,7 +96,7 @@ def sbc(model: Model, replications: int = 100, draws: int = 500, tune: int = 500
         raise ArgumentError(f"n_ranks must be a multiple of bins (n_ranks={n_ranks}, bins={bins})")
     configure_jax(chains)
     design = model.design
-    built = built_model(model, model_priors(model, priors))
+    built = built_model(model, model_priors(model, priors), marginalize)
     names = [n for n in built.free_names if not n.startswith("z__")]
     values = pm.draw([built.pm_model[n] for n in names], draws=replications, random_seed=random_seed,
                      mode="FAST_COMPILE")

@@ -150,8 +150,8 @@ def diagnose(params: dict[str, tuple[np.ndarray, list[str] | None]], stats: dict
              max_treedepth: int, mode: str, table: pd.DataFrame | None = None) -> DiagnosticReport:
     """Run every check on the parameters' draws and the sampler statistics.
 
-    ``mode`` is the parameterisation (``block``/``dense``: random effects integrated out; ``noncentred``), used to
-    choose the remedies.
+    ``mode`` is the parameterisation (``block``/``schur``/``dense``: random effects integrated out;
+    ``noncentred``), used to choose the remedies.
     """
     table = parameter_table(params) if table is None else table
     chains = next(iter(params.values()))[0].shape[0]
@@ -160,7 +160,7 @@ def diagnose(params: dict[str, tuple[np.ndarray, list[str] | None]], stats: dict
     problems: list[tuple[str, str, str, str]] = []
     reparam = ("the random effects are already integrated out; simplify the random-effects structure (drop a "
                "slope, or make the term uncorrelated with ||) or use more informative priors on the SDs"
-               if mode in ("block", "dense") else
+               if mode in ("block", "schur", "dense") else
                "the random effects are already non-centred; simplify the random-effects structure (drop a slope, "
                "or make the term uncorrelated with ||) or use more informative priors on the SDs")
     if n_div:

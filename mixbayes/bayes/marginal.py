@@ -12,7 +12,8 @@ the matrix determinant lemma and Woodbury's identity give
 and the conditional of the spherical effects u (b = Lambda u) is N(A^-1 c, sigma^2 A^-1), drawn as
 u = L^-T (w + sigma eps).
 
-Two forms:
+Two forms here (the third, through the blocked factor, is in :mod:`mixbayes.bayes.schur`; the choice between them
+is made in :mod:`mixbayes.bayes.forms`):
 
 * :class:`BlockMarginal` - every term shares one grouping factor: A is block-diagonal with one Q x Q block per
   level (Q = total columns, at most :data:`BLOCK_MAX_Q`); the Cholesky factors are unrolled into elementwise
@@ -34,33 +35,16 @@ import numpy as np
 
 from ..design.matrices import ModelMatrices
 
-__all__ = ["BLOCK_MAX_Q", "DENSE_MAX_Q", "BlockMarginal", "DenseMarginal", "marginal_form"]
+__all__ = ["BLOCK_MAX_Q", "DENSE_MAX_Q", "BlockMarginal", "DenseMarginal"]
 
 BLOCK_MAX_Q = 6
 """Largest number of random-effect columns per level for the unrolled block form."""
 
 DENSE_MAX_Q = 200
-"""Largest total number of random effects for the dense form: its q x q Cholesky costs q^3/3 flops at every
-gradient evaluation (about 3e6 at q = 200, a fraction of a millisecond); beyond that the sampler's thousands of
-gradient evaluations make the non-centred parameterisation cheaper."""
+"""Former size limit of the dense form, kept for callers; the choice is now made by estimated cost
+(:mod:`mixbayes.bayes.forms`)."""
 
 LOG_2PI = float(np.log(2.0 * np.pi))
-
-
-def marginal_form(design: ModelMatrices) -> str | None:
-    """``"block"``, ``"dense"`` or None (random effects sampled, non-centred) for a design.
-
-    Only Gaussian models with the identity link can be marginalised.
-    """
-    fam = design.family
-    if fam.name != "gaussian" or fam.link.name != "identity" or not design.terms:
-        return None
-    groups = {t.group for t in design.terms}
-    if len(groups) == 1 and sum(t.q for t in design.terms) <= BLOCK_MAX_Q:
-        return "block"
-    if design.n_random <= DENSE_MAX_Q:
-        return "dense"
-    return None
 
 
 # ---- unrolled small-matrix algebra on lists of arrays (NumPy or PyTensor) -------------------------------------

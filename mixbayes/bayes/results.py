@@ -81,8 +81,11 @@ class SamplerInfo:
 
     timings : seconds per phase: ``build`` (PyMC model), ``compile`` (0 when the compiled sampler was reused),
         ``sample``, ``postprocess`` and ``total``.
-    parameterisation : ``block``/``dense`` (random effects integrated out, drawn afterwards from their exact
-        conditional) or ``noncentred``.
+    parameterisation : ``block``/``schur``/``dense`` (random effects integrated out, drawn afterwards from their
+        exact conditional) or ``noncentred``; chosen by estimated cost per gradient (:mod:`mixbayes.bayes.forms`)
+        unless ``marginalize=`` forced it.
+    form_costs : the estimated cost per gradient evaluation (flop equivalents) of each form; inf where a form
+        does not apply.
     """
 
     sampler: str
@@ -95,13 +98,22 @@ class SamplerInfo:
     parameterisation: str
     reused: bool
     timings: dict[str, float] = field(default_factory=dict)
+    form_costs: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def parameterisation_text(self) -> str:
+        """The parameterisation in words, with the estimated costs per gradient of the forms that apply."""
+        how = {"block": "random effects integrated out (one grouping factor, block-diagonal)",
+               "schur": "random effects integrated out through the blocked factor (block + dense Schur complement)",
+               "dense": "random effects integrated out (dense factor)", "noncentred": "non-centred random effects"}
+        text = how.get(self.parameterisation, self.parameterisation)
+        costs = [f"{k} {v:.3g}" for k, v in self.form_costs.items() if np.isfinite(v)]
+        return text + (f" [estimated cost per gradient: {', '.join(costs)}]" if costs else "")
 
     def __str__(self) -> str:
         t = ", ".join(f"{k} {v:.2f} s" for k, v in self.timings.items())
-        how = {"block": "random effects integrated out (one grouping factor)",
-               "dense": "random effects integrated out (dense)", "noncentred": "non-centred random effects"}
         return (f"NUTS ({self.sampler}), {self.chains} chains x {self.draws} draws after {self.tune} warm-up steps, "
-                f"target_accept {self.target_accept}, seed {self.seed}; {how.get(self.parameterisation, '')}; "
+                f"target_accept {self.target_accept}, seed {self.seed}; {self.parameterisation_text}; "
                 f"{'compiled sampler reused; ' if self.reused else ''}{t}")
 
 
@@ -538,7 +550,8 @@ class BayesSummary:
         fam = fit.design.family
         lines = [self.title, f" Family: {fam.name}  ( {fam.link.name} )", f"Formula: {fit.formula}",
                  f"Draws: {info.chains} chains x {info.draws} (after {info.tune} warm-up), seed {info.seed}; "
-                 f"{sum(v for k, v in info.timings.items() if k != 'total'):.1f} s", "",
+                 f"{sum(v for k, v in info.timings.items() if k != 'total'):.1f} s",
+                 f"Parameterisation: {info.parameterisation} - {info.parameterisation_text}", "",
                  f"Random effects (posterior of SDs and correlations, {100 * self.prob:g}% intervals):",
                  fit.varcorr.table(self.prob),
                  f"Number of obs: {fit.nobs}, groups:  " + ", ".join(f"{g}, {n}" for g, n in fit.ngroups.items()),

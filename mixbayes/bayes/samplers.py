@@ -29,7 +29,8 @@ import numpy as np
 
 from .builder import BuiltModel
 
-__all__ = ["SAMPLERS", "BlackjaxSampler", "RawSamples", "blackjax_sampler", "configure_jax", "run_sampler"]
+__all__ = ["SAMPLERS", "BlackjaxSampler", "RawSamples", "blackjax_sampler", "configure_jax", "run_sampler",
+           "single_blas_thread"]
 
 SAMPLERS = ("blackjax", "nutpie", "pymc", "numpyro")
 
@@ -46,6 +47,21 @@ class RawSamples:
 
 def _cache_dir() -> str:
     return os.environ.get("MIXBAYES_JAX_CACHE") or str(Path.home() / ".cache" / "mixbayes" / "jax")
+
+
+def single_blas_thread() -> Any:
+    """A context in which BLAS/LAPACK (OpenBLAS, as loaded by SciPy and called by XLA's CPU LAPACK kernels and
+    PyTensor's C linear algebra) runs on one thread.
+
+    The matrices of a log density are small (a Cholesky factor of a few hundred rows at most) and the chains
+    already run in parallel: OpenBLAS's own threads only spin and wait for each other there.  Measured on 2
+    cores with other work running, one 128 x 128 Cholesky factorisation inside a compiled JAX gradient took
+    90-140 ms with OpenBLAS's default threads and 0.3 ms with one (docs/bayes.md).
+    """
+    import scipy.linalg  # noqa: F401  (loads SciPy's OpenBLAS, so that the limit applies to it)
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def configure_jax(chains: int) -> Any:
@@ -245,6 +261,11 @@ class BlackjaxSampler:
             progress: Callable[[int, int], None] | None = None) -> RawSamples:
         """Sample; ``data`` replaces the observed values (same shape) without recompiling.  ``progress`` is called
         with (iterations done, total iterations) after each chunk."""
+        with single_blas_thread():
+            return self._run(seed, data, progress)
+
+    def _run(self, seed: int, data: np.ndarray | None,
+             progress: Callable[[int, int], None] | None) -> RawSamples:
         t_compile = self.compile(seed)
         reused = t_compile == 0.0
         t0 = time.perf_counter()
@@ -356,7 +377,15 @@ def _sample_pymc(built: BuiltModel, chains: int, draws: int, tune: int, target_a
 def run_sampler(built: BuiltModel, sampler: str, chains: int, draws: int, tune: int, target_accept: float,
                 max_treedepth: int, seed: int, progressbar: bool = False, cores: int | None = None,
                 sampler_kwargs: dict[str, Any] | None = None) -> RawSamples:
-    """Sample ``built`` with the named sampler."""
+    """Sample ``built`` with the named sampler (BLAS on one thread: :func:`single_blas_thread`)."""
+    with single_blas_thread():
+        return _run_sampler(built, sampler, chains, draws, tune, target_accept, max_treedepth, seed, progressbar,
+                            cores, sampler_kwargs)
+
+
+def _run_sampler(built: BuiltModel, sampler: str, chains: int, draws: int, tune: int, target_accept: float,
+                 max_treedepth: int, seed: int, progressbar: bool, cores: int | None,
+                 sampler_kwargs: dict[str, Any] | None) -> RawSamples:
     kwargs = dict(sampler_kwargs or {})
     if sampler == "blackjax":
         dense = bool(kwargs.pop("dense_mass", False))

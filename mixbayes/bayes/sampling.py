@@ -44,15 +44,21 @@ def model_priors(model: Model, priors: Mapping[str, Prior] | PriorSet | None) ->
     return base.with_overrides(priors)
 
 
-def built_model(model: Model, priors: PriorSet, marginalize: bool | None = None) -> BuiltModel:
-    """The (cached) PyMC model of ``model`` under ``priors``."""
-    from .builder import build_model, choose_mode
+def built_model(model: Model, priors: PriorSet, marginalize: bool | str | None = None) -> BuiltModel:
+    """The (cached) PyMC model of ``model`` under ``priors``, in the form :func:`~mixbayes.bayes.forms.choose_form`
+    picks (or ``marginalize`` forces)."""
+    from .builder import build_model
+    from .forms import choose_form
 
-    mode = choose_mode(model.design, marginalize)
-    key = ("built", priors.key(), mode)
     cache = _cache(model)
+    ckey = ("form", marginalize)
+    if ckey not in cache:
+        cache[ckey] = choose_form(model.design, marginalize)
+    choice = cache[ckey]
+    key = ("built", priors.key(), choice.form)
     if key not in cache:
-        cache[key] = build_model(model.design, priors, mode)
+        cache[key] = build_model(model.design, priors, choice.form)
+        cache[key].form_costs = dict(choice.costs)
     return cache[key]
 
 
@@ -93,7 +99,7 @@ def check_sampling(draws: Any, tune: Any, chains: Any, target_accept: Any = 0.8,
 def sample(model: Model, draws: int = 1000, tune: int = 1000, chains: int = 4, sampler: str = "blackjax",
            target_accept: float = 0.8, random_seed: int | None = None,
            priors: Mapping[str, Prior] | PriorSet | None = None, progressbar: bool = True,
-           posterior_predictive: bool = False, max_treedepth: int = 10, marginalize: bool | None = None,
+           posterior_predictive: bool = False, max_treedepth: int = 10, marginalize: bool | str | None = None,
            cores: int | None = None, sampler_kwargs: dict[str, Any] | None = None,
            emit_warnings: bool = True) -> BayesFit:
     """Sample the posterior of ``model`` with NUTS; see :meth:`mixbayes.Model.sample`."""
@@ -168,13 +174,13 @@ def _finish(model: Model, built: BuiltModel, raw: Any, seed: int, sampler: str, 
         diag_params[name] = (arr, [str(c) for c in coords[d[0]]] if d else None)
     report = diagnose(diag_params, raw.stats, max_treedepth, built.mode)
     info = SamplerInfo(sampler, seed, int(chains), int(draws), int(tune), float(target_accept), int(max_treedepth),
-                       built.mode, raw.reused)
+                       built.mode, raw.reused, form_costs=dict(built.form_costs))
     return BayesFit(model, built, params, idata, info, report, unit)
 
 
 def sample_prior_predictive(model: Model, draws: int = 500, random_seed: int | None = None,
                             priors: Mapping[str, Prior] | PriorSet | None = None,
-                            marginalize: bool | None = None) -> Any:
+                            marginalize: bool | str | None = None) -> Any:
     """Draws from the priors and the prior predictive distribution, as a DataTree with ``prior``,
     ``prior_predictive`` and ``observed_data`` groups (the random effects of each level are drawn from N(0, Sigma)
     of each prior draw; observed values are responses, or binomial counts of successes)."""
