@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import warnings
 
+import dask
+import dask.dataframe as dd
+import distributed
 import numpy as np
 import pandas as pd
 import pytest
 
 import mixbayes as mb
-
-dask = pytest.importorskip("dask")
-dd = pytest.importorskip("dask.dataframe")
-
-from mixbayes.outofcore.design import DaskDataNotSupportedError  # noqa: E402
+from mixbayes.outofcore.design import DaskDataNotSupportedError
 
 
 def _data(n: int = 3000, seed: int = 7, dyadic: bool = True) -> pd.DataFrame:
@@ -121,7 +120,6 @@ def test_ml_anova_summary_and_predict(data: pd.DataFrame) -> None:
 
 
 def test_local_cluster_equals_pandas(data: pd.DataFrame) -> None:
-    distributed = pytest.importorskip("distributed")
     ddf = dd.from_pandas(data, npartitions=6)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
                                   dashboard_address=None) as cluster, distributed.Client(cluster):
@@ -132,7 +130,6 @@ def test_local_cluster_equals_pandas(data: pd.DataFrame) -> None:
 
 
 def test_parquet_dataset(data: pd.DataFrame, tmp_path) -> None:
-    pytest.importorskip("pyarrow")
     path = tmp_path / "data.parquet"
     dd.from_pandas(data, npartitions=3).to_parquet(path)
     formula, kw = MODELS["correlated_slopes"]
