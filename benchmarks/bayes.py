@@ -36,34 +36,16 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 from common import ROOT, table
+
+sys.path.insert(0, str(ROOT / "tests"))
+from conftest import crossed_design
 
 FORMULAS = {
     "sleepstudy": "Reaction ~ Days + (Days | Subject)",
     "crossed": "y ~ A * B + (1 + A * B | subj) + (1 + A * B | item)",
 }
 FACTORS = {"sleepstudy": ["Subject"], "crossed": ["subj", "item"]}
-
-
-def crossed_design(n_subj: int = 48, n_item: int = 32, seed: int = 1, sigma: float = 50.0) -> pd.DataFrame:
-    """Subjects x items, every subject sees every item once, 2 x 2 within both; correlated random intercepts and
-    slopes of A, B and A:B per subject and per item (the same simulation as tests/conftest.py)."""
-    rng = np.random.default_rng(seed)
-    s, i = np.meshgrid(np.arange(n_subj), np.arange(n_item), indexing="ij")
-    s, i = s.ravel(), i.ravel()
-    d = pd.DataFrame({"subj": [f"s{k:02d}" for k in s], "item": [f"i{k:02d}" for k in i],
-                      "A": ((s + i) % 2) - 0.5, "B": ((s // 2 + i // 2) % 2) - 0.5})
-    X = np.column_stack([np.ones(len(d)), d.A, d.B, d.A * d.B])
-
-    def effects(n: int, sds: list[float], rho: float) -> np.ndarray:
-        R = np.full((4, 4), rho) + (1 - rho) * np.eye(4)
-        return rng.multivariate_normal(np.zeros(4), np.outer(sds, sds) * R, size=n)
-
-    bs, bi = effects(n_subj, [40, 20, 15, 10], 0.3), effects(n_item, [30, 15, 10, 8], 0.2)
-    eta = X @ np.array([600.0, 30, 20, 10]) + np.sum(X * bs[s], 1) + np.sum(X * bi[i], 1)
-    return d.assign(y=eta + rng.normal(0, sigma, len(d)))
 
 
 MIXBAYES = r"""
