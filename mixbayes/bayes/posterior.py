@@ -124,10 +124,10 @@ class ParameterDraws:
         sigma = self.flat(self.sigma)
         T = [self.flat(self.chol(k)) / sigma[:, None, None] for k in range(len(self.sd))]
         Xc, off, y = _rows_data(built, design)
-        out = [np.empty((C * D, t.n_levels, t.q)) for t in design.terms]
         if built.mode == "schur":
             bs = built.marginal.draw(y - off, beta_c, sigma, T, rng)  # type: ignore[call-arg]
             return [bk.reshape(C, D, *bk.shape[1:]) for bk in bs]
+        out = [np.empty((C * D, t.n_levels, t.q)) for t in design.terms]
         for sl in _chunks(C * D, built.marginal.width):
             r = y - beta_c[sl] @ Xc.T - off
             bs = built.marginal.draw(r, sigma[sl], [Tk[sl] for Tk in T], rng)

@@ -319,7 +319,10 @@ class BayesFit(DesignSizes):
         self.idata = idata
         self.sampler_info = sampler_info
         # built is None for a loaded fit: the PyMC model is rebuilt from the priors on first use
-        self.priors: PriorSet = built.priors if built is not None else priors  # type: ignore[assignment]
+        chosen = built.priors if built is not None else priors
+        if chosen is None:
+            raise ValueError("a BayesFit needs its built model or, for a loaded fit, its priors")
+        self.priors: PriorSet = chosen
         self._report = report
         self.log_likelihood_unit = log_likelihood_unit
 
