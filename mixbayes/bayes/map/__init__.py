@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import warnings
 
-from ..results.map import MapFit, MapSummary, fit_map
+from ...results.map import MapFit, MapSummary, fit_map
 
 __all__ = ["MapFit", "MapSummary", "fit_map"]
 
