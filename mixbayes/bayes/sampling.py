@@ -1,6 +1,6 @@
 """The Bayesian fit from end to end: priors -> PyMC model -> NUTS -> post-processing -> :class:`BayesFit`.
 
-Compiled artefacts are cached on the :class:`~mixbayes.Model` (``model._bayes_cache``): the PyMC model per
+Compiled artefacts are cached on the :class:`~mixbayes.Model` (``model.bayes_cache``): the PyMC model per
 (priors, parameterisation), and inside it the compiled sampler per sampler settings, so a second ``sample()``
 with the same settings reuses them.
 """
@@ -26,11 +26,7 @@ __all__ = ["built_model", "check_sampling", "sample", "sample_prior_predictive"]
 
 
 def _cache(model: Model) -> dict[Any, Any]:
-    cache = getattr(model, "_bayes_cache", None)
-    if cache is None:
-        cache = {}
-        model._bayes_cache = cache  # type: ignore[attr-defined]
-    return cache
+    return model.bayes_cache
 
 
 def model_priors(model: Model, priors: Mapping[str, Prior] | PriorSet | None) -> PriorSet:

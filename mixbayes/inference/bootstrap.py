@@ -118,13 +118,9 @@ def _boot_chunk(payload: dict[str, Any], indices: np.ndarray, seeds: list[np.ran
 
 
 def _full_refit(payload: dict[str, Any], y: np.ndarray) -> LmmFit:
-    from ..likelihood.lmm import fit_lmm
-    from ..results.lmm import LmmFit
-
-    model = payload["model"]
     control = dict(payload["control_dict"], calc_derivs=False)
-    est = fit_lmm(model.design, payload["reml"], control, start=payload["theta"], y=y, emit_warnings=False)
-    return LmmFit(model, est, payload["reml"], y=y, control=payload["control_dict"])
+    return payload["model"].with_response(y).fit("reml" if payload["reml"] else "ml", control=control,
+                                                  start=payload["theta"], emit_warnings=False)
 
 
 def _control(fit: LmmFit) -> Any:

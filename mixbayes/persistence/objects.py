@@ -64,7 +64,7 @@ def _argument(value: Any, what: str) -> dict[str, Any] | None:
 def _model_part(model: Model) -> dict[str, Any]:
     fam = model.family
     return {"formula": model.formula.text, "family": fam.name, "link": fam.link.name, "family_theta": fam.theta,
-            "weights": _argument(model._weights_arg, "weights"), "offset": _argument(model._offset_arg, "offset"),
+            "weights": _argument(model.weights, "weights"), "offset": _argument(model.offset, "offset"),
             "functions": sorted(getattr(model, "functions", {}))}  # names only: the file holds no code
 
 
@@ -134,7 +134,7 @@ def _decode_priors(saved: Any, model: Model) -> PriorSet:
 def _likelihood_part(fit: Any, kind: str) -> dict[str, Any]:
     est: dict[str, Any] = {"theta": fit.theta, "beta": fit.beta}
     if kind == "LmmFit":
-        if not np.array_equal(fit.y, fit.design.y):
+        if fit.model.replaced_response is not None:
             raise NotSupportedError("a fit to a new response (fit.refit) cannot be saved; save the original fit")
         part = {"method": "reml" if fit.reml else "ml", "control": jsonable(fit.control, "control")}
         est.update(sigma=fit.sigma, objective=fit.objective_value)

@@ -288,12 +288,9 @@ def _kinds(fit: Any, model: Any = None) -> list[str]:
 
 
 def _new_model(model: Any, formula: str, data: pd.DataFrame, notes: list[str]) -> Any:
-    from ..model import Model
-
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        m = Model(formula, data, family=model.family, weights=model._weights_arg, offset=model._offset_arg,
-                  functions=model.functions)
+        m = model.update(formula=formula, data=data)
     for w in caught:
         msg = f"({formula}) {w.message}"
         if "does not vary within levels" in msg:  # listed as a 'design' problem instead

@@ -118,13 +118,12 @@ class LmmFit(MixedFit):
         return pd.DataFrame(out, index=d.row_index, columns=[f"sim_{k + 1}" for k in range(nsim)])
 
     def refit(self, new_response: Any, start: np.ndarray | None = None, emit_warnings: bool = True) -> LmmFit:
-        """Refit the same design to a new response vector (e.g. a simulated one), starting from this theta."""
-        y = np.asarray(new_response, dtype=float).ravel()
-        if y.shape != (self.nobs,):
-            raise ArgumentError(f"new_response has {y.size} values; the model has {self.nobs} observations")
-        est = fit_lmm(self.design, self.reml, self.control, start=self.theta if start is None else start, y=y,
+        """Refit the same design to a new response vector (e.g. a simulated one), starting from this theta; the
+        refit's ``model`` is ``self.model.with_response(new_response)``."""
+        model = self.model.with_response(new_response)
+        est = fit_lmm(model.design, self.reml, self.control, start=self.theta if start is None else start,
                       emit_warnings=emit_warnings)
-        return LmmFit(self.model, est, self.reml, y=y, control=self.control)
+        return LmmFit(model, est, self.reml, control=self.control)
 
     # ---- inference --------------------------------------------------------------------------------------------
     def satterthwaite(self, L: Any = None) -> pd.DataFrame:
