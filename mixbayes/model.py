@@ -319,7 +319,7 @@ class Model:
     def save(self, path: Any) -> Any:
         """Save the model (formula, family, data) to a mixbayes file; :func:`mixbayes.load` reads it back.
         See docs/saving.md for the format."""
-        from .persistence import save
+        from .persistence.encode import save
 
         return save(self, path)
 

@@ -40,7 +40,7 @@ from ..exceptions import NotSupportedError
 from .contrasts import as_contrast_matrix, contrast_labels, t_table
 
 if TYPE_CHECKING:
-    from ..results.lmm import LmmFit
+    from ..protocols import LmmFitLike as LmmFit
 
 __all__ = ["KRAdjustment", "KRTest", "kenward_roger_adjustment", "kenward_roger_table", "kr_test",
            "vcov_adjusted"]

@@ -20,7 +20,7 @@ from ..likelihood.derivatives import richardson_hessian, richardson_jacobian
 from .contrasts import t_table
 
 if TYPE_CHECKING:
-    from ..results.lmm import LmmFit
+    from ..protocols import LmmFitLike as LmmFit
 
 __all__ = ["VarparDerivatives", "satterthwaite_df", "satterthwaite_table", "varpar_derivatives"]
 

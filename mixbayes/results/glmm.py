@@ -26,7 +26,7 @@ from .base import MixedFit
 from .summary import residual_lines, summary_tail, wald_table
 
 if TYPE_CHECKING:
-    from ..model import Model
+    from ..protocols import ModelLike as Model
 
 __all__ = ["GlmmFit", "fit_glmm_model", "null_model_intercept"]
 

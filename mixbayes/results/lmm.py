@@ -15,7 +15,7 @@ from ..likelihood.lmm import LmmEstimate, LmmObjective, fit_lmm
 from .base import MixedFit
 
 if TYPE_CHECKING:
-    from ..model import Model
+    from ..protocols import ModelLike as Model
 
 __all__ = ["LmmFit"]
 
