@@ -163,7 +163,12 @@ class BayesFit(DesignSizes):
 
     # ---- ICC -------------------------------------------------------------------------------------------------------
     def null_intercept(self) -> float:
-        """Intercept of the null model (likelihood fit), used for the latent variance of log-link models."""
+        """Intercept of the null model (likelihood fit), used for the latent variance of log-link models (fitted
+        once per fit)."""
+        return self._null_intercept
+
+    @cached_property
+    def _null_intercept(self) -> float:
         from ..results.glmm import null_model_intercept
 
         return null_model_intercept(self.model)

@@ -251,7 +251,11 @@ class GlmmFit(MixedFit):
 
     def null_intercept(self) -> float:
         """Intercept of the null model (same random effects, intercept only), as ``insight`` uses for the
-        Poisson latent variance."""
+        Poisson latent variance (fitted once per fit)."""
+        return self._null_intercept
+
+    @cached_property
+    def _null_intercept(self) -> float:
         return null_model_intercept(self.model)
 
     def icc(self) -> Any:

@@ -59,11 +59,7 @@ def latent_residual_variance(fit: Any, theta_nb: float | np.ndarray | None = Non
 
 
 def _null_lambda(fit: Any) -> float:
-    beta0 = getattr(fit, "_null_intercept", None)
-    if beta0 is None:
-        beta0 = fit.null_intercept()
-        fit._null_intercept = beta0
-    return float(np.exp(beta0))
+    return float(np.exp(fit.null_intercept()))  # each fit computes it once
 
 
 def _observation_level(design: Any, term: Any) -> bool:

@@ -39,11 +39,9 @@ class LmmFit(MixedFit):
         self.objective_value = float(estimate.fmin)
         self.gradient = estimate.gradient
         self.hessian = estimate.hessian
-        self._objective: LmmObjective = estimate.objective
-        self._unscaled_vcov = estimate.unscaled_vcov
+        self.estimate = estimate
         self.y = self.design.y if y is None else np.asarray(y, dtype=float)
         self.control = control
-        self._varpar_derivs: object | None = None
 
     # ---- estimates -------------------------------------------------------------------------------------
     @property
@@ -51,14 +49,14 @@ class LmmFit(MixedFit):
         return self.sigma
 
     def _vcov_array(self) -> np.ndarray:
-        return self.sigma**2 * self._unscaled_vcov
+        return self.estimate.vcov
 
     def _cond_blocks(self) -> list[np.ndarray]:
         from ..likelihood.lmm import blas_limit
 
         with blas_limit(self.design):
-            self._objective(self.theta)
-            blocks = self._objective.factor.conditional_u_blocks()
+            self.estimate.objective(self.theta)
+            blocks = self.estimate.objective.factor.conditional_u_blocks()
         return conditional_covariances(self.design.terms, self.theta, blocks, self.sigma**2)
 
     # ---- likelihood ----------------------------------------------------------------------------------------
