@@ -60,7 +60,7 @@ def _pb_chunk(payload: dict[str, Any], indices: np.ndarray, seeds: list[np.rando
 
 def default_statistic(design: ModelMatrices, theta: np.ndarray, beta: np.ndarray, sigma: float) -> np.ndarray:
     """SDs and correlations (lme4's order), sigma, the fixed effects and the adjusted ICC."""
-    from ..results.icc import icc_draws
+    from .icc_draws import icc_draws
     from .parameters import sdcor_from_theta
 
     covs = [(sigma**2 * (t.factor(theta) @ t.factor(theta).T))[None] for t in design.terms]
@@ -146,8 +146,8 @@ def pbtest(small: LmmFit, large: LmmFit, nsim: int = 1000, seed: Any = None, bac
     >>> round(res.stat, 4), round(res.p_chisq, 3)
     (0.0639, 0.8)
     """
-    from ..results.anova import _same_data
     from .refit import ml_fit, portable_design
+    from .refit import same_data as _same_data
 
     if not hasattr(small, "reml") and not hasattr(large, "reml"):
         if not _same_data([small, large]):
