@@ -25,6 +25,10 @@ _KEEP: Any = object()
 class Model:
     """A mixed model: formula + data + family, turned into one frozen design that both engines fit.
 
+    A model is never changed after it is built: :meth:`update` (another formula, data, family, weights or offset)
+    and :meth:`with_response` (the same design, another response) derive new models, and refits, bootstraps,
+    profiles and anova refits all go through them.
+
     Parameters
     ----------
     formula : str
@@ -42,10 +46,6 @@ class Model:
         Your own functions that the formula may call, e.g. ``functions={"logit": f}`` for
         ``"y ~ logit(p) + (1 | g)"``.  Formulas never run code: only these and a fixed table of R functions
         can be called (see docs/security.md).
-
-    A model is never changed after it is built: :meth:`update` (another formula, data, family, weights or offset)
-    and :meth:`with_response` (the same design, another response) derive new models, and refits, bootstraps,
-    profiles and anova refits all go through them.
 
     Attributes
     ----------
@@ -105,6 +105,9 @@ class Model:
                functions: Any = _KEEP) -> Model:
         """A new model with some of the parts replaced (as R's ``update``); the others are this model's.
 
+        A model with a :attr:`replaced_response` keeps it: the new model gets the same response (its rows must
+        be the same observations).
+
         Parameters
         ----------
         formula : the new formula (the whole formula, not R's ``. ~ . + x`` shorthand).
@@ -112,8 +115,6 @@ class Model:
         family, link : a new family (its canonical link unless ``link`` is given), or only a new link.
         weights, offset, functions : new values; pass None to drop them.
 
-        A model with a :attr:`replaced_response` keeps it: the new model gets the same response (its rows must
-        be the same observations).
 
         Examples
         --------
