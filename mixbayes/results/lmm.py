@@ -118,7 +118,10 @@ class LmmFit(MixedFit):
     def refit(self, new_response: Any, start: np.ndarray | None = None, emit_warnings: bool = True) -> LmmFit:
         """Refit the same design to a new response vector (e.g. a simulated one), starting from this theta; the
         refit's ``model`` is ``self.model.with_response(new_response)``."""
-        model = self.model.with_response(new_response)
+        y = np.asarray(new_response, dtype=float).ravel()
+        if y.shape != (self.nobs,):
+            raise ArgumentError(f"new_response has {y.size} values; the model has {self.nobs} observations")
+        model = self.model.with_response(y)
         est = fit_lmm(model.design, self.reml, self.control, start=self.theta if start is None else start,
                       emit_warnings=emit_warnings)
         return LmmFit(model, est, self.reml, control=self.control)
