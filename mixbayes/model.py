@@ -115,7 +115,6 @@ class Model:
         family, link : a new family (its canonical link unless ``link`` is given), or only a new link.
         weights, offset, functions : new values; pass None to drop them.
 
-
         Examples
         --------
         >>> import mixbayes as mb
@@ -123,10 +122,7 @@ class Model:
         >>> m.update(formula="Reaction ~ Days + (1 | Subject)").design.n_theta
         1
         """
-        if family is None:
-            fam: str | Family = self.family
-        else:
-            fam = family
+        fam: str | Family = self.family if family is None else family
         with warnings.catch_warnings():
             if formula is None and data is None and family is None and link is None:
                 warnings.simplefilter("ignore", DesignWarning)  # already shown when this model was built
