@@ -284,6 +284,8 @@ def fit_tmb(prob: TmbProblem, start: Array | None = None, maxiter: int = 1000) -
     lo = np.array([b[0] if b[0] is not None else -np.inf for b in bounds])
     free = ~(np.isclose(x, lo) & np.isfinite(lo))
     Hs = hessian(prob, x)
+    p, pz, nd, _ = prob.sizes
+    free[p + pz + nd:] &= np.diag(Hs)[p + pz + nd:] > 1e-6  # a variance at ~0 (singular fit): no SE for it
     for _ in range(3):  # Newton polish on the parameters that are not at a bound
         g = gradient(prob, x)
         try:
