@@ -70,7 +70,7 @@ class TmbProblem:
                 int(self.family.has_dispersion), len(self.L))
 
     def unpack(self, x: Array) -> tuple[Array, Array | None, float, Array]:
-        p, pz, nd, nt = self.sizes
+        p, pz, nd, _ = self.sizes
         beta = x[:p]
         bz = x[p:p + pz] if self.Xzi is not None else None
         d = float(x[p + pz]) if nd else 0.0
@@ -101,8 +101,8 @@ def _inner(prob: TmbProblem, x: Array) -> LaplaceState | None:
     u = prob.u.copy() if prob.u.shape == (q,) else np.zeros(q)
     fam, resp = prob.family, prob.response
     eta = eta0 + re.mul(u)
-    l, le, lee = loglik_eta(fam, resp, eta, zeta, d)
-    f = float(l.sum() - 0.5 * u @ u)
+    ll, le, lee = loglik_eta(fam, resp, eta, zeta, d)
+    f = float(ll.sum() - 0.5 * u @ u)
     for _ in range(200):
         grad = re.tmul(le) - u
         fac = re.factor(-lee)
@@ -121,7 +121,7 @@ def _inner(prob: TmbProblem, x: Array) -> LaplaceState | None:
             t *= 0.5
             if t < 1e-12:
                 return None
-        u, eta, l, le, lee, f = u_new, eta_new, l_new, le_new, lee_new, f_new
+        u, eta, ll, le, lee, f = u_new, eta_new, l_new, le_new, lee_new, f_new
         if dec < 1e-10 and t == 1.0:
             break
     else:
@@ -149,7 +149,7 @@ def objective_and_gradient(prob: TmbProblem, x: Array) -> tuple[float, Array]:
     st = _inner(prob, x)
     if st is None:
         return np.inf, np.zeros_like(x)
-    _, bz, d, theta = prob.unpack(x)
+    _, _, d, theta = prob.unpack(x)
     re = prob.re
     D = loglik_all(prob.family, prob.response, st.eta, st.zeta, d)
     fac, u = st.fac, st.u
@@ -266,7 +266,7 @@ def fit_tmb(prob: TmbProblem, start: Array | None = None, maxiter: int = 1000) -
         raise NotSupportedError(f"{n} observations x {q} random effects is too large for the dense "
                                 "random-effects system of the glmmTMB families")
     x0 = _start(prob) if start is None else np.asarray(start, float)
-    p, pz, nd, nt = prob.sizes
+    p, pz, nd, _ = prob.sizes
     bounds = [(None, None)] * (p + pz) + [(-30.0, 30.0)] * nd + [
         _PSI_BOUNDS if lg else (None, None) for lg in prob.log_theta]
     counter = {"n": 0}

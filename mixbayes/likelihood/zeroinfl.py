@@ -36,7 +36,7 @@ class Response:
 class ObsDerivs:
     """Per-observation log-likelihood and derivatives (weights applied)."""
 
-    l: Array
+    ll: Array
     l_e: Array
     l_ee: Array
     l_eee: Array
@@ -53,33 +53,33 @@ def loglik_eta(fam: TmbFamily, resp: Response, eta: Array, zeta: Array | None, d
     """Log-likelihood per observation and its first two derivatives in ``eta``."""
     g, g_e, g_ee = fam.logpdf(resp.y, eta, d, resp.trials)
     if zeta is None:
-        l, l_e, l_ee = g, g_e, g_ee
+        ll, l_e, l_ee = g, g_e, g_ee
     else:
         log_pi = -np.logaddexp(0.0, -zeta)
         log_1mpi = -np.logaddexp(0.0, zeta)
         zero = resp.zero
         if fam.truncated:  # hurdle: a zero has probability pi, a positive count (1 - pi) f(y) / (1 - f(0))
-            l = np.where(zero, log_pi, log_1mpi + g)
+            ll = np.where(zero, log_pi, log_1mpi + g)
             l_e = np.where(zero, 0.0, g_e)
             l_ee = np.where(zero, 0.0, g_ee)
         else:  # zero-inflation: a zero is structural (pi) or a count zero ((1 - pi) f(0))
             with np.errstate(invalid="ignore"):
                 l0 = np.logaddexp(log_pi, log_1mpi + g)
                 w = np.exp(log_1mpi + g - l0)
-            l = np.where(zero, l0, log_1mpi + g)
+            ll = np.where(zero, l0, log_1mpi + g)
             l_e = np.where(zero, w * g_e, g_e)
             l_ee = np.where(zero, w * g_ee + w * (1.0 - w) * g_e**2, g_ee)
     wt = resp.weights
-    return l * wt, l_e * wt, l_ee * wt
+    return ll * wt, l_e * wt, l_ee * wt
 
 
 def loglik_all(fam: TmbFamily, resp: Response, eta: Array, zeta: Array | None, d: float) -> ObsDerivs:
     """All the per-observation derivatives that the gradient of the Laplace objective uses."""
-    l, l_e, l_ee = loglik_eta(fam, resp, eta, zeta, d)
+    ll, l_e, l_ee = loglik_eta(fam, resp, eta, zeta, d)
     _, _, ee_p = loglik_eta(fam, resp, eta + _H, zeta, d)
     _, _, ee_m = loglik_eta(fam, resp, eta - _H, zeta, d)
     l_eee = (ee_p - ee_m) / (2 * _H)
-    zeros = np.zeros_like(l)
+    zeros = np.zeros_like(ll)
     l_z = l_ez = l_eez = zeros
     if zeta is not None:
         p = loglik_eta(fam, resp, eta, zeta + _H, d)
@@ -90,4 +90,4 @@ def loglik_all(fam: TmbFamily, resp: Response, eta: Array, zeta: Array | None, d
         p = loglik_eta(fam, resp, eta, zeta, d + _H)
         m = loglik_eta(fam, resp, eta, zeta, d - _H)
         l_d, l_ed, l_eed = ((a - b) / (2 * _H) for a, b in zip(p, m, strict=True))
-    return ObsDerivs(l, l_e, l_ee, l_eee, l_z, l_ez, l_eez, l_d, l_ed, l_eed)
+    return ObsDerivs(ll, l_e, l_ee, l_eee, l_z, l_ez, l_eez, l_d, l_ed, l_eed)
