@@ -51,13 +51,10 @@ def glmer(formula: str, data: pd.DataFrame, family: str | Family = "binomial", l
     return model.fit(method=method, control=control, start=start, nAGQ=nAGQ, **kwargs)
 
 
-_TMB_ONLY = ("nbinom1", "betabinomial", "beta_binomial", "truncated_poisson", "truncated_nbinom2")
-
-
 def _is_tmb_only(family: Any) -> bool:
-    from .families_tmb import TmbFamily
+    from .families_tmb import needs_glmmtmb
 
-    return isinstance(family, TmbFamily) or (isinstance(family, str) and family.lower() in _TMB_ONLY)
+    return needs_glmmtmb(family)
 
 
 def glmmTMB(formula: str, data: pd.DataFrame, family: Any = "poisson", zi: str | None = None, weights: Any = None,

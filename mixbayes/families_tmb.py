@@ -23,7 +23,7 @@ from scipy import special
 
 from .exceptions import FamilyError
 
-__all__ = ["TMB_FAMILIES", "TmbFamily", "get_tmb_family"]
+__all__ = ["TMB_FAMILIES", "TmbFamily", "get_tmb_family", "needs_glmmtmb"]
 
 Array = np.ndarray
 Derivs = tuple[Array, Array, Array]
@@ -191,3 +191,13 @@ def get_tmb_family(name: str) -> TmbFamily:
         raise FamilyError(f"family {name!r} is not one of glmmTMB's families that mixbayes fits: "
                           f"{', '.join(TMB_FAMILIES)}")
     return TMB_FAMILIES[key]
+
+
+def needs_glmmtmb(family: object) -> bool:
+    """Whether ``family`` exists only among glmmTMB's families (so that ``glmer`` hands it to ``glmmTMB``)."""
+    if isinstance(family, TmbFamily):
+        return True
+    if not isinstance(family, str):
+        return False
+    key = _ALIASES.get(family.lower(), family.lower())
+    return key in TMB_FAMILIES and key not in ("poisson", "nbinom2")

@@ -209,3 +209,15 @@ def test_other_bad_input() -> None:
         mb.glmmTMB("count ~ spp + (1 | site)", _sal(), family="betabinomial")
     with pytest.raises(mb.exceptions.ArgumentError):
         mb.glmmTMB(SAL, _sal(), family="poisson", zi="~1", start={"bogus": 1})
+
+
+def test_compare_table_and_tidy_show_zero_inflation_and_dispersion(fits: dict) -> None:
+    fit = fits["sal_zinb2"]
+    table = mb.compare(fit).table
+    assert table.loc["zi~minedno", "estimate"] == pytest.approx(fit.fixef_zi["minedno"])
+    assert table.loc["zi~minedno", "se"] == pytest.approx(fit.se_zi["minedno"])
+    assert table.loc["sigma (nbinom2)", "estimate"] == pytest.approx(CASES["sal_zinb2"]["sigma"], rel=1e-4)
+    assert table.loc["sd_(Intercept)|site", "estimate"] == pytest.approx(fit.re_sd["site"][0])
+    assert mb.tidy(fit).shape[0] == len(fit.fixef) + len(fit.fixef_zi) + 2
+    with pytest.raises(NotSupportedError, match="Bayesian"):
+        mb.compare(fit, fit)
