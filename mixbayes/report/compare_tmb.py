@@ -14,13 +14,12 @@ from ..exceptions import NotSupportedError
 __all__ = ["tmb_comparison"]
 
 
-def tmb_comparison(fit: Any, bayes_fit: Any, empty_row: Callable[[str], dict[str, Any]], comparison: Any) -> Any:
+def tmb_comparison(fit: Any, bayes_fit: Any, empty_row: Callable[[str], dict[str, Any]], comparison: Any,
+                   columns: list[str]) -> Any:
     """Build the :class:`~mixbayes.report.compare.Comparison` of a :class:`~mixbayes.results.tmb.TmbFit`."""
     if bayes_fit is not None:
         raise NotSupportedError("the Bayesian fit of the glmmTMB families is not available yet: compare() shows "
                                 "the likelihood columns of a glmmTMB-family fit only")
-    from .compare import COLUMNS
-
     tidy = fit.tidy()
     rows: dict[str, dict[str, Any]] = {}
     for _, r in tidy.iterrows():
@@ -35,9 +34,9 @@ def tmb_comparison(fit: Any, bayes_fit: Any, empty_row: Callable[[str], dict[str
         row.update(estimate=float(r["estimate"]), se=float(r["std.error"]), lower=float(r["conf.low"]),
                    upper=float(r["conf.high"]), interval=interval if np.isfinite(r["conf.low"]) else "")
         rows[name] = row
-    table = pd.DataFrame([{c: row[c] for c in COLUMNS} for row in rows.values()],
+    table = pd.DataFrame([{c: row[c] for c in columns} for row in rows.values()],
                          index=pd.Index(list(rows), name="parameter"))
-    for col in COLUMNS:
+    for col in columns:
         if col not in ("kind", "interval", "flag"):
             table[col] = table[col].astype(float)
     notes = []

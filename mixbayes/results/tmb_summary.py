@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -11,8 +11,7 @@ from scipy import stats
 from ..exceptions import ArgumentError
 from .format import SIGNIF_LEGEND, coef_table_text
 
-if TYPE_CHECKING:
-    from .tmb import TmbFit
+TmbFit = Any  # mixbayes.results.tmb.TmbFit (not imported: that module imports this one)
 
 __all__ = ["TmbSummary", "coef_table", "tidy"]
 
