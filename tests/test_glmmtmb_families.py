@@ -221,3 +221,24 @@ def test_compare_table_and_tidy_show_zero_inflation_and_dispersion(fits: dict) -
     assert mb.tidy(fit).shape[0] == len(fit.fixef) + len(fit.fixef_zi) + 2
     with pytest.raises(NotSupportedError, match="Bayesian"):
         mb.compare(fit, fit)
+
+
+@pytest.mark.slow
+def test_nbinom2_joint_laplace_matches_the_glmer_nb_engine() -> None:
+    """glmmTMB's joint Laplace ML of the NB2 dispersion and glmer's outer loop maximise the same likelihood."""
+    owls = mb.load_dataset("Owls")
+    tmb = mb.glmmTMB(OWLS, owls, family="nbinom2")
+    lme4_style = mb.glmer(OWLS, owls, family="nbinom2")
+    assert tmb.loglik == pytest.approx(lme4_style.loglik, rel=1e-8)
+    np.testing.assert_allclose(tmb.fixef, lme4_style.fixef, rtol=1e-4, atol=1e-5)
+
+
+def test_the_other_zinb2_optimum_warns_and_is_higher(fits: dict) -> None:
+    """Started near it, the fit finds the ZINB2 optimum where zi~sppDF and zi~minedno run off to -inf: a higher
+    likelihood (glmmTMB's own objective gives -814.7579 there too) with a singular Hessian, which warns."""
+    start = {"beta": [-0.77, -1.57, 0.15, -0.86, 0.41, 0.55, -0.10, 1.55], "betad": -0.34, "psi": 0.17,
+             "beta_zi": [2.6, -3.5, -2.9, -2.1, -2.5, -2.9, -37.0, -26.7]}
+    with pytest.warns(mb.exceptions.ConvergenceWarning, match="non-positive-definite"):
+        fit = mb.glmmTMB(SAL, _sal(), family="nbinom2", zi="~spp + mined", start=start)
+    assert fit.loglik == pytest.approx(-814.7578858, abs=1e-5)
+    assert fit.loglik > fits["sal_zinb2"].loglik + 2

@@ -26,7 +26,30 @@ def fit_glmmtmb(formula: str, data: pd.DataFrame, family: Any = "poisson", zi: A
     x0 = _start_vector(td, start)
     with blas_limit(td.design, 1):
         est = fit_tmb(td.problem, start=x0)
+    _warn_convergence(est, td)
     return TmbFit(td, est, data=data, call={"formula": formula, "family": td.family.name, "zi": td.zi_formula})
+
+
+def _warn_convergence(est: TmbEstimate, td: TmbDesign) -> None:
+    """glmmTMB's convergence warnings: the optimiser did not finish, or the Hessian of the fixed effects is not
+    positive definite (their standard errors are then missing)."""
+    import warnings
+
+    from ..exceptions import ConvergenceWarning
+
+    p, pz, nd, _ = td.problem.sizes
+    V = est.vcov
+    fixed_ok = V is not None and bool(np.all(np.isfinite(np.diag(V)[:p + pz + nd])))
+    if fixed_ok:
+        fixed_ok = bool(np.all(np.diag(V)[:p + pz + nd] > 0))
+    if not est.converged:
+        warnings.warn(f"the optimiser did not converge ({est.message}); remedy: give start= values near a previous "
+                      "fit, or simplify the zero-inflation formula", ConvergenceWarning, stacklevel=4)
+    if not fixed_ok:
+        warnings.warn("non-positive-definite Hessian of the fixed effects and dispersion (glmmTMB's 'Model "
+                      "convergence problem'): some standard errors are missing. Remedy: a coefficient may be running "
+                      "off to infinity (e.g. a zero-inflation level with no zeros); drop it from the formula or "
+                      "simplify the model", ConvergenceWarning, stacklevel=4)
 
 
 def _start_vector(td: TmbDesign, start: Any) -> np.ndarray:
