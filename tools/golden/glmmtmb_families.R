@@ -87,6 +87,16 @@ for (nm in names(models)) assign(nm, eval(parse(text = models[[nm]])))
 an <- run_captured("anova(sal_zip_small, sal_zip)")
 anova_obj <- list(call = "anova(sal_zip_small, sal_zip)", table = table_obj(an$value))
 
+## ZINB2 on Salamanders has a second, higher optimum where zi~sppDF and zi~minedno run off to -Inf: glmmTMB
+## started there (mixbayes' optimum from glm-like starting values) stays there.
+other_start <- list(beta = c(-0.77, -1.57, 0.15, -0.86, 0.41, 0.55, -0.10, 1.55),
+                    betazi = c(2.6, -3.5, -2.9, -2.1, -2.5, -2.9, -37.0, -26.7), betad = -0.34, theta = 0.17)
+other_call <- paste0(sub("data = Salamanders)", "data = Salamanders, start = other_start)", models$sal_zinb2, fixed = TRUE))
+ro <- run_captured(other_call)
+zinb2_other <- list(call = other_call, start = other_start, conditions = cond_obj(ro),
+                    logLik = as.numeric(logLik(ro$value)), fixef_cond = named(fixef(ro$value)$cond),
+                    fixef_zi = named(fixef(ro$value)$zi))
+
 write_golden(list(
   generated_by = generated_by("tools/golden/glmmtmb_families.R"),
   notes = c("Salamanders and Owls are glmmTMB's data sets, exported to mixbayes/datasets/data by this script",
@@ -97,4 +107,4 @@ write_golden(list(
             "predictions: predict(fit, type = ...)[pred_rows], with random effects (default re.form) and re.form = NA",
             "for truncated_* families the zi model is the hurdle: the probability of a zero"),
   data_prep = list(Salamanders = "glmmTMB::Salamanders", Owls = "glmmTMB::Owls", cbpp = "lme4::cbpp"),
-  cases = res, anova = anova_obj), "glmmtmb_families.json")
+  cases = res, anova = anova_obj, zinb2_other_optimum = zinb2_other), "glmmtmb_families.json")
