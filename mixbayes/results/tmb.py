@@ -171,6 +171,19 @@ class TmbFit:
         return out
 
     @property
+    def re_cor(self) -> dict[str, np.ndarray]:
+        """Correlations of each term's random effects (the lower triangle, by rows), by grouping factor."""
+        out: dict[str, np.ndarray] = {}
+        for t in self.design.terms:
+            T = t.factor(self.theta)
+            cov = T @ T.T
+            sd = np.sqrt(np.diag(cov))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                cor = cov / np.outer(sd, sd)
+            out[t.group if t.group not in out else f"{t.group}.{len(out)}"] = cor[np.tril_indices(t.q, -1)]
+        return out
+
+    @property
     def ranef(self) -> dict[str, pd.DataFrame]:
         """Conditional modes of the random effects, one frame per term (levels x columns)."""
         b = self.estimate.b

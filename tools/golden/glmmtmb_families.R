@@ -45,6 +45,7 @@ models <- list(
   owls_nb2 = "glmmTMB(SiblingNegotiation ~ FoodTreatment * SexParent + offset(log(BroodSize)) + (1 | Nest), zi = ~1, family = nbinom2, data = Owls)",
   owls_nb1_nozi = "glmmTMB(SiblingNegotiation ~ FoodTreatment * SexParent + offset(log(BroodSize)) + (1 | Nest), family = nbinom1, data = Owls)",
   sal_zip_small = "glmmTMB(count ~ spp + mined + (1 | site), zi = ~mined, family = poisson, data = Salamanders)",
+  owls_nb1_slope = "glmmTMB(SiblingNegotiation ~ FoodTreatment * SexParent + offset(log(BroodSize)) + (FoodTreatment | Nest), zi = ~1, family = nbinom1, data = Owls)",
   cbpp_betabin = "glmmTMB(cbind(incidence, size - incidence) ~ period + (1 | herd), family = betabinomial, data = cbpp)"
 )
 PRED_ROWS <- 1:8
@@ -76,7 +77,9 @@ one_fit <- function(call) {
     theta = arr(fit$fit$par[names(fit$fit$par) == "theta"]),
     par = named(fit$fit$par), objective = fit$fit$objective,
     re_sd = lapply(vc, function(m) unname(attr(m, "stddev"))),
+    re_cor = lapply(vc, function(m) unname(attr(m, "correlation")[lower.tri(attr(m, "correlation"))])),
     ranef = lapply(ranef(fit)$cond, function(df) arr(df[[1]])),
+    ranef_all = lapply(ranef(fit)$cond, function(df) mat_rows(as.matrix(df))),
     logLik = as.numeric(logLik(fit)), logLik_df = attr(logLik(fit), "df"),
     AIC = AIC(fit), BIC = BIC(fit), nobs = nobs(fit), df.residual = df.residual(fit),
     pred_rows = arr(PRED_ROWS), predictions = preds,
