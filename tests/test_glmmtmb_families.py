@@ -250,3 +250,8 @@ def test_the_other_zinb2_optimum_warns_and_is_higher(fits: dict) -> None:
     assert abs(fit.loglik - ref["logLik"]) <= 1e-6 * abs(ref["logLik"])
     assert fit.loglik > fits["sal_zinb2"].loglik + 2
     np.testing.assert_allclose(fit.fixef, list(ref["fixef_cond"].values()), rtol=1e-3)
+
+
+def test_html_report_of_a_glmmtmb_fit(fits: dict) -> None:
+    page = mb.report(fits["sal_hnb2"], sample=False)
+    assert "zi~minedno" in page and "Zero-truncated hurdle model:" in page and "sigma (truncated_nbinom2)" in page
