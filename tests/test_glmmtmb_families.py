@@ -255,3 +255,8 @@ def test_the_other_zinb2_optimum_warns_and_is_higher(fits: dict) -> None:
 def test_html_report_of_a_glmmtmb_fit(fits: dict) -> None:
     page = mb.report(fits["sal_hnb2"], sample=False)
     assert "zi~minedno" in page and "Zero-truncated hurdle model:" in page and "sigma (truncated_nbinom2)" in page
+
+
+def test_model_points_glmmtmb_families_to_glmmtmb() -> None:
+    with pytest.raises(FamilyError, match=r"mb\.glmmTMB"):
+        mb.Model(SAL, _sal(), family="truncated_poisson")
