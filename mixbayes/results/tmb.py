@@ -326,6 +326,13 @@ class TmbFit:
                 raise ModelMismatchError("anova() compares glmmTMB-family fits with each other")
         return anova(self, *others)
 
+    def save(self, path: Any) -> Any:
+        """Not available yet for glmmTMB-family fits (mixbayes files hold lme4-family models)."""
+        from ..exceptions import NotSupportedError
+
+        raise NotSupportedError("saving a glmmTMB-family fit is not supported yet; save the data and the call "
+                                f"({self.call}) and refit (it takes about a second)")
+
     def __repr__(self) -> str:
         zi = f", zi={self.zi_formula!r}" if self.zi_formula else ""
         return (f"TmbFit({self.design.formula.text!r}, family={self.family.name!r}{zi}, "
