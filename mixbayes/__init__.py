@@ -6,7 +6,7 @@ Bayesian engine loads them on first use.
 
 from __future__ import annotations
 
-from .api import glmer, lmer
+from .api import glmer, glmmTMB, lmer
 from .datasets import list_datasets, load_dataset
 from .exceptions import (
     ArgumentError,
@@ -147,3 +147,4 @@ __all__ = [
     "tidy",
 ]
 __all__ += ["DegenerateResponseWarning", "negative_binomial"]
+__all__ += ["glmmTMB"]
