@@ -38,6 +38,9 @@ def glmer(formula: str, data: pd.DataFrame, family: str | Family = "binomial", l
     ``"truncated_poisson"``, ``"truncated_nbinom2"``) are fitted by :func:`glmmTMB` (see docs/families.md).
     """
     if zi is not None or _is_tmb_only(family):
+        if method in ("bayes", "nuts") and nAGQ == 1 and link in (None, "log", "logit") and control is None:
+            return glmmTMB(formula, data, family=family, zi=zi, weights=weights, offset=offset, start=start,
+                           functions=functions, method=method, **kwargs)
         if method not in (None, "laplace") or nAGQ != 1 or link not in (None, "log", "logit") or control is not None:
             from .exceptions import NotSupportedError
 
@@ -58,7 +61,8 @@ def _is_tmb_only(family: Any) -> bool:
 
 
 def glmmTMB(formula: str, data: pd.DataFrame, family: Any = "poisson", zi: str | None = None, weights: Any = None,
-            offset: Any = None, start: Any = None, functions: Any = None) -> Any:
+            offset: Any = None, start: Any = None, functions: Any = None, method: str | None = None,
+            **kwargs: Any) -> Any:
     """Fit a model of glmmTMB's families by maximum likelihood (Laplace approximation), as R's ``glmmTMB``.
 
     Parameters
@@ -78,13 +82,34 @@ def glmmTMB(formula: str, data: pd.DataFrame, family: Any = "poisson", zi: str |
     start : dict or array, optional
         Starting values: ``{"beta": ..., "beta_zi": ..., "betad": ..., "psi": ...}`` (default: all 0, as glmmTMB).
 
+    method : str, optional
+        None or ``"laplace"``: maximum likelihood.  ``"bayes"`` (``"nuts"``): the ML fit, then NUTS on the same model
+        with the default priors of docs/priors.md, started at the ML estimates; the keyword arguments go to
+        :func:`mixbayes.bayes.tmb_results.sample_tmb` (``draws``, ``tune``, ``chains``, ``sampler``,
+        ``target_accept``, ``random_seed``, ``priors``, ``progressbar``, ``cores``).
+
     Returns
     -------
     TmbFit
         ``fit.fixef``, ``fit.fixef_zi``, ``fit.sigma`` (glmmTMB's ``sigma()``), ``fit.vcov``, ``fit.vcov_zi``,
         ``fit.summary()``, ``fit.predict(type=...)``, ``fit.simulate()``, ``fit.anova(other)``.
+        With ``method="bayes"`` a :class:`~mixbayes.bayes.tmb_results.TmbBayesFit` (``post.fixef``,
+        ``post.fixef_zi``, ``post.sigma``, ``post.summary()``, ``post.compare()`` against the ML fit).
     """
     from .results.tmb import fit_glmmtmb
 
-    return fit_glmmtmb(formula, data, family=family, zi=zi, weights=weights, offset=offset, start=start,
-                       functions=functions)
+    if method not in (None, "laplace", "ml", "bayes", "nuts"):
+        from .exceptions import NotSupportedError
+
+        raise NotSupportedError(f"method {method!r}: glmmTMB's families are fitted by 'laplace' (ML) or 'bayes'")
+    if kwargs and method not in ("bayes", "nuts"):
+        from .exceptions import ArgumentError
+
+        raise ArgumentError(f"unexpected argument(s) {', '.join(kwargs)} (sampling arguments need method='bayes')")
+    fit = fit_glmmtmb(formula, data, family=family, zi=zi, weights=weights, offset=offset, start=start,
+                      functions=functions)
+    if method in ("bayes", "nuts"):
+        from .bayes.tmb_results import sample_tmb
+
+        return sample_tmb(fit, **kwargs)
+    return fit
