@@ -25,8 +25,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..families_tmb import NBinom1
-from ..priors.prior import Prior, PriorEntry, PriorSet, _sd, default_priors, intercept_index, sd_entry_names, \
-    term_labels
+from ..priors.prior import (
+    Prior,
+    PriorEntry,
+    PriorSet,
+    _sd,
+    default_priors,
+    intercept_index,
+    sd_entry_names,
+    term_labels,
+)
 
 if TYPE_CHECKING:
     from ..likelihood.tmb_design import TmbDesign
