@@ -3,6 +3,8 @@ likelihood engine's, and NUTS posteriors against the Laplace ML estimates."""
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -54,3 +56,123 @@ def test_obs_logp_equals_likelihood_engine(fam_name: str, zi: bool) -> None:
         ours = f(eta, zeta, d)
         ref = loglik_eta(fam, resp, eta, zeta if zi else None, d)[0]
         np.testing.assert_allclose(ours, ref, rtol=1e-10, atol=1e-10)
+
+
+SAL = "count ~ spp + mined + (1 | site)"
+
+
+def _check_against_ml(post, fixed_tol_se: float) -> None:
+    """Posterior means of the fixed effects (both parts) against the Laplace ML estimates.
+
+    Tolerance: 4 Monte Carlo SEs (the chains' mcse) plus ``fixed_tol_se`` likelihood SEs.  With weak priors the
+    posterior mean and the MLE differ by O(1/n) against an SE of O(1/sqrt(n)) for the observation-level
+    coefficients; for those informed by the grouping level (the intercept, a site-level covariate such as
+    ``mined``: 23 sites) the skew of the random-effect SD's posterior moves the mean by a visible fraction of an
+    SE (0.7 SE for the ZIP intercept with seed 1), hence one SE.
+    """
+    tab = post.compare()
+    fixed = tab.drop(index=[i for i in tab.index if i == "sigma"])
+    assert len(fixed) == len(post.likelihood_fit.fixef) + len(post.likelihood_fit.fixef_zi)
+    assert (fixed["r_hat"] < 1.05).all()
+    excess = (fixed["mean"] - fixed["estimate"]).abs() - (4 * fixed["mcse"] + fixed_tol_se * fixed["se"])
+    assert (excess < 0).all(), fixed.assign(excess=excess)
+    # and the posterior SDs match the likelihood SEs (weak priors, 644 observations) to within 35%
+    assert ((fixed["sd"] / fixed["se"]).between(0.65, 1.35)).all(), fixed
+
+
+@pytest.fixture(scope="module")
+def sal_zip_post():
+    import mixbayes as mb
+
+    return mb.glmmTMB(SAL, mb.load_dataset("Salamanders"), family="poisson", zi="~spp + mined", method="bayes",
+                      draws=300, tune=300, chains=2, random_seed=1)
+
+
+def test_salamanders_zip_posterior_matches_ml(sal_zip_post) -> None:
+    _check_against_ml(sal_zip_post, 1.0)
+    assert list(sal_zip_post.fixef_zi.index) == list(sal_zip_post.likelihood_fit.fixef_zi.index)
+    summ = sal_zip_post.summary()
+    assert "zi~minedno" in summ.index and "sd_site[(Intercept)]" in summ.index
+    assert sal_zip_post.sigma == 1.0
+
+
+def test_zip_default_priors_documented(sal_zip_post) -> None:
+    pri = sal_zip_post.priors
+    assert pri["zi~(Intercept)"].params == {"mu": 0.0, "sigma": 2.5}
+    assert pri.entry("zi~minedno").kind == "fixef_zi"
+    assert "dispersion" not in pri
+
+
+@pytest.mark.slow
+def test_salamanders_hurdle_nb2_posterior_matches_ml() -> None:
+    import mixbayes as mb
+
+    post = mb.glmmTMB(SAL, mb.load_dataset("Salamanders"), family="truncated_nbinom2", zi="~spp + mined",
+                      method="bayes", draws=300, tune=300, chains=2, random_seed=1)
+    _check_against_ml(post, 1.0)
+    tab = post.compare()
+    assert abs(tab.loc["sigma", "z"]) < 1.5  # theta: right-skewed posterior, mean vs mode
+
+
+@pytest.mark.slow
+def test_cbpp_betabinomial_posterior_matches_ml() -> None:
+    import mixbayes as mb
+
+    post = mb.glmmTMB("cbind(incidence, size - incidence) ~ period + (1 | herd)", mb.load_dataset("cbpp"),
+                      family="betabinomial", method="bayes", draws=300, tune=300, chains=2, random_seed=1)
+    tab = post.compare().drop(index="sigma")
+    assert ((tab["mean"] - tab["estimate"]).abs() < 4 * tab["mcse"] + 0.5 * tab["se"]).all(), tab
+
+
+def test_glmmtmb_method_errors() -> None:
+    import mixbayes as mb
+    from mixbayes.exceptions import ArgumentError, NotSupportedError
+
+    sal = mb.load_dataset("Salamanders")
+    with pytest.raises(NotSupportedError, match="method"):
+        mb.glmmTMB(SAL, sal, zi="~1", method="pql")
+    with pytest.raises(ArgumentError, match="draws"):
+        mb.glmmTMB(SAL, sal, zi="~1", draws=10)
+
+
+def _simulate_zip(rng: np.random.Generator, x: np.ndarray, g: np.ndarray, n_groups: int) -> tuple[dict, np.ndarray]:
+    truth = {"(Intercept)": rng.normal(1.0, 0.5), "x": rng.normal(0.0, 0.5), "zi~(Intercept)": rng.normal(-1.0, 0.5),
+             "sd": abs(rng.normal(0.0, 0.5))}
+    b = rng.normal(0.0, truth["sd"], n_groups)
+    mu = np.exp(truth["(Intercept)"] + truth["x"] * x + b[g])
+    zero = rng.uniform(size=len(x)) < 1.0 / (1.0 + np.exp(-truth["zi~(Intercept)"]))
+    return truth, np.where(zero, 0, rng.poisson(mu))
+
+
+@pytest.mark.slow
+def test_zip_sbc_uniform_ranks() -> None:
+    """Simulation-based calibration (Talts et al. 2018): 100 data sets from the prior of a small ZIP model, each
+    sampled by NUTS; the rank of the true value among 99 thinned draws is uniform on 0..99 for every parameter
+    (chi-square on 10 bins, p > 0.001 each: 4 tests, so a false alarm with probability 0.004)."""
+    import pandas as pd
+    from scipy import stats
+
+    import mixbayes as mb
+
+    reps = int(os.environ.get("MIXBAYES_SBC_REPS", "100"))  # fewer only to try the test out
+    rng = np.random.default_rng(2026)
+    n_groups, per = 12, 8
+    g = np.repeat(np.arange(n_groups), per)
+    x = rng.normal(size=n_groups * per)
+    x -= x.mean()  # the intercept's prior is on centred predictors: centred exactly, it is the raw intercept
+    priors = {"(Intercept)": mb.Prior("Normal", mu=1.0, sigma=0.5), "x": mb.Prior("Normal", mu=0.0, sigma=0.5),
+              "zi~(Intercept)": mb.Prior("Normal", mu=-1.0, sigma=0.5), "sd": mb.Prior("HalfNormal", sigma=0.5)}
+    ranks: dict[str, list[int]] = {k: [] for k in ("(Intercept)", "x", "zi~(Intercept)", "sd")}
+    for r in range(reps):
+        truth, y = _simulate_zip(rng, x, g, n_groups)
+        data = pd.DataFrame({"y": y, "x": x, "g": [f"g{i}" for i in g]})
+        post = mb.glmmTMB("y ~ x + (1 | g)", data, family="poisson", zi="~1", method="bayes", draws=396, tune=400,
+                          chains=1, random_seed=r, priors=priors)
+        draws = {"(Intercept)": post.draws["cond"][..., 0], "x": post.draws["cond"][..., 1],
+                 "zi~(Intercept)": post.draws["zi"][..., 0], "sd": post.draws["sd_g"][..., 0]}
+        for k, d in draws.items():
+            thinned = d.reshape(-1)[::4][:99]
+            ranks[k].append(int(np.sum(thinned < truth[k])))
+    for k, rk in ranks.items():
+        counts = np.bincount(np.asarray(rk) // 10, minlength=10)
+        assert stats.chisquare(counts).pvalue > 0.001, (k, counts)
