@@ -96,6 +96,22 @@ def test_salamanders_zip_posterior_matches_ml(sal_zip_post) -> None:
     assert sal_zip_post.sigma == 1.0
 
 
+def test_compare_table_has_the_posterior_columns(sal_zip_post) -> None:
+    """mb.compare(post) (or compare(fit, post)) puts the posterior next to the likelihood estimates."""
+    import mixbayes as mb
+
+    side = mb.compare(sal_zip_post)
+    table = side.table
+    summ = sal_zip_post.summary()
+    assert table.loc["zi~minedno", "post_mean"] == pytest.approx(summ.loc["zi~minedno", "mean"])
+    assert table.loc["minedno", "post_sd"] == pytest.approx(summ.loc["minedno", "sd"])
+    assert table.loc["sd_(Intercept)|site", "post_median"] == pytest.approx(summ.loc["sd_site[(Intercept)]",
+                                                                                     "median"])
+    assert table.loc["zi~minedno", "estimate"] == pytest.approx(sal_zip_post.likelihood_fit.fixef_zi["minedno"])
+    assert mb.compare(sal_zip_post.likelihood_fit, sal_zip_post).table.equals(table)
+    assert "NUTS" in side.to_text()
+
+
 def test_zip_default_priors_documented(sal_zip_post) -> None:
     pri = sal_zip_post.priors
     assert pri["zi~(Intercept)"].params == {"mu": 0.0, "sigma": 2.5}

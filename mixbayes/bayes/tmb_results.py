@@ -110,8 +110,12 @@ class TmbBayesFit:
         for t, label in zip(fit.design.terms, (k for k in self.draws if k.startswith("sd_")), strict=True):
             params[label] = (self.draws[label], list(t.columns))
         tab = parameter_table(params)
-        return tab.rename(index=lambda s: s.replace("cond[", "").rstrip("]") if s.startswith("cond[") else
-                          ("zi~" + s[3:].rstrip("]") if s.startswith("zi[") else s))
+        tab = tab.rename(index=lambda s: s.replace("cond[", "").rstrip("]") if s.startswith("cond[") else
+                         ("zi~" + s[3:].rstrip("]") if s.startswith("zi[") else s))
+        medians = [float(np.median(a.reshape(*a.shape[:2], -1)[..., i]))
+                   for a, _ in params.values() for i in range(int(np.prod(a.shape[2:])))]
+        tab.insert(1, "median", medians)
+        return tab
 
     def compare(self) -> pd.DataFrame:
         """The posterior next to the Laplace ML estimates: ``estimate`` and ``se`` (likelihood), posterior ``mean``,

@@ -374,8 +374,11 @@ def compare(likelihood_fit: Any, bayes_fit: Any = None, intervals: str = "auto")
     >>> side = mb.compare(model.fit(), model.sample(random_seed=1))  # doctest: +SKIP
     >>> print(side)  # doctest: +SKIP
     """
+    if hasattr(likelihood_fit, "likelihood_fit") and hasattr(likelihood_fit, "draws"):  # a TmbBayesFit first/alone
+        likelihood_fit, bayes_fit = (bayes_fit if bayes_fit is not None else likelihood_fit.likelihood_fit,
+                                     likelihood_fit)
     lfit, bfit = _split(likelihood_fit, bayes_fit)
-    if hasattr(lfit, "fixef_zi"):  # a glmmTMB-family fit: likelihood columns (no Bayesian side yet)
+    if hasattr(lfit, "fixef_zi"):  # a glmmTMB-family fit (and its TmbBayesFit from glmmTMB(method="bayes"))
         from .compare_tmb import tmb_comparison
 
         return tmb_comparison(lfit, bfit, _empty_row, Comparison, COLUMNS)

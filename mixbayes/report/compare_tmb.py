@@ -17,9 +17,10 @@ __all__ = ["tmb_comparison"]
 def tmb_comparison(fit: Any, bayes_fit: Any, empty_row: Callable[[str], dict[str, Any]], comparison: Any,
                    columns: list[str]) -> Any:
     """Build the :class:`~mixbayes.report.compare.Comparison` of a :class:`~mixbayes.results.tmb.TmbFit`."""
-    if bayes_fit is not None:
-        raise NotSupportedError("the Bayesian fit of the glmmTMB families is not available yet: compare() shows "
-                                "the likelihood columns of a glmmTMB-family fit only")
+    if bayes_fit is not None and not (hasattr(bayes_fit, "likelihood_fit") and hasattr(bayes_fit, "draws")):
+        raise NotSupportedError("the Bayesian side of a glmmTMB-family fit is mb.glmmTMB(..., method='bayes'), not "
+                                f"{type(bayes_fit).__name__}")
+    post = bayes_fit.summary() if bayes_fit is not None else None
     tidy = fit.tidy()
     rows: dict[str, dict[str, Any]] = {}
     for _, r in tidy.iterrows():
@@ -33,6 +34,8 @@ def tmb_comparison(fit: Any, bayes_fit: Any, empty_row: Callable[[str], dict[str
         row = empty_row(kind)
         row.update(estimate=float(r["estimate"]), se=float(r["std.error"]), lower=float(r["conf.low"]),
                    upper=float(r["conf.high"]), interval=interval if np.isfinite(r["conf.low"]) else "")
+        if post is not None:
+            _posterior(row, post, name, kind, r)
         rows[name] = row
     table = pd.DataFrame([{c: row[c] for c in columns} for row in rows.values()],
                          index=pd.Index(list(rows), name="parameter"))
@@ -40,7 +43,24 @@ def tmb_comparison(fit: Any, bayes_fit: Any, empty_row: Callable[[str], dict[str
         if col not in ("kind", "interval", "flag"):
             table[col] = table[col].astype(float)
     notes = []
+    if bayes_fit is not None:
+        notes.append("posterior columns: NUTS (mb.glmmTMB(..., method='bayes')) with the default priors of "
+                     "docs/priors.md; intervals are 2.5% and 97.5% quantiles.")
     if fit.zi_formula:
         what = "hurdle (probability of a zero)" if fit.family.truncated else "zero-inflation"
         notes.append(f"zi~ rows: the {what} model, logit scale.")
-    return comparison(table, "Laplace (glmmTMB)", None, fit.formula, notes)
+    return comparison(table, "Laplace (glmmTMB)", None if bayes_fit is None else "NUTS (PyMC)", fit.formula, notes)
+
+
+def _posterior(row: dict[str, Any], post: pd.DataFrame, name: str, kind: str, r: pd.Series) -> None:
+    """Fill the posterior columns of one row from :meth:`TmbBayesFit.summary` (labels differ for SDs and sigma)."""
+    if kind == "sd":
+        label = next((i for i in post.index if i.startswith(f"sd_{r['group']}[") and i.endswith(f"[{r['term'][4:]}]")),
+                     None)
+    else:
+        label = "sigma" if kind == "sigma" else name
+    if label is None or label not in post.index:
+        return
+    p = post.loc[label]
+    row.update(post_mean=p["mean"], post_median=p["median"], post_sd=p["sd"], post_lower=p["2.5%"],
+               post_upper=p["97.5%"], r_hat=p["r_hat"], ess_bulk=p["ess_bulk"])
