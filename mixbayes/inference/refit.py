@@ -87,4 +87,4 @@ def simulate_response(design: ModelMatrices, beta: np.ndarray, theta: np.ndarray
     y = design.X @ beta + design.offset
     if include_random:
         y = add_simulated_effects(y, design.terms, theta, rng, sigma)
-    return y + sigma * rng.standard_normal(design.n_obs) / np.sqrt(design.weights)
+    return design.family.simulate(y, rng, sigma=sigma, weights=design.weights)

@@ -47,7 +47,7 @@ def _same_data(fits: list[Any]) -> bool:
     for f in fits[1:]:
         if f.nobs != ref.nobs or not np.array_equal(f.design.row_index, ref.design.row_index):
             return False
-        if not np.allclose(f.design.y, ref.design.y) or f.design.family.name != ref.design.family.name:
+        if not np.allclose(f.design.y, ref.design.y) or type(f.design.family) is not type(ref.design.family):
             return False
     return True
 
