@@ -261,6 +261,8 @@ def test_response_checks_belong_to_the_family() -> None:
                                                                prior, "cbind(s, f)", ("s", "f"))
     np.testing.assert_allclose(y, [0.5, 0.0, 1.0])
     np.testing.assert_allclose(w, [2, 2, 3])
+    np.testing.assert_allclose(trials, [2, 2, 3])
+    np.testing.assert_allclose(succ, [1, 0, 3])
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         get_family("poisson").response_numeric(np.array([0.0, 2.0]), np.ones(2), "y")

@@ -289,6 +289,10 @@ class Family(metaclass=_FamilyMeta):
         ``dispersion`` overrides ``theta`` (one value per posterior draw)."""
         raise FamilyError(f"the ICC is not defined for the {self.name} family")
 
+    def display_name(self, dispersion: float | None = None) -> str:
+        """The family's name in a summary, as lme4 prints it (with the estimated extra parameter, if any)."""
+        return self.name
+
     def __str__(self) -> str:
         extra = f"({self.theta:.4g})" if self.theta is not None else ""
         return f"{self.name}{extra} ({self.link.name})"

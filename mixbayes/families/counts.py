@@ -104,6 +104,9 @@ class NegativeBinomial(CountFamily):
     def mean_family(self) -> Family:
         return Poisson(self.link)
 
+    def display_name(self, dispersion: float | None = None) -> str:
+        return self.name if dispersion is None else f"Negative Binomial({dispersion:.4g})"
+
     def variance(self, mu: Array) -> Array:
         th = self._theta(None)
         return mu + mu**2 / th

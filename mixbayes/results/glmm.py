@@ -367,8 +367,7 @@ class GlmmSummary:
     def __str__(self) -> str:
         fit = self.fit
         fam = fit.family
-        family_line = (f" Family: {fam.name}  ( {fam.link.name} )" if fit.dispersion is None else
-                       f" Family: Negative Binomial({fit.dispersion:.4g})  ( {fam.link.name} )")
+        family_line = f" Family: {fam.display_name(fit.dispersion)}  ( {fam.link.name} )"
         lines = [self.title, family_line, f"Formula: {fit.formula}", "",
                  f"{'AIC':>9}{'BIC':>10}{'logLik':>10}{'deviance':>10}{'df.resid':>10}",
                  f"{fit.aic:9.1f}{fit.bic:10.1f}{fit.loglik:10.1f}{-2 * fit.loglik:10.1f}{fit.df_residual:10d}", ""]
