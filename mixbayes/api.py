@@ -52,7 +52,7 @@ def glmer(formula: str, data: pd.DataFrame, family: str | Family = "binomial", l
 
 
 def _is_tmb_only(family: Any) -> bool:
-    from .families_tmb import needs_glmmtmb
+    from .families.tmb import needs_glmmtmb
 
     return needs_glmmtmb(family)
 

@@ -25,7 +25,7 @@ _KEEP: Any = object()
 def _family(family: str | Family, link: str | None) -> Family:
     """get_family, pointing glmmTMB's families (zero-inflated, hurdle, nbinom1, beta-binomial) to mb.glmmTMB."""
     from .exceptions import FamilyError
-    from .families_tmb import needs_glmmtmb
+    from .families.tmb import needs_glmmtmb
 
     try:
         return get_family(family, link)

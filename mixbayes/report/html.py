@@ -317,7 +317,7 @@ def build_report(model_or_fits: Any, *, draws: int = 1000, tune: int = 1000, cha
 def _tmb_report(fit: Any, title: str | None, t0: float) -> ReportContent:
     """The likelihood-only page of a glmmTMB-family fit: the estimates (conditional, zero-inflation, random-effect
     SDs, dispersion) and glmmTMB's summary."""
-    from .. import __version__
+    from ..version import __version__
     from .compare import compare
 
     title = title or f"Mixed model: {fit.formula}"

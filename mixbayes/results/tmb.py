@@ -77,7 +77,7 @@ class TmbFit:
 
     Attributes
     ----------
-    family : the :class:`~mixbayes.families_tmb.TmbFamily`.
+    family : the :class:`~mixbayes.families.tmb.TmbFamily`.
     design, zi_design : the conditional and zero-inflation designs.
     estimate : the raw :class:`~mixbayes.likelihood.tmb_laplace.TmbEstimate` (all parameters, Hessian, modes).
     """

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
-from .exceptions import FamilyError
+from ..exceptions import FamilyError
 
 __all__ = ["TMB_FAMILIES", "TmbFamily", "get_tmb_family", "needs_glmmtmb"]
 
