@@ -38,7 +38,9 @@ def glmer(formula: str, data: pd.DataFrame, family: str | Family = "binomial", l
     ``"truncated_poisson"``, ``"truncated_nbinom2"``) are fitted by :func:`glmmTMB` (see docs/families.md).
     """
     if zi is not None or _is_tmb_only(family):
-        if method not in (None, "laplace") or nAGQ != 1 or link not in (None, "log", "logit") or control is not None:
+        from .families.tmb import has_link
+
+        if method not in (None, "laplace") or nAGQ != 1 or not has_link(family, link) or control is not None:
             from .exceptions import NotSupportedError
 
             raise NotSupportedError("zero-inflated, hurdle, nbinom1 and beta-binomial models are fitted by Laplace "
