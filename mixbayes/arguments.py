@@ -15,7 +15,8 @@ from typing import Any
 
 from .exceptions import ArgumentError
 
-__all__ = ["check_int", "check_number", "check_output_path", "closest", "control_from"]
+__all__ = ["check_int", "check_number", "check_output_path", "closest", "control_from", "reject_unknown",
+           "renamed_arguments"]
 
 
 def closest(name: str, choices: Iterable[str]) -> str:
@@ -65,6 +66,36 @@ def control_from[T](cls: type[T], control: Any, what: str = "control") -> T:
         return cls(**dict(control))
     except (TypeError, ValueError) as exc:
         raise ArgumentError(f"bad {what} options: {exc}") from None
+
+
+def reject_unknown(kwargs: Mapping[str, Any], known: Iterable[str], what: str) -> None:
+    """Raise an :class:`ArgumentError` for the first key of ``kwargs`` that is not in ``known``, naming the closest
+    known name (``what`` says whose argument it is, e.g. ``"Model.sample"``)."""
+    names = list(known)
+    for key in kwargs:
+        if key not in names:
+            raise ArgumentError(f"unexpected argument {key!r} for {what}.{closest(str(key), names)}")
+
+
+def renamed_arguments(kwargs: dict[str, Any], renames: Mapping[str, str], what: str) -> dict[str, Any]:
+    """``kwargs`` with deprecated argument names (``renames``: old -> new) replaced by the new ones.
+
+    Each old name still works for one release, with a :class:`FutureWarning` that names the new one (attributed to
+    the caller's line); giving both spellings is an :class:`ArgumentError`.
+    """
+    from .warn import warn_user
+
+    out = dict(kwargs)
+    for old, new in renames.items():
+        if old not in out:
+            continue
+        value = out.pop(old)
+        if new in out:
+            raise ArgumentError(f"{what} got both {old!r} and {new!r}; {old!r} is the deprecated spelling of {new!r}")
+        warn_user(f"{what}: the argument {old!r} is deprecated; use {new!r} (the old name will be removed in the "
+                  "next release)", FutureWarning)
+        out[new] = value
+    return out
 
 
 def check_output_path(path: Any, suffixes: tuple[str, ...], what: str = "output") -> Path:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -13,6 +12,7 @@ from .design.matrices import ModelMatrices, build_design
 from .exceptions import DesignWarning
 from .families import Family, get_family
 from .formula import ParsedFormula, parse_formula
+from .warn import warn_user
 
 __all__ = ["Model"]
 
@@ -80,7 +80,7 @@ class Model:
         from .design.checks import design_issues
 
         for issue in design_issues(self.design):
-            warnings.warn(issue.message, DesignWarning, stacklevel=2)
+            warn_user(issue.message, DesignWarning)
 
     @property
     def dropped_index(self) -> pd.Index:

@@ -9,7 +9,6 @@ individual random effects).
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,6 +22,7 @@ from ..exceptions import (
     SamplingWarning,
     TreeDepthWarning,
 )
+from ..warn import warn_user
 
 __all__ = ["RHAT_MAX", "DiagnosticReport", "diagnose", "parameter_table"]
 
@@ -85,11 +85,10 @@ class DiagnosticReport:
     def __repr__(self) -> str:
         return str(self)
 
-    def emit(self, stacklevel: int = 3) -> None:
-        """Issue one typed warning per problem."""
+    def emit(self) -> None:
+        """Issue one typed warning per problem (attributed to the caller's line: :mod:`mixbayes.warn`)."""
         for kind, param, msg, remedy in self.problems:
-            warnings.warn(f"{param}: {msg}. Remedy: {remedy}.", _CATEGORY.get(kind, SamplingWarning),
-                          stacklevel=stacklevel)
+            warn_user(f"{param}: {msg}. Remedy: {remedy}.", _CATEGORY.get(kind, SamplingWarning))
 
 
 def _labels(name: str, arr: np.ndarray, coords: list[str] | None) -> list[str]:

@@ -20,7 +20,6 @@ approximation on the unconstrained scale, transformed back by simulation.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +32,7 @@ from ..likelihood.convergence import ConvergenceReport
 from ..likelihood.derivatives import deriv12
 from ..likelihood.optimizers import OptSummary, minimize
 from ..results.base import MixedFit
+from ..warn import warn_user
 from .priors import PriorSet, default_priors, sd_entry_names, term_labels
 
 if TYPE_CHECKING:
@@ -315,7 +315,7 @@ def fit_map(model: Model, priors: Any = None, emit_warnings: bool = True, contro
         from ..exceptions import ConvergenceWarning
 
         for _, msg, remedy in fit.convergence.problems:
-            warnings.warn(f"{msg}. Remedy: {remedy}.", ConvergenceWarning, stacklevel=4)
+            warn_user(f"{msg}. Remedy: {remedy}.", ConvergenceWarning)
     return fit
 
 

@@ -133,7 +133,7 @@ def sample(model: Model, draws: int = 1000, tune: int = 1000, chains: int = 4, s
     timings["total"] = time.perf_counter() - t_start
     fit.sampler_info.timings = timings
     if emit_warnings:
-        fit.diagnose().emit(stacklevel=5)
+        fit.diagnose().emit()
     return fit
 
 

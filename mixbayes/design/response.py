@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +12,7 @@ import pandas as pd
 from ..exceptions import CountDataWarning, ResponseError
 from ..families import Family
 from ..formula.nodes import Call, Name, Node, render
+from ..warn import warn_user
 from .expressions import evaluate
 
 __all__ = ["Response", "build_response"]
@@ -101,8 +101,8 @@ def _warn_non_integer(counts: np.ndarray, what: str, family: str) -> None:
     bad = np.abs(counts - np.round(counts)) > 1e-7
     if np.any(bad):
         shown = ", ".join(f"{v:.4g}" for v in counts[bad][:3]) + (", ..." if bad.sum() > 3 else "")
-        warnings.warn(
+        warn_user(
             f"non-integer counts in a {family} model: the {what} has {int(bad.sum())} non-integer value(s) "
             f"({shown}); glmer warns likewise and fits. Remedy: counts should be whole numbers; for a continuous "
             "response use another family (e.g. gaussian on a transformed scale)",
-            CountDataWarning, stacklevel=5)
+            CountDataWarning)

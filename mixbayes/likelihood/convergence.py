@@ -7,7 +7,6 @@ relative covariance factor below 1e-4).
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,6 +14,7 @@ import numpy as np
 from ..design.matrices import ModelMatrices
 from ..design.terms import RandomTerm
 from ..exceptions import ConvergenceWarning, SingularFitWarning
+from ..warn import warn_user
 
 __all__ = ["ConvergenceReport", "check_convergence", "scale_problems", "singular_components", "smallest_slope"]
 
@@ -225,10 +225,11 @@ def check_convergence(
     return report
 
 
-def emit_warnings(report: ConvergenceReport, stacklevel: int = 4) -> None:
+def emit_warnings(report: ConvergenceReport) -> None:
+    """Issue one typed warning per problem of ``report`` (attributed to the caller's line: :mod:`mixbayes.warn`)."""
     for kind, msg, remedy in report.problems:
         category = SingularFitWarning if kind == "singular" else ConvergenceWarning
-        warnings.warn(f"{msg}. Remedy: {remedy}.", category, stacklevel=stacklevel)
+        warn_user(f"{msg}. Remedy: {remedy}.", category)
 
 
 def _gradient_remedy(design: ModelMatrices, scale: list[str], singular: list[str], theta: np.ndarray,

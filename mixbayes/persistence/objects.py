@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import FileFormatError, LoadMismatchWarning, MixbayesWarning, NotSupportedError
+from ..warn import warn_user
 from .table import frame_from_csv, frame_to_csv
 
 if TYPE_CHECKING:
@@ -182,10 +183,10 @@ def _verify(fit: Any, saved: dict[str, Any], version: str) -> None:
     if off:
         from .. import __version__
 
-        warnings.warn(
+        warn_user(
             f"the refitted {', '.join(off)} differ from the estimates saved in the file (written by mixbayes "
             f"{version}; this is {__version__}). The loaded fit is the refit. Remedy: load the file with mixbayes "
-            f"{version} to get the saved fit", LoadMismatchWarning, stacklevel=4)
+            f"{version} to get the saved fit", LoadMismatchWarning)
 
 
 # ---- Bayesian fits -------------------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from ..exceptions import (
 )
 from ..likelihood.glmm import GlmmEstimate, fit_glmm
 from ..likelihood.separation import separated_columns
+from ..warn import warn_user
 from .base import MixedFit
 from .summary import residual_lines, summary_tail, wald_table
 
@@ -55,7 +56,7 @@ def fit_glmm_model(model: Model, method: str = "laplace", nAGQ: int = 1, control
     if emit_warnings:
         from ..likelihood.convergence import emit_warnings as emit
 
-        emit(est.report, stacklevel=3)
+        emit(est.report)
         fit._emit_diagnostics()
     return fit
 
@@ -174,24 +175,24 @@ class GlmmFit(MixedFit):
 
     def _emit_diagnostics(self) -> None:
         for g in self.degenerate_groups:
-            warnings.warn(
+            warn_user(
                 f"the response is constant within every level of {g!r}: the grouping factor determines it, so the "
                 f"variance of the {g!r} random effects is not identified (the likelihood keeps rising as it grows, "
                 "and the optimum found depends on where the optimiser stops). Remedy: model "
                 f"{g!r} as a fixed effect or drop its random term, or fit method='map'/'bayes', whose prior keeps "
-                "the variance finite", DegenerateResponseWarning, stacklevel=3)
+                "the variance finite", DegenerateResponseWarning)
         if self.separation:
-            warnings.warn(
+            warn_user(
                 f"complete or quasi-complete separation: the estimate of {', '.join(map(repr, self.separation))} "
                 "runs off to infinity (fitted probabilities 0 or 1). Remedy: drop or merge the separating "
                 "predictor levels, or fit method='map'/'bayes' whose prior keeps the coefficients finite",
-                SeparationWarning, stacklevel=3)
+                SeparationWarning)
         od = self.overdispersion
         if od is not None and od["ratio"] > 1.0 and od["p"] < 0.05:
-            warnings.warn(
+            warn_user(
                 f"overdispersion: Pearson chi-square / df = {od['ratio']:.3g} (p = {od['p']:.3g}). Remedy: the "
                 "negative binomial (family='negative_binomial'), or an observation-level random effect "
-                "(1 | obs)", OverdispersionWarning, stacklevel=3)
+                "(1 | obs)", OverdispersionWarning)
 
     def diagnose(self) -> Any:
         report = self.convergence
