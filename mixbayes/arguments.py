@@ -6,17 +6,18 @@ dictionaries whose keys exist, and output paths that can be written.  Each failu
 from __future__ import annotations
 
 import difflib
+import functools
 import numbers
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
 from .exceptions import ArgumentError
 
-__all__ = ["check_int", "check_number", "check_output_path", "closest", "control_from", "reject_unknown",
-           "renamed_arguments"]
+__all__ = ["OLD_NAMES", "check_int", "check_number", "check_output_path", "closest", "control_from", "reject_unknown",
+           "renamed_arguments", "renamed_kwargs"]
 
 
 def closest(name: str, choices: Iterable[str]) -> str:
@@ -96,6 +97,28 @@ def renamed_arguments(kwargs: dict[str, Any], renames: Mapping[str, str], what: 
                   "next release)", FutureWarning)
         out[new] = value
     return out
+
+
+#: the old spellings of the public vocabulary (docs/api.md), accepted for one release with a FutureWarning
+OLD_NAMES = {"seed": "random_seed", "cores": "n_jobs", "progress": "progressbar"}
+
+
+def renamed_kwargs[**P, R](**renames: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Decorator: the function also takes the old keyword names ``renames`` (old -> new) for one release, each with
+    a FutureWarning naming the new one (see :func:`renamed_arguments`)."""
+
+    def wrap(func: Callable[P, R]) -> Callable[P, R]:
+        what = func.__qualname__
+
+        @functools.wraps(func)
+        def inner(*args: P.args, **kwargs: P.kwargs) -> R:
+            if any(old in kwargs for old in renames):
+                kwargs = renamed_arguments(kwargs, renames, what)  # type: ignore[assignment]
+            return func(*args, **kwargs)
+
+        return inner
+
+    return wrap
 
 
 def check_output_path(path: Any, suffixes: tuple[str, ...], what: str = "output") -> Path:

@@ -149,7 +149,7 @@ class StandInBayesFit:
                 parts.append(pd.DataFrame({"grpvar": g, "term": c, "grp": frame.index.astype(str), "mean": m, "sd": s,
                                            "lower": m - 1.96 * s, "upper": m + 1.96 * s}))
         self._ranef = _Ranef(frames, pd.concat(parts, ignore_index=True))
-        self._coef = {g: f.copy() for g, f in lfit.coef().items()}
+        self._coef = {g: f.copy() for g, f in lfit.coef.items()}
         div = np.zeros((chains, draws), dtype=bool)
         div.ravel()[:divergent] = True
         self.idata = {"sample_stats": {"diverging": _Values(div)}}
@@ -169,6 +169,7 @@ class StandInBayesFit:
     def ranef(self) -> _Ranef:
         return self._ranef
 
+    @property
     def coef(self) -> dict[str, pd.DataFrame]:
         return self._coef
 

@@ -108,7 +108,7 @@ def test_results_api(sleep_fit: BayesFit) -> None:
     long = re.as_frame()
     assert list(long.columns) == ["grpvar", "term", "grp", "mean", "sd", "lower", "upper"] and len(long) == 36
     assert (long["lower"] < long["mean"]).all() and (long["mean"] < long["upper"]).all()
-    coef = sleep_fit.coef()["Subject"]
+    coef = sleep_fit.coef["Subject"]
     np.testing.assert_allclose(coef["Days"], sleep_fit.fixef["Days"] + re["Subject"]["Days"])
     assert 20 < float(sleep_fit.sigma) < 32
     icc = sleep_fit.icc()

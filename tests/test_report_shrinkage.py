@@ -1,5 +1,5 @@
 """mb.shrinkage and the report's plots: no pooling is each group's own regression, complete pooling one
-regression, partial pooling the mixed model's coef(), and it lies between the first two."""
+regression, partial pooling the mixed model's coef, and it lies between the first two."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def test_three_poolings_for_sleepstudy(sleep_reml, sleep_shrinkage) -> None:
         np.testing.assert_allclose(s.no_pooling.loc[str(subject)].to_numpy(), [intercept, slope], rtol=1e-10)
     slope, intercept = np.polyfit(data["Days"], data["Reaction"], 1)
     np.testing.assert_allclose(s.complete_pooling.to_numpy(), [intercept, slope], rtol=1e-10)
-    coef = sleep_reml.coef()["Subject"]
+    coef = sleep_reml.coef["Subject"]
     np.testing.assert_allclose(s.partial_pooling.to_numpy(), coef.to_numpy())
     np.testing.assert_allclose(s.population.to_numpy(), sleep_reml.beta)
     # the mixed model's slopes vary less than the subjects' own

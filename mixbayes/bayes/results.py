@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ..arguments import renamed_kwargs
 from ..design.matrices import ModelMatrices
 from ..results.base import DesignSizes
-from ..results.ranef import FrameMapping, group_coefficients
+from ..results.ranef import CoefTable, FrameMapping, group_coefficients
 from ..results.varcorr import unique_names
 from .builder import BuiltModel
 from .diagnostics import DiagnosticReport
@@ -23,6 +24,7 @@ from .priors import PriorSet
 
 if TYPE_CHECKING:
     from ..model import Model
+    from .settings import SampleControl
 
 __all__ = ["WAIC", "BayesFit", "BayesICC", "BayesRandomEffects", "BayesVarCorr", "PosteriorScalar", "SamplerInfo"]
 
@@ -75,7 +77,7 @@ class PosteriorScalar:
         return f"{self.name or 'posterior'}: mean {self.mean:.4g} (sd {self.sd:.3g}), 95% interval [{lo:.4g}, {hi:.4g}]"
 
 
-@dataclass
+@dataclass(kw_only=True)
 class SamplerInfo:
     """How the posterior was sampled.
 
@@ -89,7 +91,7 @@ class SamplerInfo:
     """
 
     sampler: str
-    seed: int
+    random_seed: int
     chains: int
     draws: int
     tune: int
@@ -99,6 +101,14 @@ class SamplerInfo:
     reused: bool
     timings: dict[str, float] = field(default_factory=dict)
     form_costs: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def seed(self) -> int:
+        """Deprecated spelling of :attr:`random_seed`."""
+        from ..warn import warn_user
+
+        warn_user("SamplerInfo.seed is deprecated; use SamplerInfo.random_seed", FutureWarning)
+        return self.random_seed
 
     @property
     def parameterisation_text(self) -> str:
@@ -113,7 +123,7 @@ class SamplerInfo:
     def __str__(self) -> str:
         t = ", ".join(f"{k} {v:.2f} s" for k, v in self.timings.items())
         return (f"NUTS ({self.sampler}), {self.chains} chains x {self.draws} draws after {self.tune} warm-up steps, "
-                f"target_accept {self.target_accept}, seed {self.seed}; {self.parameterisation_text}; "
+                f"target_accept {self.target_accept}, seed {self.random_seed}; {self.parameterisation_text}; "
                 f"{'compiled sampler reused; ' if self.reused else ''}{t}")
 
 
@@ -302,22 +312,24 @@ class BayesFit(DesignSizes):
     idata : the ArviZ DataTree (posterior, sample_stats, observed_data, log_likelihood, optionally
         posterior_predictive).
     priors : the :class:`~mixbayes.bayes.priors.PriorSet` used.
-    sampler_info : :class:`SamplerInfo` (sampler, seed, sizes, timings).
+    sampler_info : :class:`SamplerInfo` (sampler, random_seed, sizes, timings).
+    settings : the :class:`~mixbayes.bayes.settings.SampleControl` the fit was sampled with (None for a loaded fit).
     params : the :class:`~mixbayes.bayes.posterior.ParameterDraws`.
     log_likelihood_unit : ``"group"`` or ``"observation"`` (what one pointwise log-likelihood value covers).
     """
 
     method = "NUTS"
 
-    def __init__(self, model: Model, built: BuiltModel | None, params: ParameterDraws, idata: Any,
+    def __init__(self, model: Model, *, built: BuiltModel | None, params: ParameterDraws, idata: Any,
                  sampler_info: SamplerInfo, report: DiagnosticReport, log_likelihood_unit: str,
-                 priors: PriorSet | None = None) -> None:
+                 priors: PriorSet | None = None, settings: SampleControl | None = None) -> None:
         self.model = model
         self.design: ModelMatrices = model.design
         self._built: BuiltModel | None = built
         self.params = params
         self.idata = idata
         self.sampler_info = sampler_info
+        self.settings = settings
         # built is None for a loaded fit: the PyMC model is rebuilt from the priors on first use
         chosen = built.priors if built is not None else priors
         if chosen is None:
@@ -416,8 +428,10 @@ class BayesFit(DesignSizes):
         """Posterior means (and SDs, intervals, draws) of the random effects per grouping factor."""
         return BayesRandomEffects(self.design, self.params, prob)
 
-    def coef(self) -> dict[str, pd.DataFrame]:
-        """Per grouping factor: posterior means of fixed effects plus the level's random effects."""
+    @property
+    def coef(self) -> CoefTable:
+        """Per grouping factor: posterior means of fixed effects plus the level's random effects; a property (the
+        old call ``fit.coef`` still works for one release, with a FutureWarning)."""
         return group_coefficients(self.fixef, self.ranef())
 
     # ---- ICC -------------------------------------------------------------------------------------------------------
@@ -472,14 +486,15 @@ class BayesFit(DesignSizes):
             return pd.DataFrame({"mean": values.mean(axis=0), "sd": values.std(axis=0, ddof=1), lo: q[0], hi: q[1]},
                                 index=index)
 
+    @renamed_kwargs(seed="random_seed")
     def predict_intervals(self, newdata: pd.DataFrame | None = None, interval: str = "confidence",
-                          level: float = 0.95, type: str = "response", seed: Any = None) -> pd.DataFrame:
+                          level: float = 0.95, type: str = "response", random_seed: Any = None) -> pd.DataFrame:
         """Population-level posterior (``interval="confidence"``) or posterior predictive (``"prediction"``: a
         new group's observations) means and intervals, in the columns of the likelihood fits'
         ``predict_intervals`` (see :func:`mixbayes.results.intervals.prediction_intervals`)."""
         from ..results.intervals import prediction_intervals
 
-        return prediction_intervals(self, newdata, interval=interval, level=level, type=type, seed=seed)
+        return prediction_intervals(self, newdata, interval=interval, level=level, type=type, random_seed=random_seed)
 
     def tidy(self, conf_level: float = 0.95) -> pd.DataFrame:
         """One row per parameter, with the columns of the likelihood fits' ``tidy`` (see
@@ -552,7 +567,7 @@ class BayesSummary:
         rep = fit.diagnose()
         fam = fit.design.family
         lines = [self.title, f" Family: {fam.name}  ( {fam.link.name} )", f"Formula: {fit.formula}",
-                 f"Draws: {info.chains} chains x {info.draws} (after {info.tune} warm-up), seed {info.seed}; "
+                 f"Draws: {info.chains} chains x {info.draws} (after {info.tune} warm-up), seed {info.random_seed}; "
                  f"{sum(v for k, v in info.timings.items() if k != 'total'):.1f} s",
                  f"Parameterisation: {info.parameterisation} - {info.parameterisation_text}", "",
                  f"Random effects (posterior of SDs and correlations, {100 * self.prob:g}% intervals):",

@@ -28,11 +28,10 @@ from typing import Any
 import numpy as np
 
 from .builder import BuiltModel
+from .settings import SAMPLERS, SampleControl
 
 __all__ = ["SAMPLERS", "BlackjaxSampler", "RawSamples", "blackjax_sampler", "configure_jax", "run_sampler",
            "single_blas_thread"]
-
-SAMPLERS = ("blackjax", "nutpie", "pymc", "numpyro")
 
 
 @dataclass
@@ -321,8 +320,8 @@ def _from_datatree(built: BuiltModel, idata: Any) -> tuple[dict[str, np.ndarray]
     return draws, stats
 
 
-def _cores(chains: int, cores: int | None) -> int:
-    return int(cores) if cores else max(1, min(chains, os.cpu_count() or 1))
+def _cores(chains: int, n_jobs: int | None) -> int:
+    return int(n_jobs) if n_jobs else max(1, min(chains, os.cpu_count() or 1))
 
 
 def _sample_nutpie(built: BuiltModel, chains: int, draws: int, tune: int, target_accept: float,
@@ -374,13 +373,13 @@ def _sample_pymc(built: BuiltModel, chains: int, draws: int, tune: int, target_a
     return RawSamples(d, s, {"compile": 0.0, "sample": time.perf_counter() - t0}, False)
 
 
-def run_sampler(built: BuiltModel, sampler: str, chains: int, draws: int, tune: int, target_accept: float,
-                max_treedepth: int, seed: int, progressbar: bool = False, cores: int | None = None,
-                sampler_kwargs: dict[str, Any] | None = None) -> RawSamples:
-    """Sample ``built`` with the named sampler (BLAS on one thread: :func:`single_blas_thread`)."""
+def run_sampler(built: BuiltModel, settings: SampleControl, seed: int) -> RawSamples:
+    """Sample ``built`` with the sampler and settings of ``settings``, from ``seed`` (BLAS on one thread:
+    :func:`single_blas_thread`)."""
+    s = settings
     with single_blas_thread():
-        return _run_sampler(built, sampler, chains, draws, tune, target_accept, max_treedepth, seed, progressbar,
-                            cores, sampler_kwargs)
+        return _run_sampler(built, s.sampler, s.chains, s.draws, s.tune, s.target_accept, s.max_treedepth, seed,
+                            s.progressbar, s.n_jobs, dict(s.sampler_kwargs))
 
 
 def _run_sampler(built: BuiltModel, sampler: str, chains: int, draws: int, tune: int, target_accept: float,

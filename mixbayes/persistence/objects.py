@@ -231,7 +231,10 @@ def _decode_bayes(model: Model, part: dict[str, Any], archive: Any) -> Any:
                                 [arrays[f"sd_{k}"] for k in range(n_terms)],
                                 [arrays[f"cor_chol_{k}"] for k in range(n_terms)],
                                 [arrays[f"b_{k}"] for k in range(n_terms)])
-        info = SamplerInfo(**part["sampler_info"])
+        saved = dict(part["sampler_info"])
+        if "seed" in saved:  # files written before the vocabulary of issue 11 name it "seed"
+            saved["random_seed"] = saved.pop("seed")
+        info = SamplerInfo(**saved)
         diag = dict(part["diagnostics"])
         tab = diag.pop("table")
         diag["problems"] = [tuple(p) for p in diag["problems"]]
@@ -248,8 +251,8 @@ def _decode_bayes(model: Model, part: dict[str, Any], archive: Any) -> Any:
         idata = xr.open_datatree(io.BytesIO(archive.read(POSTERIOR)), engine="h5netcdf").load()
     except (OSError, ValueError, TypeError) as exc:
         raise FileFormatError(f"the DataTree of the Bayesian fit ({POSTERIOR}) cannot be read: {exc}") from None
-    return BayesFit(model, None, params, idata, info, report, str(part.get("log_likelihood_unit", "observation")),
-                    priors=priors)
+    return BayesFit(model, built=None, params=params, idata=idata, sampler_info=info, report=report,
+                    log_likelihood_unit=str(part.get("log_likelihood_unit", "observation")), priors=priors)
 
 
 # ---- dispatch ------------------------------------------------------------------------------------------------------

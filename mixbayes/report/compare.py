@@ -193,7 +193,7 @@ def likelihood_intervals(fit: Any, intervals: str = "auto", notes: list[str] | N
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             if key == "boot":
-                ci = fit.confint(method="boot", nsim=500, seed=1)
+                ci = fit.confint(method="boot", nsim=500, random_seed=1)
             else:
                 ci = fit.confint(method="profile")
     except Exception as exc:  # reported in the notes: the comparison goes on without these intervals

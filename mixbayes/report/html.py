@@ -20,7 +20,7 @@ from typing import Any
 from ..exceptions import ArgumentError
 from . import _bayes
 
-__all__ = ["ReportContent", "build_report", "report"]
+__all__ = ["ReportContent", "build_report", "report", "write_report"]
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 
@@ -312,7 +312,7 @@ def build_report(model_or_fits: Any, *, draws: int = 1000, tune: int = 1000, cha
     return ReportContent(out, [k for k, _ in page.sections], page.images, page.errors, cmp, seconds)
 
 
-def report(model_or_fits: Any, path: str | Path | None = None, *, draws: int = 1000, tune: int = 1000,
+def write_report(model_or_fits: Any, path: str | Path | None = None, *, draws: int = 1000, tune: int = 1000,
            chains: int = 4, random_seed: int | None = 1, method: str | None = None, sample: bool = True,
            intervals: str = "auto", walkthrough: bool | None = None, title: str | None = None) -> Path | str:
     """Write one self-contained HTML page: the side-by-side table, summaries, shrinkage plots, random effects,
@@ -342,7 +342,7 @@ def report(model_or_fits: Any, path: str | Path | None = None, *, draws: int = 1
     --------
     >>> import mixbayes as mb
     >>> model = mb.Model("Reaction ~ Days + (Days | Subject)", mb.load_dataset("sleepstudy"))
-    >>> mb.report(model, "sleepstudy.html")  # doctest: +SKIP
+    >>> mb.write_report(model, "sleepstudy.html")  # doctest: +SKIP
     PosixPath('sleepstudy.html')
     """
     from ..arguments import check_output_path
@@ -360,3 +360,11 @@ def report(model_or_fits: Any, path: str | Path | None = None, *, draws: int = 1
     p.parent.mkdir(parents=True, exist_ok=True)
     p.write_text(content.html, encoding="utf-8")
     return p
+
+
+def report(*args: Any, **kwargs: Any) -> Path | str:
+    """Deprecated name of :func:`write_report` (``mb.report`` is the subpackage :mod:`mixbayes.report`)."""
+    from ..warn import warn_user
+
+    warn_user("mixbayes.report.html.report is deprecated; use mixbayes.write_report", FutureWarning)
+    return write_report(*args, **kwargs)

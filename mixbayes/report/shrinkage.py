@@ -5,7 +5,7 @@ random-effects terms (e.g. ``(Intercept)`` and ``Days`` for ``(Days | Subject)``
 
 - **no pooling**: a separate regression in each group on those columns (least squares, or a GLM by IRLS for other
   families).  Fixed effects outside the random term (and offsets) are held at the mixed model's estimates and
-  moved into the offset, so that the per-group coefficients are comparable to ``coef()``;
+  moved into the offset, so that the per-group coefficients are comparable to ``coef``;
 - **complete pooling**: one regression on all the fixed effects, ignoring the groups;
 - **partial pooling**: the mixed model's group-level coefficients, fixed plus random effects (lme4's ``coef``),
   from the likelihood fit and, when given, the posterior means of the Bayesian fit.
@@ -44,7 +44,7 @@ class Shrinkage(Displayed):
     n : observations per group.
     no_pooling : groups x columns; NaN where a group's own regression is not estimable.
     complete_pooling : one value per column (NaN for a column that is not a fixed effect).
-    partial_pooling : groups x columns, from the likelihood fit (``fit.coef()``).
+    partial_pooling : groups x columns, from the likelihood fit (``fit.coef``).
     posterior : groups x columns, posterior means of the Bayesian fit's coefficients (None without one).
     population : the mixed model's fixed effects for the columns (0 for a column that is not a fixed effect).
     """
@@ -219,7 +219,7 @@ def shrinkage(fit: Any, bayes_fit: Any = None, group: str | None = None) -> Shri
     pooled = fit_regression(d.X, d.y, d.weights, d.offset, fam)
     complete = pd.Series([pooled.coef[names.index(c)] if c in names else np.nan for c in cols], index=cols)
     population = pd.Series([float(fixef[c]) if c in names else 0.0 for c in cols], index=cols)
-    partial = fit.coef()[group][cols].copy()
+    partial = fit.coef[group][cols].copy()
     partial.index = index
     post = None
     if bayes_fit is not None:

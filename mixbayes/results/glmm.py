@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..arguments import renamed_kwargs
 from ..design.terms import add_simulated_effects, conditional_covariances
 from ..exceptions import (
     ArgumentError,
@@ -21,20 +22,21 @@ from ..exceptions import (
     OverdispersionWarning,
     SeparationWarning,
 )
-from ..likelihood.glmm import GlmmEstimate, fit_glmm
+from ..likelihood.glmm import GlmmControl, GlmmEstimate, fit_glmm
 from ..likelihood.separation import separated_columns
 from ..warn import warn_user
 from .base import MixedFit
 from .summary import residual_lines, summary_tail, wald_table
 
 if TYPE_CHECKING:
+    from ..inference.bootstrap import BootstrapResult
     from ..model import Model
 
 __all__ = ["GlmmFit", "fit_glmm_model", "null_model_intercept"]
 
 
-def fit_glmm_model(model: Model, method: str = "laplace", nAGQ: int = 1, control: Any = None, start: Any = None,
-                   emit_warnings: bool = True, **_: Any) -> GlmmFit:
+def fit_glmm_model(model: Model, method: str = "laplace", nAGQ: int = 1, control: GlmmControl | None = None,
+                   start: Any = None, emit_warnings: bool = True) -> GlmmFit:
     """Fit ``model`` (a non-Gaussian family) by likelihood."""
     method = method.lower()
     if method in ("agq", "quadrature") and nAGQ <= 1:
@@ -69,7 +71,7 @@ class GlmmFit(MixedFit):
     ``dispersion`` is the negative binomial's theta (variance mu + mu^2 / theta).
     """
 
-    def __init__(self, model: Model, estimate: GlmmEstimate, control: Any = None) -> None:
+    def __init__(self, model: Model, estimate: GlmmEstimate, control: GlmmControl | None = None) -> None:
         super().__init__(model, estimate.theta, estimate.beta, estimate.u, estimate.b, estimate.optsummary,
                          estimate.report)
         self.estimate = estimate
@@ -77,7 +79,7 @@ class GlmmFit(MixedFit):
         self.family = estimate.workspace.family
         self.dispersion = estimate.nb_theta
         self.objective_value = estimate.objective_value
-        self.control = control
+        self.control: GlmmControl = GlmmControl.from_any(control)
         self.method = "Laplace" if self.nAGQ == 1 else ("nAGQ=0" if self.nAGQ == 0 else f"AGQ({self.nAGQ})")
         self.y = self.design.y
 
@@ -222,10 +224,11 @@ class GlmmFit(MixedFit):
         return float(self.estimate.exact_objective)
 
     # ---- simulation, ICC -----------------------------------------------------------------------------------------
-    def simulate(self, nsim: int = 1, seed: int | np.random.Generator | None = None,
+    @renamed_kwargs(seed="random_seed")
+    def simulate(self, nsim: int = 1, random_seed: int | np.random.Generator | None = None,
                  include_random: bool = True) -> pd.DataFrame:
         """New responses from the fitted model: proportions for the binomial (successes / trials), counts else."""
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(random_seed)
         d = self.design
         out = np.empty((d.n_obs, nsim))
         base = d.X @ self.beta + d.offset
@@ -318,12 +321,14 @@ class GlmmFit(MixedFit):
 
         return profile_glmm(self, which=which, **kwargs)
 
-    def bootstrap(self, nsim: int = 200, statistic: Any = None, seed: Any = None, progress: bool | None = None) -> Any:
+    @renamed_kwargs(seed="random_seed", progress="progressbar")
+    def bootstrap(self, nsim: int = 200, statistic: Any = None, random_seed: Any = None,
+                  progressbar: bool | None = None) -> BootstrapResult:
         """Parametric bootstrap (lme4's ``bootMer``): responses simulated from the fit, each refitted (see
         :func:`mixbayes.inference.glmm_bootstrap.bootstrap_glmm`)."""
         from ..inference.glmm_bootstrap import bootstrap_glmm
 
-        return bootstrap_glmm(self, nsim=nsim, statistic=statistic, seed=seed, progress=progress)
+        return bootstrap_glmm(self, nsim=nsim, statistic=statistic, random_seed=random_seed, progressbar=progressbar)
 
 
 def null_model_intercept(model: Model) -> float:

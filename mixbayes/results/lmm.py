@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ..arguments import renamed_kwargs
 from ..design.terms import conditional_covariances
 from ..exceptions import ArgumentError
 from ..inference.refit import simulate_response
-from ..likelihood.lmm import LmmEstimate, LmmObjective, fit_lmm
+from ..likelihood.lmm import LmmControl, LmmEstimate, LmmObjective, fit_lmm
 from .base import MixedFit
 
 if TYPE_CHECKING:
@@ -30,7 +31,7 @@ class LmmFit(MixedFit):
     """
 
     def __init__(self, model: Model, estimate: LmmEstimate, reml: bool, y: np.ndarray | None = None,
-                 control: Any = None) -> None:
+                 control: LmmControl | None = None) -> None:
         super().__init__(model, estimate.theta, estimate.beta, estimate.u, estimate.b, estimate.optsummary,
                          estimate.report)
         self.reml = reml
@@ -42,7 +43,7 @@ class LmmFit(MixedFit):
         self._objective: LmmObjective = estimate.objective
         self._unscaled_vcov = estimate.unscaled_vcov
         self.y = self.design.y if y is None else np.asarray(y, dtype=float)
-        self.control = control
+        self.control: LmmControl = LmmControl.from_any(control)
         self._varpar_derivs: object | None = None
 
     # ---- estimates -------------------------------------------------------------------------------------
@@ -104,13 +105,14 @@ class LmmFit(MixedFit):
         return pd.Series(out, index=self.design.row_index, name=f"{type} residuals")
 
     # ---- simulation and refitting ------------------------------------------------------------------------------
-    def simulate(self, nsim: int = 1, seed: int | np.random.Generator | None = None,
+    @renamed_kwargs(seed="random_seed")
+    def simulate(self, nsim: int = 1, random_seed: int | np.random.Generator | None = None,
                  include_random: bool = True) -> pd.DataFrame:
         """Draw new responses from the fitted model (new random effects and residuals), as lme4's ``simulate``.
 
         Returns an (nobs, nsim) DataFrame with columns ``sim_1``, ``sim_2``...
         """
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(random_seed)
         d = self.design
         out = np.empty((d.n_obs, nsim))
         for k in range(nsim):
@@ -151,14 +153,15 @@ class LmmFit(MixedFit):
 
         return contest(self, L, ddf=ddf, joint=joint, rhs=rhs, confint=confint, level=level)
 
-    def bootstrap(self, nsim: int = 1000, statistic: Any = None, seed: Any = None, n_jobs: int | None = None,
-                  backend: str | None = None, progress: bool | None = None) -> Any:
+    @renamed_kwargs(seed="random_seed", progress="progressbar")
+    def bootstrap(self, nsim: int = 1000, statistic: Any = None, random_seed: Any = None, n_jobs: int | None = None,
+                  backend: str | None = None, progressbar: bool | None = None) -> Any:
         """Parametric bootstrap, as lme4's ``bootMer`` (see :func:`mixbayes.inference.bootstrap.bootstrap`);
         ``.confint()`` of the result gives percentile intervals."""
         from ..inference.bootstrap import bootstrap
 
-        return bootstrap(self, nsim=nsim, statistic=statistic, seed=seed, n_jobs=n_jobs, backend=backend,
-                         progress=progress)
+        return bootstrap(self, nsim=nsim, statistic=statistic, random_seed=random_seed, n_jobs=n_jobs, backend=backend,
+                         progressbar=progressbar)
 
     def profile(self, which: Any = None, **kwargs: Any) -> Any:
         """Likelihood profiles of the variance parameters and fixed effects, as lme4's ``profile``
