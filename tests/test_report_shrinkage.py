@@ -13,7 +13,7 @@ from mixbayes.report import plots
 
 
 @pytest.fixture(scope="module")
-def sleep_shrinkage(sleep_reml) -> mb.report:
+def sleep_shrinkage(sleep_reml) -> mb.report.Shrinkage:
     return mb.shrinkage(sleep_reml, StandInBayesFit(sleep_reml, seed=1))
 
 
