@@ -1,4 +1,5 @@
-"""``mb.write_report`` (formerly ``mb.report``): one self-contained HTML page with the comparison, shrinkage, teaching views and diagnostics.
+"""``mb.write_report`` (formerly ``mb.report``): one self-contained HTML page with the comparison, shrinkage,
+teaching views and diagnostics.
 
 The page needs no network: styles are inline, plots are PNG images embedded as base64 ``data:`` URIs, there is
 no script, and a Content-Security-Policy forbids loading anything else.
