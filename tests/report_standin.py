@@ -101,9 +101,9 @@ class StandInBayesFit:
     method = "NUTS"
 
     def __init__(self, lfit: Any, shift: dict[str, float] | None = None, spread: float = 1.0, draws: int = 400,
-                 chains: int = 2, seed: int = 0, sd_floor: float = 0.0, divergent: int = 0,
+                 chains: int = 2, random_seed: int = 0, sd_floor: float = 0.0, divergent: int = 0,
                  rhat: dict[tuple, float] | None = None) -> None:
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(random_seed)
         shift = shift or {}
         self.model = lfit.model
         self.design = lfit.design

@@ -326,7 +326,7 @@ def test_compare_fits_of_different_models() -> None:
 
     other = mb.Model("Reaction ~ 1 + (1 | Subject)", sleep()).fit()
     with pytest.raises(ModelMismatchError, match=r"different models.*Reaction ~ Days.*Reaction ~ 1"):
-        mb.compare(sleep_fit(), StandInBayesFit(other, seed=1))
+        mb.compare(sleep_fit(), StandInBayesFit(other, random_seed=1))
 
 
 def test_poisson_non_counts_fit_with_a_warning_as_glmer_does() -> None:

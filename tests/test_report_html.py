@@ -27,7 +27,7 @@ SECTIONS = ["comparison", "summaries", "shrinkage", "ranef", "teaching", "diagno
 @pytest.fixture(scope="module")
 def standin_page(sleep_reml, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A report from the REML fit and a stand-in posterior (no sampler run)."""
-    post = StandInBayesFit(sleep_reml, seed=1, divergent=5)
+    post = StandInBayesFit(sleep_reml, random_seed=1, divergent=5)
     return mb.write_report((sleep_reml, post), tmp_path_factory.mktemp("report") / "standin.html", intervals="none")
 
 

@@ -14,7 +14,7 @@ from mixbayes.report import plots
 
 @pytest.fixture(scope="module")
 def sleep_shrinkage(sleep_reml) -> mb.report.Shrinkage:
-    return mb.shrinkage(sleep_reml, StandInBayesFit(sleep_reml, seed=1))
+    return mb.shrinkage(sleep_reml, StandInBayesFit(sleep_reml, random_seed=1))
 
 
 def test_three_poolings_for_sleepstudy(sleep_reml, sleep_shrinkage) -> None:
@@ -116,7 +116,7 @@ def test_one_dimensional_plot_and_intercept_lines() -> None:
 
 
 def test_caterpillar_and_comparison_plots(sleep_reml) -> None:
-    post = StandInBayesFit(sleep_reml, seed=1)
+    post = StandInBayesFit(sleep_reml, random_seed=1)
     fig = plots.caterpillar_plot(sleep_reml, post)
     assert [ax.get_title() for ax in fig.axes] == ["(Intercept)", "Days"]
     labels = [t.get_text() for t in fig.legends[0].get_texts()]
@@ -127,7 +127,7 @@ def test_caterpillar_and_comparison_plots(sleep_reml) -> None:
 
 
 def test_bayesian_diagnostic_plots(sleep_reml) -> None:
-    post = StandInBayesFit(sleep_reml, seed=1, divergent=7)
+    post = StandInBayesFit(sleep_reml, random_seed=1, divergent=7)
     fig = plots.divergence_pairs_plot(post)
     assert "7 divergent transitions" in fig._suptitle.get_text()
     visible = [ax for ax in fig.axes if ax.get_visible()]

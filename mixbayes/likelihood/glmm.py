@@ -29,7 +29,7 @@ from .pirls import GlmmWorkspace, PirlsFailure, gauss_hermite
 __all__ = ["GlmmControl", "GlmmEstimate", "deviance_function", "fit_glmm", "objective_function"]
 
 
-@dataclass
+@dataclass(kw_only=True)
 class GlmmControl:
     """Settings of a GLMM fit (cf. ``glmerControl``).
 

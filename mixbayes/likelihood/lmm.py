@@ -30,7 +30,7 @@ from .robust import needs_restart, restart
 __all__ = ["LmmControl", "LmmObjective", "fit_lmm"]
 
 
-@dataclass
+@dataclass(kw_only=True)
 class LmmControl:
     """Settings of the likelihood fit (cf. ``lmerControl``).
 

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "FIT_NAMES",
     "chains_of",
     "coef_posterior",
     "describe",
@@ -29,6 +30,10 @@ __all__ = [
     "varcorr_draws",
     "varcorr_posterior",
 ]
+
+#: the names this module reads from a Bayesian fit (the test stand-in must offer them too: tests/report_standin.py)
+FIT_NAMES = ("fixef_summary", "varcorr", "ranef", "coef", "icc", "diagnose", "summary", "sampler_info", "idata",
+             "model", "design", "formula")
 
 
 def is_bayes_fit(obj: Any) -> bool:
