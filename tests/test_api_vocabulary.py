@@ -207,7 +207,7 @@ def test_report_is_the_subpackage_and_still_callable(sleep_fit: LmmFit, tmp_path
 
     assert mb.report.plots is plots and mb.report.compare is mb.compare
     assert mb.write_report.__name__ == "write_report"
-    with pytest.warns(FutureWarning, match=r"use mb.write_report"), pytest.raises(mb.ArgumentError, match=".html"):
+    with pytest.warns(FutureWarning, match=r"use mb.write_report"), pytest.raises(mb.ArgumentError, match=r"\.html"):
         mb.report(sleep_fit, tmp_path / "out.pdf")  # the deprecated call reaches write_report (its path check)
     assert not list(tmp_path.iterdir())
 
