@@ -15,7 +15,13 @@ from .formula import ParsedFormula, parse_formula
 from .warn import warn_user
 
 if TYPE_CHECKING:
+    import os
+    from pathlib import Path
+
+    from xarray import DataTree
+
     from .bayes.map import MapFit
+    from .bayes.priors import PriorSet
     from .bayes.results import BayesFit
     from .results.glmm import GlmmFit
     from .results.lmm import LmmFit
@@ -237,14 +243,14 @@ class Model:
         return fit
 
     @property
-    def priors(self) -> Any:
+    def priors(self) -> PriorSet:
         """The default priors (a :class:`~mixbayes.bayes.priors.PriorSet`; ``print(model.priors)`` shows them)."""
         from .bayes.sampling import model_priors
 
         return model_priors(self, None)
 
     def sample_prior_predictive(self, draws: int = 500, random_seed: int | None = None,
-                                priors: Mapping[str, Any] | None = None) -> Any:
+                                priors: Mapping[str, Any] | None = None) -> DataTree:
         """Draws from the priors and the prior predictive distribution: a DataTree with ``prior``,
         ``prior_predictive`` and ``observed_data`` groups."""
         from .bayes import sample_prior_predictive
@@ -257,7 +263,7 @@ class Model:
         state.pop("_bayes_cache", None)
         return state
 
-    def save(self, path: Any) -> Any:
+    def save(self, path: str | os.PathLike[str]) -> Path:
         """Save the model (formula, family, data) to a mixbayes file; :func:`mixbayes.load` reads it back.
         See docs/saving.md for the format."""
         from .persistence import save

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 from .priors import Prior, PriorSet, default_priors
 
 if TYPE_CHECKING:
+    from xarray import DataTree
+
     from ..model import Model
     from .results import BayesFit
 
@@ -24,7 +26,7 @@ def sample(model: Model, **kwargs: Any) -> BayesFit:
     return _sample(model, **kwargs)
 
 
-def sample_prior_predictive(model: Model, **kwargs: Any) -> Any:
+def sample_prior_predictive(model: Model, **kwargs: Any) -> DataTree:
     """Prior and prior-predictive draws as a DataTree (see :meth:`mixbayes.Model.sample_prior_predictive`)."""
     from .sampling import sample_prior_predictive as _spp
 

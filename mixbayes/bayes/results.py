@@ -23,6 +23,13 @@ from .posterior import ParameterDraws
 from .priors import PriorSet
 
 if TYPE_CHECKING:
+    import os
+    from pathlib import Path
+
+    import pymc as pm
+    from arviz_stats.utils import ELPDData
+    from xarray import DataTree
+
     from ..model import Model
     from .settings import SampleControl
 
@@ -354,7 +361,7 @@ class BayesFit(DesignSizes):
         state["_built"] = None
         return state
 
-    def save(self, path: Any) -> Any:
+    def save(self, path: str | os.PathLike[str]) -> Path:
         """Save the fit (model, data, priors, sampler settings and the DataTree of draws) to a mixbayes file;
         :func:`mixbayes.load` reads it back without resampling.  See docs/saving.md."""
         from ..persistence import save
@@ -362,12 +369,13 @@ class BayesFit(DesignSizes):
         return save(self, path)
 
     @property
-    def pymc_model(self) -> Any:
+    def pymc_model(self) -> pm.Model:
         """The PyMC model that was sampled."""
         return self.built.pm_model
 
     @property
-    def posterior(self) -> Any:
+    def posterior(self) -> DataTree:
+        """The ``posterior`` group of :attr:`idata`."""
         return self.idata["posterior"]
 
     # ---- fixed effects ---------------------------------------------------------------------------------------------
@@ -515,7 +523,7 @@ class BayesFit(DesignSizes):
         ll = self.idata["log_likelihood"][response_variable(self.design)].values
         return ll.reshape(-1, ll.shape[-1])
 
-    def loo(self, **kwargs: Any) -> Any:
+    def loo(self, **kwargs: Any) -> ELPDData:
         """PSIS leave-one-out cross-validation (``arviz_stats.loo``), leaving one observation out whatever the
         parameterisation (per group: ``mb.loo_compare(..., unit="group")`` or :meth:`pointwise_loglik`)."""
         import arviz_stats as azs

@@ -19,6 +19,8 @@ from .priors import Prior, PriorSet, default_priors
 from .settings import SampleControl
 
 if TYPE_CHECKING:
+    from xarray import DataTree
+
     from ..model import Model
     from .builder import BuiltModel
     from .results import BayesFit
@@ -165,7 +167,7 @@ def _finish(model: Model, built: BuiltModel, raw: Any, seed: int, settings: Samp
 
 def sample_prior_predictive(model: Model, draws: int = 500, random_seed: int | None = None,
                             priors: Mapping[str, Prior] | PriorSet | None = None,
-                            marginalize: bool | str | None = None) -> Any:
+                            marginalize: bool | str | None = None) -> DataTree:
     """Draws from the priors and the prior predictive distribution, as a DataTree with ``prior``,
     ``prior_predictive`` and ``observed_data`` groups (the random effects of each level are drawn from N(0, Sigma)
     of each prior draw; observed values are responses, or binomial counts of successes)."""

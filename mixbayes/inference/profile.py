@@ -37,6 +37,8 @@ from .refit import ml_fit
 from .splines import PolySpline, back_spline, interp_spline
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
     from ..results.lmm import LmmFit
 
 __all__ = ["LikelihoodProfile", "ParameterProfile", "ProfileError", "profile"]
@@ -107,7 +109,7 @@ class LikelihoodProfile:
         return pd.DataFrame(rows, index=names, columns=percent_labels(level))
 
     def plot(self, parm: list[str] | None = None, absolute: bool = False, levels: tuple[float, ...] = (
-            0.5, 0.8, 0.9, 0.95, 0.99), ncols: int | None = None) -> Any:
+            0.5, 0.8, 0.9, 0.95, 0.99), ncols: int | None = None) -> Figure:
         """Zeta traces (lme4's ``xyplot(profile)``): zeta against each parameter, the spline through the
         profiled points, and the profile intervals at ``levels`` (horizontal lines at +-sqrt(qchisq(level, 1))).
 

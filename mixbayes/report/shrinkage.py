@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -29,6 +29,10 @@ from ..exceptions import UnknownGroupError
 from . import _bayes
 from .format import Displayed, TextTable, fmt
 from .regression import fit_regression
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 __all__ = ["Shrinkage", "shrinkage"]
 
@@ -93,7 +97,7 @@ class Shrinkage(Displayed):
             out[col] = res
         return pd.DataFrame(out)
 
-    def plot(self, ax: Any = None) -> Any:
+    def plot(self, ax: Axes | None = None) -> Figure:
         """The shrinkage plot: two-dimensional (arrows in the plane of the first two columns) when the term has a
         slope, one-dimensional otherwise.  Returns the matplotlib Figure."""
         from . import plots
@@ -102,7 +106,7 @@ class Shrinkage(Displayed):
             return plots.shrinkage_plot_2d(self, ax=ax)
         return plots.shrinkage_plot_1d(self, ax=ax)
 
-    def plot_lines(self, max_groups: int = 24) -> Any:
+    def plot_lines(self, max_groups: int = 24) -> Figure:
         """Per-group fitted lines over the data (no, complete and partial pooling)."""
         from . import plots
 

@@ -18,6 +18,9 @@ from .ranef import CoefTable, RandomEffects, group_coefficients
 from .varcorr import VarCorr
 
 if TYPE_CHECKING:
+    import os
+    from pathlib import Path
+
     from ..model import Model
 
 __all__ = ["DesignSizes", "MixedFit"]
@@ -198,7 +201,7 @@ class MixedFit(DesignSizes):
 
         return tidy(self, conf_level=conf_level, conf_method=conf_method, **kwargs)
 
-    def save(self, path: Any) -> Any:
+    def save(self, path: str | os.PathLike[str]) -> Path:
         """Save the fit to a mixbayes file (formula, family, data, fitting options and the estimates);
         :func:`mixbayes.load` refits it from them and checks the estimates.  See docs/saving.md."""
         from ..persistence import save
@@ -212,5 +215,6 @@ class MixedFit(DesignSizes):
     def __repr__(self) -> str:
         return str(self.summary())
 
-    def summary(self, **kwargs: Any) -> Any:
+    def summary(self, **kwargs: Any) -> object:
+        """The printed summary (each fit returns its own summary object)."""
         raise NotImplementedError

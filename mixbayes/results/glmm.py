@@ -30,7 +30,10 @@ from .summary import residual_lines, summary_tail, wald_table
 
 if TYPE_CHECKING:
     from ..inference.bootstrap import BootstrapResult
+    from ..inference.profile import LikelihoodProfile
+    from ..likelihood.convergence import ConvergenceReport
     from ..model import Model
+    from .icc import ICC
 
 __all__ = ["GlmmFit", "fit_glmm_model", "null_model_intercept"]
 
@@ -196,7 +199,7 @@ class GlmmFit(MixedFit):
                 "negative binomial (family='negative_binomial'), or an observation-level random effect "
                 "(1 | obs)", OverdispersionWarning)
 
-    def diagnose(self) -> Any:
+    def diagnose(self) -> ConvergenceReport:
         report = self.convergence
         lines = [str(report)]
         if self.separation:
@@ -266,7 +269,7 @@ class GlmmFit(MixedFit):
         Poisson latent variance."""
         return null_model_intercept(self.model)
 
-    def icc(self) -> Any:
+    def icc(self) -> ICC:
         """Latent-scale ICC as ``performance::icc`` (pi^2/3 residual variance for the logit link)."""
         from .icc import icc
 
@@ -314,7 +317,7 @@ class GlmmFit(MixedFit):
 
         return confint(self, method=method, level=level, parm=parm, **kwargs)
 
-    def profile(self, which: Any = None, **kwargs: Any) -> Any:
+    def profile(self, which: Any = None, **kwargs: Any) -> LikelihoodProfile:
         """Likelihood profiles of every parameter, as lme4's ``profile`` for a GLMM (see
         :func:`mixbayes.inference.glmm_profile.profile_glmm`); ``.confint()`` and ``.plot()`` of the result."""
         from ..inference.glmm_profile import profile_glmm

@@ -16,7 +16,11 @@ from ..likelihood.lmm import LmmControl, LmmEstimate, LmmObjective, fit_lmm
 from .base import MixedFit
 
 if TYPE_CHECKING:
+    from ..inference.bootstrap import BootstrapResult
+    from ..inference.profile import LikelihoodProfile
     from ..model import Model
+    from .icc import ICC
+    from .summary import LmmSummary
 
 __all__ = ["LmmFit"]
 
@@ -155,7 +159,7 @@ class LmmFit(MixedFit):
 
     @renamed_kwargs(seed="random_seed", progress="progressbar")
     def bootstrap(self, nsim: int = 1000, statistic: Any = None, random_seed: Any = None, n_jobs: int | None = None,
-                  backend: str | None = None, progressbar: bool | None = None) -> Any:
+                  backend: str | None = None, progressbar: bool | None = None) -> BootstrapResult:
         """Parametric bootstrap, as lme4's ``bootMer`` (see :func:`mixbayes.inference.bootstrap.bootstrap`);
         ``.confint()`` of the result gives percentile intervals."""
         from ..inference.bootstrap import bootstrap
@@ -163,7 +167,7 @@ class LmmFit(MixedFit):
         return bootstrap(self, nsim=nsim, statistic=statistic, random_seed=random_seed, n_jobs=n_jobs, backend=backend,
                          progressbar=progressbar)
 
-    def profile(self, which: Any = None, **kwargs: Any) -> Any:
+    def profile(self, which: Any = None, **kwargs: Any) -> LikelihoodProfile:
         """Likelihood profiles of the variance parameters and fixed effects, as lme4's ``profile``
         (see :func:`mixbayes.inference.profile.profile`); ``.confint()`` and ``.plot()`` of the result."""
         from ..inference.profile import profile
@@ -176,13 +180,13 @@ class LmmFit(MixedFit):
 
         return confint(self, method=method, level=level, parm=parm, **kwargs)
 
-    def icc(self) -> Any:
+    def icc(self) -> ICC:
         """ICC (adjusted and unadjusted, as ``performance::icc``), design effects and effective sample sizes."""
         from .icc import icc
 
         return icc(self)
 
-    def summary(self, ddf: str = "satterthwaite", correlation: bool = True) -> Any:
+    def summary(self, ddf: str = "satterthwaite", correlation: bool = True) -> LmmSummary:
         """lme4's summary, with lmerTest's df and p-values (``ddf``: ``satterthwaite``, ``kenward-roger``
         or ``none``)."""
         from .summary import LmmSummary
