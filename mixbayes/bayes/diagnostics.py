@@ -36,7 +36,7 @@ _CATEGORY: dict[str, type[SamplingWarning]] = {
 }
 
 
-@dataclass
+@dataclass(kw_only=True)
 class DiagnosticReport:
     """The outcome of every check; ``str()`` prints it.
 
@@ -204,6 +204,7 @@ def diagnose(params: dict[str, tuple[np.ndarray, list[str] | None]], stats: dict
             f"E-BFMI below {EBFMI_MIN} in chain{'s' if len(low) > 1 else ''} {', '.join(map(str, low))} "
             f"({', '.join(f'{ebfmi[i]:.2f}' for i in low)}): the momentum resampling explores the energy poorly "
             "(heavy tails or a funnel)", reparam))
-    return DiagnosticReport(problems, n_div, int(div.size), float(table["r_hat"].max()),
-                            float(table["ess_bulk"].min()), float(table["ess_tail"].min()), hits, max_treedepth,
-                            ebfmi, table)
+    return DiagnosticReport(problems=problems, divergences=n_div, n_draws=int(div.size),
+                            max_rhat=float(table["r_hat"].max()), min_ess_bulk=float(table["ess_bulk"].min()),
+                            min_ess_tail=float(table["ess_tail"].min()), treedepth_hits=hits,
+                            max_treedepth=max_treedepth, ebfmi=ebfmi, table=table)

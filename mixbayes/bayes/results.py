@@ -286,7 +286,7 @@ class BayesICC:
         return str(self)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class WAIC:
     """Widely applicable information criterion (Watanabe), computed from the pointwise log-likelihood.
 
@@ -539,8 +539,8 @@ class BayesFit(DesignSizes):
         lppd = logsumexp(ll, axis=0) - np.log(S)
         p = np.var(ll, axis=0, ddof=1)
         elpd = lppd - p
-        return WAIC(float(elpd.sum()), float(np.sqrt(len(elpd) * np.var(elpd))), float(p.sum()),
-                    float(-2 * elpd.sum()), elpd, int(np.sum(p > 0.4)))
+        return WAIC(elpd_waic=float(elpd.sum()), se=float(np.sqrt(len(elpd) * np.var(elpd))), p_waic=float(p.sum()),
+                    waic=float(-2 * elpd.sum()), pointwise=elpd, n_high_p=int(np.sum(p > 0.4)))
 
     # ---- reporting -------------------------------------------------------------------------------------------------
     def diagnose(self) -> DiagnosticReport:

@@ -125,7 +125,7 @@ class BlackjaxSampler:
         informative groups) at a cost per step that grows with the square of the number of parameters.
     """
 
-    def __init__(self, built: BuiltModel, chains: int, draws: int, tune: int, target_accept: float,
+    def __init__(self, *, built: BuiltModel, chains: int, draws: int, tune: int, target_accept: float,
                  max_treedepth: int, dense_mass: bool = False) -> None:
         jax = configure_jax(chains)
         import jax.numpy as jnp
@@ -290,7 +290,9 @@ def blackjax_sampler(built: BuiltModel, chains: int, draws: int, tune: int, targ
     """The sampler for these settings, cached on the model (its compiled program is reused)."""
     key = ("blackjax", chains, draws, tune, float(target_accept), int(max_treedepth), dense_mass)
     if key not in built.cache:
-        built.cache[key] = BlackjaxSampler(built, chains, draws, tune, target_accept, max_treedepth, dense_mass)
+        built.cache[key] = BlackjaxSampler(built=built, chains=chains, draws=draws, tune=tune,
+                                           target_accept=target_accept, max_treedepth=max_treedepth,
+                                           dense_mass=dense_mass)
     return built.cache[key]
 
 

@@ -140,7 +140,7 @@ def _failures(results: ChunkResult) -> dict[str, int]:
 
 # ---- pbtest ----------------------------------------------------------------------------------------------------
 
-@dataclass
+@dataclass(kw_only=True)
 class PBTest:
     """A parametric-bootstrap likelihood-ratio test (pbkrtest's ``PBmodcomp``).
 
@@ -296,7 +296,7 @@ def percentile_interval(values: np.ndarray, level: float = 0.95) -> tuple[float,
     return float(out[0]), float(out[1])
 
 
-@dataclass
+@dataclass(kw_only=True)
 class BootstrapResult:
     """A parametric bootstrap of a fit (lme4's ``bootMer``).
 
@@ -404,5 +404,6 @@ def bootstrap(fit: LmmFit, nsim: int = 1000, statistic: str | Callable[[LmmFit],
     n_failed = sum(1 for _, v, _ in results if v is None)
     if n_failed == nsim:
         raise BootstrapError(f"all {nsim} bootstrap refits failed: {_failures(results)}")
-    return BootstrapResult(pd.Series(t0, index=names), pd.DataFrame(values, columns=names), nsim, n_failed,
-                           _failures(results), entropy, time.perf_counter() - t_start)
+    return BootstrapResult(t0=pd.Series(t0, index=names), replicates=pd.DataFrame(values, columns=names), nsim=nsim,
+                           n_failed=n_failed, failures=_failures(results), seed_entropy=entropy,
+                           elapsed=time.perf_counter() - t_start)

@@ -92,8 +92,9 @@ def bootstrap_glmm(fit: GlmmFit, nsim: int = 200, statistic: Callable[[GlmmFit],
     n_failed = sum(failures.values())
     if n_failed == nsim:
         raise BootstrapError(f"all {nsim} bootstrap refits failed: {failures}")
-    return BootstrapResult(pd.Series(t0, index=names), pd.DataFrame(values, columns=names), nsim, n_failed,
-                           failures, entropy, time.perf_counter() - t_start)
+    return BootstrapResult(t0=pd.Series(t0, index=names), replicates=pd.DataFrame(values, columns=names), nsim=nsim,
+                           n_failed=n_failed, failures=failures, seed_entropy=entropy,
+                           elapsed=time.perf_counter() - t_start)
 
 
 @renamed_kwargs(seed="random_seed", progress="progressbar")

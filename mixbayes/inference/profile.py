@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 __all__ = ["LikelihoodProfile", "ParameterProfile", "ProfileError", "profile"]
 
 
-@dataclass
+@dataclass(kw_only=True)
 class ParameterProfile:
     """The profile of one parameter.
 
@@ -338,7 +338,7 @@ def _profile_one(w: int, pw: float, zetafun: Any, others: list[int], s: _Setting
     if problem:
         warn_user(problem)
     lo, hi = (np.nan, np.nan) if bounds_nan else (lowcut, upcut)
-    return ParameterProfile(name, frame, fwd, bak, lo, hi, problem)
+    return ParameterProfile(name=name, frame=frame, forward=fwd, backward=bak, lower=lo, upper=hi, problem=problem)
 
 
 def _select(which: Any, vnames: list[str], fnames: list[str]) -> set[str]:

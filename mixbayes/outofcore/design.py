@@ -46,7 +46,7 @@ class DaskDataNotSupportedError(NotSupportedError):
     """A model or method that needs the rows in memory was asked of out-of-core (Dask or Parquet) data."""
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(kw_only=True, frozen=True, eq=False)
 class BlockDesign(ModelMatrices):
     """A design whose rows stay in Dask: the row arrays (``y``, ``X``, codes ...) are empty.
 
@@ -228,8 +228,8 @@ def build_block_design(parsed: ParsedFormula, data: Any, family: Family, weights
     for i in order:
         final.append(replace(terms[i], theta_offset=theta_offset))
         theta_offset += terms[i].n_theta
-    pspec = PartitionSpec(parsed, family, used, wcol, ocol, frame, full_spec, tuple(final),
-                          tuple(codings[i] for i in order))
+    pspec = PartitionSpec(parsed=parsed, family=family, used=used, weights=wcol, offset=ocol, reference=frame,
+                          fixed=full_spec, terms=tuple(final), codings=tuple(codings[i] for i in order))
 
     # ---- pass 2: cross-product blocks, summed as a tree -----------------------------------------------------
     shared = dask.delayed(pspec)  # one node of the graph, not a copy per task

@@ -227,10 +227,10 @@ def _decode_bayes(model: Model, part: dict[str, Any], archive: Any) -> Any:
         with np.load(io.BytesIO(archive.read(PARAMS)), allow_pickle=False) as npz:
             arrays = {k: np.asarray(npz[k], dtype=float) for k in npz.files}
         n_terms = int(part["n_terms"])
-        params = ParameterDraws(arrays["beta"], arrays["beta_c"], arrays.get("sigma"), arrays.get("dispersion"),
-                                [arrays[f"sd_{k}"] for k in range(n_terms)],
-                                [arrays[f"cor_chol_{k}"] for k in range(n_terms)],
-                                [arrays[f"b_{k}"] for k in range(n_terms)])
+        params = ParameterDraws(beta=arrays["beta"], beta_c=arrays["beta_c"], sigma=arrays.get("sigma"),
+                                dispersion=arrays.get("dispersion"), sd=[arrays[f"sd_{k}"] for k in range(n_terms)],
+                                cor_chol=[arrays[f"cor_chol_{k}"] for k in range(n_terms)],
+                                b=[arrays[f"b_{k}"] for k in range(n_terms)])
         saved = dict(part["sampler_info"])
         if "seed" in saved:  # files written before the vocabulary of issue 11 name it "seed"
             saved["random_seed"] = saved.pop("seed")

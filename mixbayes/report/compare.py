@@ -89,7 +89,7 @@ class Comparison(Displayed):
             header += ["centre", "SD", "95% interval", "flag"]
             groups += [("posterior", 3), ("", 1)]
         right = [False, True, True, True, False] + ([True, True, True, False] if has_post else [])
-        t = TextTable(header, groups=groups, right=right, css_class="mb-table mb-compare")
+        t = TextTable(header=header, groups=groups, right=right, css_class="mb-table mb-compare")
         last = None
         for name, r in self.table.iterrows():
             if r["kind"] != last:

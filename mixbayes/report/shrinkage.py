@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 __all__ = ["Shrinkage", "shrinkage"]
 
 
-@dataclass(repr=False)
+@dataclass(kw_only=True, repr=False)
 class Shrinkage(Displayed):
     """Per-group estimates under no, complete and partial pooling (see :func:`shrinkage`).
 
@@ -121,7 +121,7 @@ class Shrinkage(Displayed):
         for title, _ in sources:
             header += list(self.columns)
             groups.append((title, len(self.columns)))
-        t = TextTable(header, groups=groups, right=[False] + [True] * (len(header) - 1),
+        t = TextTable(header=header, groups=groups, right=[False] + [True] * (len(header) - 1),
                       css_class="mb-table mb-shrinkage")
         levels = list(self.n.index)
         shown = levels if len(levels) <= max_rows else levels[: max_rows - 1]
@@ -230,4 +230,5 @@ def shrinkage(fit: Any, bayes_fit: Any = None, group: str | None = None) -> Shri
         post = _bayes.coef_posterior(bayes_fit)[group][cols].copy()
         post.index = index
     n = pd.Series(np.bincount(codes, minlength=len(levels)), index=index, name="n")
-    return Shrinkage(group, cols, n, no_pool, complete, partial, post, population, fit, bayes_fit)
+    return Shrinkage(group=group, columns=cols, n=n, no_pooling=no_pool, complete_pooling=complete,
+                     partial_pooling=partial, posterior=post, population=population, fit=fit, bayes_fit=bayes_fit)

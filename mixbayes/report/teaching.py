@@ -75,7 +75,7 @@ class NaiveVsMixed(Displayed):
         return "\n\n".join(lines)
 
     def _text_table(self) -> TextTable:
-        t = TextTable(["fixed effect", "estimate", "SE", "estimate", "SE", "SE ratio"],
+        t = TextTable(header=["fixed effect", "estimate", "SE", "estimate", "SE", "SE ratio"],
                       groups=[("", 1), (self.naive_name, 2), ("mixed model", 2), ("", 1)],
                       right=[False, True, True, True, True, True], css_class="mb-table mb-naive")
         for name, r in self.table.iterrows():
@@ -84,7 +84,7 @@ class NaiveVsMixed(Displayed):
         return t
 
     def _groups_table(self) -> TextTable:
-        t = TextTable(["group", "ICC", "obs per group", "design effect", "effective n"],
+        t = TextTable(header=["group", "ICC", "obs per group", "design effect", "effective n"],
                       right=[False, True, True, True, True], css_class="mb-table mb-deff")
         for g, r in self.groups.iterrows():
             t.add([str(g), f"{r['icc']:.3f}", fmt(r["mean_size"]), f"{r['design_effect']:.3f}", f"{r['n_eff']:.1f}"])
@@ -172,7 +172,7 @@ def explain_icc(fit: Any, bayes_fit: Any = None) -> str:
 
 # ---- the convergence walkthrough ----------------------------------------------------------------------------------
 
-@dataclass
+@dataclass(kw_only=True)
 class WalkthroughStep:
     """One remedy: what was done, and with what result.
 
@@ -195,7 +195,7 @@ class WalkthroughStep:
     fit: Any = field(default=None, repr=False)
 
 
-@dataclass(repr=False)
+@dataclass(kw_only=True, repr=False)
 class ConvergenceWalkthrough(Displayed):
     """The remedies applied to a model with a convergence warning, in order.
 
@@ -242,7 +242,7 @@ class ConvergenceWalkthrough(Displayed):
         if not self.initial_problems:
             return f"<p>{html.escape(self.formula)}: no convergence problem; nothing to do.</p>"
         probs = "".join(f"<li><b>[{html.escape(k)}]</b> {html.escape(m)}</li>" for k, m, _ in self.initial_problems)
-        t = TextTable(["#", "remedy", "tried", "action", "formula", "problems left", "resolved"],
+        t = TextTable(header=["#", "remedy", "tried", "action", "formula", "problems left", "resolved"],
                       right=[True, False, False, False, False, False, False], css_class="mb-table mb-walkthrough")
         for i, s in enumerate(self.steps, 1):
             t.add([str(i), s.remedy, "yes" if s.tried else "no", s.action, s.formula if s.tried else "",
@@ -380,14 +380,15 @@ def convergence_walkthrough(model: Any, method: str | None = None, stop_when_res
         raise DesignError(f"the model cannot be fitted at all ({err}); the walkthrough needs a fit to start from")
     initial = list(fit.convergence.problems) + _design_problems(model)
     steps: list[WalkthroughStep] = []
-    result = ConvergenceWalkthrough(model.formula.text, initial, steps, None, fit, notes)
+    result = ConvergenceWalkthrough(formula=model.formula.text, initial_problems=initial, steps=steps,
+                                    resolved_by=None, final_fit=fit, notes=notes)
     if not initial:
         return result
     current_model, current_fit = model, fit
     done = False
 
     def skip(remedy: str, why: str) -> None:
-        steps.append(WalkthroughStep(remedy, False, why))
+        steps.append(WalkthroughStep(remedy=remedy, tried=False, action=why))
 
     def record(step: WalkthroughStep) -> bool:
         steps.append(step)
@@ -416,8 +417,8 @@ def convergence_walkthrough(model: Any, method: str | None = None, stop_when_res
         m2 = _new_model(current_model, current_model.formula.text, new_data, notes)
         f2, err = _fit_quietly(m2, method)
         kinds = _kinds(f2, m2)
-        step = WalkthroughStep(remedy, True, "centred and scaled " + "; ".join(desc), m2.formula.text, kinds,
-                               f2 is not None and not kinds, f2)
+        step = WalkthroughStep(remedy=remedy, tried=True, action="centred and scaled " + "; ".join(desc),
+                               formula=m2.formula.text, problems=kinds, resolved=f2 is not None and not kinds, fit=f2)
         if f2 is not None:
             current_model, current_fit = m2, f2
         done = record(step)
@@ -448,8 +449,9 @@ def convergence_walkthrough(model: Any, method: str | None = None, stop_when_res
             m2 = _new_model(current_model, formula, current_model.data, notes)
             f2, err = _fit_quietly(m2, method)
             kinds = _kinds(f2, m2)
-            done = record(WalkthroughStep(remedies[0], True, f"dropped {term.columns[k]!r} from {term.expr}{why}",
-                                          formula, kinds, f2 is not None and not kinds, f2))
+            done = record(WalkthroughStep(remedy=remedies[0], tried=True,
+                                          action=f"dropped {term.columns[k]!r} from {term.expr}{why}", formula=formula,
+                                          problems=kinds, resolved=f2 is not None and not kinds, fit=f2))
         full = _lhs_text(list(term.columns))
         if done:
             skip(remedies[1], "not tried: already resolved")
@@ -460,8 +462,9 @@ def convergence_walkthrough(model: Any, method: str | None = None, stop_when_res
             m2 = _new_model(current_model, formula, current_model.data, notes)
             f2, err = _fit_quietly(m2, method)
             kinds = _kinds(f2, m2)
-            done = record(WalkthroughStep(remedies[1], True, f"{term.expr} made uncorrelated", formula, kinds,
-                                          f2 is not None and not kinds, f2))
+            done = record(WalkthroughStep(remedy=remedies[1], tried=True, action=f"{term.expr} made uncorrelated",
+                                          formula=formula, problems=kinds, resolved=f2 is not None and not kinds,
+                                          fit=f2))
 
     # 3. switch optimizer
     remedy = "switch optimizer"
@@ -482,8 +485,8 @@ def convergence_walkthrough(model: Any, method: str | None = None, stop_when_res
         kinds = _kinds(f2, current_model) if f2 is not None else sorted({k for name, x in af.fits.items()
                                                           if not isinstance(x, Exception)
                                                           for k, _, _ in x.convergence.problems})
-        done = record(WalkthroughStep(remedy, True, action, current_model.formula.text, kinds,
-                                      f2 is not None and not kinds, f2))
+        done = record(WalkthroughStep(remedy=remedy, tried=True, action=action, formula=current_model.formula.text,
+                                      problems=kinds, resolved=f2 is not None and not kinds, fit=f2))
 
     # 4. raise the evaluation limit
     remedy = "raise the evaluation limit"
@@ -498,6 +501,7 @@ def convergence_walkthrough(model: Any, method: str | None = None, stop_when_res
         limit = int(old or 100000) * maxeval_factor
         f2, err = _fit_quietly(current_model, method, control={"maxeval": limit})
         kinds = _kinds(f2, current_model)
-        record(WalkthroughStep(remedy, True, f"maxeval raised to {limit}", current_model.formula.text, kinds,
-                               f2 is not None and not kinds, f2))
+        record(WalkthroughStep(remedy=remedy, tried=True, action=f"maxeval raised to {limit}",
+                               formula=current_model.formula.text, problems=kinds,
+                               resolved=f2 is not None and not kinds, fit=f2))
     return result

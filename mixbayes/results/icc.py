@@ -24,7 +24,7 @@ import pandas as pd
 __all__ = ["ICC", "ICCDraws", "icc", "icc_draws", "latent_residual_variance"]
 
 
-@dataclass(frozen=True)
+@dataclass(kw_only=True, frozen=True)
 class ICC:
     """ICC estimates; ``groups`` has per grouping factor: variance, icc, mean_size, design_effect, n_eff."""
 
@@ -72,7 +72,7 @@ def _observation_level(design: Any, term: Any) -> bool:
     return design.family.name != "gaussian" and term.n_levels == design.n_obs
 
 
-@dataclass(frozen=True)
+@dataclass(kw_only=True, frozen=True)
 class ICCDraws:
     """ICC pieces for a set of parameter values (arrays over draws; length 1 for a point estimate)."""
 
@@ -125,7 +125,8 @@ def icc_draws(design: Any, covs: list[np.ndarray], beta: np.ndarray, var_residua
         deff = 1.0 + (size - 1.0) * rho
         groups[t.group] = {"variance": per[t.group], "icc": rho, "mean_size": size, "design_effect": deff,
                            "n_eff": n / deff}
-    return ICCDraws(var_random / total, var_random / (var_fixed + total), var_random, resid, var_fixed, groups)
+    return ICCDraws(adjusted=var_random / total, unadjusted=var_random / (var_fixed + total), var_random=var_random,
+                    var_residual=resid, var_fixed=var_fixed, groups=groups)
 
 
 def icc(fit: Any) -> ICC:
@@ -134,5 +135,6 @@ def icc(fit: Any) -> ICC:
                   np.atleast_1d(latent_residual_variance(fit)))
     rows = [{"group": g, **{k: float(np.asarray(v).ravel()[0]) for k, v in vals.items()}}
             for g, vals in d.groups.items()]
-    return ICC(float(d.adjusted[0]), float(d.unadjusted[0]), float(d.var_random[0]), float(d.var_residual[0]),
-               float(d.var_fixed[0]), pd.DataFrame(rows).set_index("group"))
+    return ICC(adjusted=float(d.adjusted[0]), unadjusted=float(d.unadjusted[0]), var_random=float(d.var_random[0]),
+               var_residual=float(d.var_residual[0]), var_fixed=float(d.var_fixed[0]),
+               groups=pd.DataFrame(rows).set_index("group"))
