@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from . import report as report
 from .api import glmer, lmer
-from .bayes.priors import Prior, PriorSet
 from .datasets import list_datasets, load_dataset
 from .exceptions import (
     ArgumentError,
@@ -57,6 +56,7 @@ from .inference.bootstrap import pbtest
 from .inference.emmeans import emmeans
 from .model import Model
 from .persistence import load
+from .priors import Prior, PriorSet
 from .report import compare, convergence_walkthrough, explain_icc, naive_vs_mixed, shrinkage
 from .report.html import write_report
 from .results.allfit import allfit

@@ -10,10 +10,10 @@ from .families import Family
 from .model import Model
 
 if TYPE_CHECKING:
-    from .bayes.map import MapFit
     from .bayes.results import BayesFit
     from .results.glmm import GlmmFit
     from .results.lmm import LmmFit
+    from .results.map import MapFit
 
 __all__ = ["glmer", "lmer"]
 

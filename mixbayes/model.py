@@ -20,11 +20,11 @@ if TYPE_CHECKING:
 
     from xarray import DataTree
 
-    from .bayes.map import MapFit
-    from .bayes.priors import PriorSet
     from .bayes.results import BayesFit
+    from .priors import PriorSet
     from .results.glmm import GlmmFit
     from .results.lmm import LmmFit
+    from .results.map import MapFit
 
 __all__ = ["Model"]
 
@@ -121,11 +121,11 @@ class Model:
 
         ``control`` (a dict or the record itself) is parsed once, here, into a
         :class:`~mixbayes.likelihood.lmm.LmmControl`, :class:`~mixbayes.likelihood.glmm.GlmmControl` or
-        :class:`~mixbayes.bayes.map.MapControl`, which the fit keeps as ``fit.control``; an unknown option or
+        :class:`~mixbayes.results.map.MapControl`, which the fit keeps as ``fit.control``; an unknown option or
         keyword is an :class:`~mixbayes.exceptions.ArgumentError` that names the closest one.
 
         Returns an :class:`~mixbayes.results.lmm.LmmFit` or :class:`~mixbayes.results.glmm.GlmmFit` (a
-        :class:`~mixbayes.bayes.map.MapFit` for ``"map"``, a :class:`~mixbayes.bayes.results.BayesFit` for
+        :class:`~mixbayes.results.map.MapFit` for ``"map"``, a :class:`~mixbayes.bayes.results.BayesFit` for
         ``"bayes"``).
         """
         from .arguments import check_int, closest, control_from
@@ -140,7 +140,7 @@ class Model:
 
             raise DaskDataNotSupportedError(f"method {method!r} is not available for Dask data: use 'reml' or 'ml'")
         if method == "map":
-            from .bayes.map import MapControl, fit_map
+            from .results.map import MapControl, fit_map
 
             unknown = [k for k in kwargs if k != "priors"]
             if unknown:
@@ -244,7 +244,7 @@ class Model:
 
     @property
     def priors(self) -> PriorSet:
-        """The default priors (a :class:`~mixbayes.bayes.priors.PriorSet`; ``print(model.priors)`` shows them)."""
+        """The default priors (a :class:`~mixbayes.priors.PriorSet`; ``print(model.priors)`` shows them)."""
         from .bayes.sampling import model_priors
 
         return model_priors(self, None)

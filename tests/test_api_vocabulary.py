@@ -16,13 +16,13 @@ import pytest
 from report_standin import StandInBayesFit
 
 import mixbayes as mb
-from mixbayes.bayes.map import MapControl, MapFit
 from mixbayes.bayes.results import BayesFit, SamplerInfo
 from mixbayes.bayes.settings import SampleControl
 from mixbayes.likelihood.glmm import GlmmControl
 from mixbayes.likelihood.lmm import LmmControl
 from mixbayes.results.glmm import GlmmFit
 from mixbayes.results.lmm import LmmFit
+from mixbayes.results.map import MapControl, MapFit
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -13,6 +13,7 @@ import pandas as pd
 
 from ..arguments import renamed_kwargs
 from ..design.matrices import ModelMatrices
+from ..priors.prior import PriorSet
 from ..results.base import DesignSizes
 from ..results.ranef import CoefTable, FrameMapping, group_coefficients
 from ..results.varcorr import unique_names
@@ -20,7 +21,6 @@ from .builder import BuiltModel
 from .diagnostics import DiagnosticReport
 from .output import pair_names, pair_values, response_variable
 from .posterior import ParameterDraws
-from .priors import PriorSet
 
 if TYPE_CHECKING:
     import os
@@ -318,7 +318,7 @@ class BayesFit(DesignSizes):
     model : the :class:`~mixbayes.Model`.
     idata : the ArviZ DataTree (posterior, sample_stats, observed_data, log_likelihood, optionally
         posterior_predictive).
-    priors : the :class:`~mixbayes.bayes.priors.PriorSet` used.
+    priors : the :class:`~mixbayes.priors.PriorSet` used.
     sampler_info : :class:`SamplerInfo` (sampler, random_seed, sizes, timings).
     settings : the :class:`~mixbayes.bayes.settings.SampleControl` the fit was sampled with (None for a loaded fit).
     params : the :class:`~mixbayes.bayes.posterior.ParameterDraws`.

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..arguments import check_int
 from ..exceptions import ArgumentError
-from .priors import Prior, PriorSet, default_priors
+from ..priors.prior import Prior, PriorSet, default_priors
 from .settings import SampleControl
 
 if TYPE_CHECKING:

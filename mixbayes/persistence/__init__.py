@@ -29,11 +29,11 @@ from ..exceptions import FileFormatError, NotSupportedError
 from .objects import KINDS, decode_object, encode_object
 
 if TYPE_CHECKING:
-    from ..bayes.map import MapFit
     from ..bayes.results import BayesFit
     from ..model import Model
     from ..results.glmm import GlmmFit
     from ..results.lmm import LmmFit
+    from ..results.map import MapFit
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "load", "save"]
 
