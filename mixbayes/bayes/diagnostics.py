@@ -22,7 +22,7 @@ from ..exceptions import (
     SamplingWarning,
     TreeDepthWarning,
 )
-from ..warn import warn_user
+from ..warn import Notice, emit
 
 __all__ = ["RHAT_MAX", "DiagnosticReport", "diagnose", "parameter_table"]
 
@@ -85,10 +85,14 @@ class DiagnosticReport:
     def __repr__(self) -> str:
         return str(self)
 
+    def notices(self) -> list[Notice]:
+        """The problems as typed warning records (:class:`~mixbayes.warn.Notice`), for the public layer to issue."""
+        return [Notice(f"{param}: {msg}. Remedy: {remedy}.", _CATEGORY.get(kind, SamplingWarning))
+                for kind, param, msg, remedy in self.problems]
+
     def emit(self) -> None:
         """Issue one typed warning per problem (attributed to the caller's line: :mod:`mixbayes.warn`)."""
-        for kind, param, msg, remedy in self.problems:
-            warn_user(f"{param}: {msg}. Remedy: {remedy}.", _CATEGORY.get(kind, SamplingWarning))
+        emit(self.notices())
 
 
 def _labels(name: str, arr: np.ndarray, coords: list[str] | None) -> list[str]:

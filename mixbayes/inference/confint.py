@@ -64,6 +64,10 @@ def confint(fit: LmmFit | GlmmFit, method: str = "profile", level: float = 0.95,
 
         table = profile(fit, which=parm, **kwargs).confint(level)
     elif key == "wald":
+        if kwargs:  # Wald intervals take no options: a misspelt one must not be ignored
+            from ..arguments import reject_unknown
+
+            reject_unknown(kwargs, ["method", "level", "parm", "nsim", "random_seed", "boot_type"], "confint")
         table = wald_intervals(fit, level)
     elif key in ("boot", "bootstrap"):
         if glmm:

@@ -14,7 +14,7 @@ import numpy as np
 from ..design.matrices import ModelMatrices
 from ..design.terms import RandomTerm
 from ..exceptions import ConvergenceWarning, SingularFitWarning
-from ..warn import warn_user
+from ..warn import Notice, emit
 
 __all__ = ["ConvergenceReport", "check_convergence", "scale_problems", "singular_components", "smallest_slope"]
 
@@ -45,6 +45,11 @@ class ConvergenceReport:
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    def notices(self) -> list[Notice]:
+        """The problems as typed warning records (:class:`~mixbayes.warn.Notice`), for the public layer to issue."""
+        return [Notice(f"{msg}. Remedy: {remedy}.", SingularFitWarning if kind == "singular" else ConvergenceWarning)
+                for kind, msg, remedy in self.problems]
 
     def __str__(self) -> str:
         lines = [
@@ -227,9 +232,7 @@ def check_convergence(
 
 def emit_warnings(report: ConvergenceReport) -> None:
     """Issue one typed warning per problem of ``report`` (attributed to the caller's line: :mod:`mixbayes.warn`)."""
-    for kind, msg, remedy in report.problems:
-        category = SingularFitWarning if kind == "singular" else ConvergenceWarning
-        warn_user(f"{msg}. Remedy: {remedy}.", category)
+    emit(report.notices())
 
 
 def _gradient_remedy(design: ModelMatrices, scale: list[str], singular: list[str], theta: np.ndarray,
