@@ -30,6 +30,7 @@ def lmer(formula: str, data: pd.DataFrame, REML: bool = True, weights: Any = Non
     model = Model(formula, data, weights=weights, offset=offset, functions=functions)
     chosen = method or ("reml" if REML else "ml")
     if chosen in ("bayes", "nuts"):
+        _no_likelihood_options(control, start)
         return model.sample(**kwargs)
     return model.fit(method=chosen, control=control, start=start, **kwargs)
 
@@ -41,5 +42,15 @@ def glmer(formula: str, data: pd.DataFrame, family: str | Family = "binomial", l
     Gauss-Hermite for ``nAGQ>1``, the fast ``nAGQ=0``); ``method="bayes"`` samples instead."""
     model = Model(formula, data, family=family, weights=weights, offset=offset, link=link, functions=functions)
     if method in ("bayes", "nuts"):
+        _no_likelihood_options(control, start)
         return model.sample(**kwargs)
     return model.fit(method=method, control=control, start=start, nAGQ=nAGQ, **kwargs)
+
+
+def _no_likelihood_options(control: Any, start: Any) -> None:
+    """The Bayesian fit takes its settings as keywords: ``control=``/``start=`` would be silently ignored."""
+    if control is not None or start is not None:
+        from .exceptions import ArgumentError
+
+        raise ArgumentError(f"{'control' if control is not None else 'start'}= is an option of the likelihood fit; "
+                            "the Bayesian fit takes its settings as keywords (draws=, chains=, ...: see Model.sample)")

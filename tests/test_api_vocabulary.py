@@ -89,8 +89,9 @@ def test_fits_keep_the_parsed_settings_record(sleep_model: mb.Model) -> None:
     (lambda m: m.fit("bayes", control={"draws": 10}), "keywords"),
     (lambda m: m.fit().summary(ddf="satterthwaite", corelation=False), "corelation"),
     (lambda m: m.fit().confint(method="wald", levl=0.9), "'level'"),
+    (lambda m: mb.lmer(m.formula.text, m.data, method="bayes", control={}), "keywords"),
 ], ids=["fit keyword", "LMM control key", "MAP control key", "MAP keyword", "sample draws", "sample seed",
-        "sample n_jobs", "control for bayes", "summary keyword", "wald keyword"])
+        "sample n_jobs", "control for bayes", "summary keyword", "wald keyword", "lmer bayes control"])
 def test_unknown_keywords_are_rejected_with_the_closest_name(sleep_model: mb.Model, call, message: str) -> None:
     with pytest.raises((mb.ArgumentError, TypeError), match=message):
         call(sleep_model)
