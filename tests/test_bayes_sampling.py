@@ -123,7 +123,7 @@ def test_results_api(sleep_fit: BayesFit) -> None:
     text = str(sleep_fit.summary())
     assert "Bayesian linear mixed model" in text and "ess_bulk" in text and "Subject" in text
     assert "<table" in sleep_fit.summary()._repr_html_()
-    assert "blackjax" in str(sleep_fit.sampler_info) and sleep_fit.sampler_info.seed == SEED
+    assert "blackjax" in str(sleep_fit.sampler_info) and sleep_fit.sampler_info.random_seed == SEED
     assert sleep_fit.vcov.shape == (2, 2) and (sleep_fit.se > 0).all()
 
 
