@@ -61,8 +61,7 @@ from .report import compare, convergence_walkthrough, explain_icc, naive_vs_mixe
 from .report.html import write_report
 from .results.allfit import allfit
 from .results.anova import anova
-
-__version__ = "0.1.0"
+from .version import __version__ as __version__
 
 
 def __getattr__(name: str) -> object:

@@ -13,7 +13,7 @@ from ..priors.prior import Prior, PriorSet, default_priors
 if TYPE_CHECKING:
     from xarray import DataTree
 
-    from ..model import Model
+    from ..protocols import ModelLike as Model
     from .results import BayesFit
     from .settings import SampleControl
 

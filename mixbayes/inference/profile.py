@@ -39,7 +39,7 @@ from .splines import PolySpline, back_spline, interp_spline
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from ..results.lmm import LmmFit
+    from ..protocols import LmmFitLike as LmmFit
 
 __all__ = ["LikelihoodProfile", "ParameterProfile", "ProfileError", "profile"]
 

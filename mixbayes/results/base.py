@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     import os
     from pathlib import Path
 
-    from ..model import Model
+    from ..protocols import ModelLike as Model
 
 __all__ = ["DesignSizes", "MixedFit"]
 
@@ -204,7 +204,7 @@ class MixedFit(DesignSizes):
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Save the fit to a mixbayes file (formula, family, data, fitting options and the estimates);
         :func:`mixbayes.load` refits it from them and checks the estimates.  See docs/saving.md."""
-        from ..persistence import save
+        from ..persistence.encode import save
 
         return save(self, path)
 

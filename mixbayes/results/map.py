@@ -38,7 +38,7 @@ from ..warn import warn_user
 from .base import MixedFit
 
 if TYPE_CHECKING:
-    from ..model import Model
+    from ..protocols import ModelLike as Model
 
 __all__ = ["MapControl", "MapFit", "fit_map"]
 
