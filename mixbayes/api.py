@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from .families import Family
 from .model import Model
 
+if TYPE_CHECKING:
+    from .bayes.results import BayesFit
+    from .bayes.tmb_results import TmbBayesFit
+    from .results.glmm import GlmmFit
+    from .results.lmm import LmmFit
+    from .results.map import MapFit
+    from .results.tmb import TmbFit
+
 __all__ = ["glmer", "glmmTMB", "lmer"]
 
 
 def lmer(formula: str, data: pd.DataFrame, REML: bool = True, weights: Any = None, offset: Any = None,
          control: Any = None, start: Any = None, method: str | None = None, functions: Any = None,
-         **kwargs: Any) -> Any:
+         **kwargs: Any) -> LmmFit | GlmmFit | MapFit | BayesFit:
     """Fit a linear mixed model, as lme4's ``lmer``.
 
     ``method="bayes"`` samples the posterior instead (keyword arguments go to ``Model.sample``), and
@@ -24,13 +32,15 @@ def lmer(formula: str, data: pd.DataFrame, REML: bool = True, weights: Any = Non
     model = Model(formula, data, weights=weights, offset=offset, functions=functions)
     chosen = method or ("reml" if REML else "ml")
     if chosen in ("bayes", "nuts"):
+        _no_likelihood_options(control, start)
         return model.sample(**kwargs)
     return model.fit(method=chosen, control=control, start=start, **kwargs)
 
 
 def glmer(formula: str, data: pd.DataFrame, family: str | Family = "binomial", link: str | None = None,
           nAGQ: int = 1, weights: Any = None, offset: Any = None, control: Any = None, start: Any = None,
-          method: str | None = None, functions: Any = None, zi: str | None = None, **kwargs: Any) -> Any:
+          method: str | None = None, functions: Any = None, zi: str | None = None, **kwargs: Any
+          ) -> LmmFit | GlmmFit | MapFit | BayesFit | TmbFit | TmbBayesFit:
     """Fit a generalised linear mixed model, as lme4's ``glmer`` (Laplace for ``nAGQ=1``, adaptive
     Gauss-Hermite for ``nAGQ>1``, the fast ``nAGQ=0``); ``method="bayes"`` samples instead.
 
@@ -38,10 +48,12 @@ def glmer(formula: str, data: pd.DataFrame, family: str | Family = "binomial", l
     ``"truncated_poisson"``, ``"truncated_nbinom2"``) are fitted by :func:`glmmTMB` (see docs/families.md).
     """
     if zi is not None or _is_tmb_only(family):
-        if method in ("bayes", "nuts") and nAGQ == 1 and link in (None, "log", "logit") and control is None:
+        from .families.tmb import has_link
+
+        if method in ("bayes", "nuts") and nAGQ == 1 and has_link(family, link) and control is None:
             return glmmTMB(formula, data, family=family, zi=zi, weights=weights, offset=offset, start=start,
                            functions=functions, method=method, **kwargs)
-        if method not in (None, "laplace") or nAGQ != 1 or link not in (None, "log", "logit") or control is not None:
+        if method not in (None, "laplace") or nAGQ != 1 or not has_link(family, link) or control is not None:
             from .exceptions import NotSupportedError
 
             raise NotSupportedError("zero-inflated, hurdle, nbinom1 and beta-binomial models are fitted by Laplace "
@@ -50,19 +62,29 @@ def glmer(formula: str, data: pd.DataFrame, family: str | Family = "binomial", l
                        functions=functions)
     model = Model(formula, data, family=family, weights=weights, offset=offset, link=link, functions=functions)
     if method in ("bayes", "nuts"):
+        _no_likelihood_options(control, start)
         return model.sample(**kwargs)
     return model.fit(method=method, control=control, start=start, nAGQ=nAGQ, **kwargs)
 
 
+def _no_likelihood_options(control: Any, start: Any) -> None:
+    """The Bayesian fit takes its settings as keywords: ``control=``/``start=`` would be silently ignored."""
+    if control is not None or start is not None:
+        from .exceptions import ArgumentError
+
+        raise ArgumentError(f"{'control' if control is not None else 'start'}= is an option of the likelihood fit; "
+                            "the Bayesian fit takes its settings as keywords (draws=, chains=, ...: see Model.sample)")
+
+
 def _is_tmb_only(family: Any) -> bool:
-    from .families_tmb import needs_glmmtmb
+    from .families.tmb import needs_glmmtmb
 
     return needs_glmmtmb(family)
 
 
 def glmmTMB(formula: str, data: pd.DataFrame, family: Any = "poisson", zi: str | None = None, weights: Any = None,
             offset: Any = None, start: Any = None, functions: Any = None, method: str | None = None,
-            **kwargs: Any) -> Any:
+            **kwargs: Any) -> TmbFit | TmbBayesFit:
     """Fit a model of glmmTMB's families by maximum likelihood (Laplace approximation), as R's ``glmmTMB``.
 
     Parameters
@@ -81,7 +103,6 @@ def glmmTMB(formula: str, data: pd.DataFrame, family: Any = "poisson", zi: str |
         Prior weights (multiplying each observation's log-likelihood) and an offset of the conditional model.
     start : dict or array, optional
         Starting values: ``{"beta": ..., "beta_zi": ..., "betad": ..., "psi": ...}`` (default: all 0, as glmmTMB).
-
     method : str, optional
         None or ``"laplace"``: maximum likelihood.  ``"bayes"`` (``"nuts"``): the ML fit, then NUTS on the same model
         with the default priors of docs/priors.md, started at the ML estimates; the keyword arguments go to

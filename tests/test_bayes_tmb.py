@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pytest
 
-from mixbayes.families_tmb import get_tmb_family
+from mixbayes.families.tmb import get_tmb_family
 from mixbayes.likelihood.zeroinfl import Response, loglik_eta
 
 FAMILIES = ["poisson", "nbinom2", "nbinom1", "betabinomial", "truncated_poisson", "truncated_nbinom2"]

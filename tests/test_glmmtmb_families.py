@@ -148,12 +148,12 @@ def test_summary_layout(fits: dict) -> None:
 
 def test_simulate_matches_fitted_mean(fits: dict) -> None:
     fit = fits["sal_zip"]
-    sims = fit.simulate(400, seed=1, conditional=True)
+    sims = fit.simulate(400, random_seed=1, conditional=True)
     assert sims.shape == (fit.nobs, 400)
     assert np.all(sims == np.round(sims)) and sims.min() >= 0
     total = sims.sum(axis=0)  # Monte Carlo error of the mean total: sd / sqrt(400)
     assert abs(total.mean() - fit.fitted.sum()) < 4 * total.std() / np.sqrt(400)
-    hurdle = fits["sal_hpois"].simulate(50, seed=2, conditional=True)
+    hurdle = fits["sal_hpois"].simulate(50, random_seed=2, conditional=True)
     zero_share = (hurdle == 0).mean()
     assert abs(zero_share - fits["sal_hpois"].predict(type="zprob").mean()) < 0.03
 
@@ -253,7 +253,7 @@ def test_the_other_zinb2_optimum_warns_and_is_higher(fits: dict) -> None:
 
 
 def test_html_report_of_a_glmmtmb_fit(fits: dict) -> None:
-    page = mb.report(fits["sal_hnb2"], sample=False)
+    page = mb.write_report(fits["sal_hnb2"], sample=False)
     assert "zi~minedno" in page and "Zero-truncated hurdle model:" in page and "sigma (truncated_nbinom2)" in page
 
 

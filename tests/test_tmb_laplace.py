@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mixbayes.families_tmb import TMB_FAMILIES
+from mixbayes.families.tmb import TMB_FAMILIES
 from mixbayes.likelihood import tmb_laplace as tl
 from mixbayes.likelihood.tmb_design import build_tmb_design
 from mixbayes.likelihood.zeroinfl import Response, loglik_eta

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ..families_tmb import BetaBinomial, NBinom1, NBinom2, PoissonTMB, TmbFamily, Truncated
+from ..families.tmb import BetaBinomial, NBinom1, NBinom2, PoissonTMB, TmbFamily, Truncated
 from ..likelihood.zeroinfl import Response
 
 __all__ = ["family_logpdf", "obs_logp"]

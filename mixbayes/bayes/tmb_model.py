@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..families_tmb import NBinom1
+from ..families.tmb import NBinom1
 from ..priors.prior import (
     Prior,
     PriorEntry,

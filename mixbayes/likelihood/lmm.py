@@ -11,7 +11,6 @@ and sigma^2 = pwrss / n (ML) or pwrss / (n - p) (REML).
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +19,7 @@ import numpy as np
 from ..design.matrices import ModelMatrices
 from ..design.terms import lambda_times
 from ..exceptions import DesignError, ResponseError
+from ..warn import warn_user
 from .convergence import ConvergenceReport, check_convergence
 from .crossprod import CrossProductPlan
 from .factor import BlockedFactor, NotPositiveDefinite
@@ -30,7 +30,7 @@ from .robust import needs_restart, restart
 __all__ = ["LmmControl", "LmmObjective", "fit_lmm"]
 
 
-@dataclass
+@dataclass(kw_only=True)
 class LmmControl:
     """Settings of the likelihood fit (cf. ``lmerControl``).
 
@@ -159,7 +159,7 @@ def _check_identifiable(design: ModelMatrices, control: LmmControl) -> None:
                 raise DesignError(msg + " (pass control={'check_nlev': 'ignore'} to fit anyway)")
             from ..exceptions import DesignWarning
 
-            warnings.warn(msg, DesignWarning, stacklevel=4)
+            warn_user(msg, DesignWarning)
 
 
 def blas_limit(design: ModelMatrices, threads: int | None = None) -> Any:
@@ -329,7 +329,7 @@ def fit_lmm(design: ModelMatrices, reml: bool = True, control: Any = None, start
             y: np.ndarray | None = None, emit_warnings: bool = True) -> LmmEstimate:
     """Fit a linear mixed model by REML or ML."""
     control = LmmControl.from_any(control)
-    if design.family.name != "gaussian" or design.family.link.name != "identity":
+    if not design.family.is_lmm:
         raise DesignError("fit_lmm fits Gaussian models with the identity link; use the GLMM engine")
     _check_identifiable(design, control)
     objective = LmmObjective(design, reml, y)  # checks that there are more observations than fixed effects

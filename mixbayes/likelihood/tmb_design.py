@@ -12,7 +12,7 @@ import pandas as pd
 from ..design.matrices import ModelMatrices, build_design
 from ..exceptions import CountDataWarning, NotSupportedError, ResponseError
 from ..families import get_family
-from ..families_tmb import TmbFamily, get_tmb_family
+from ..families.tmb import TmbFamily, get_tmb_family
 from ..formula import parse_formula
 from .tmb_laplace import _DENSE_LIMIT, TmbProblem
 from .zeroinfl import Response

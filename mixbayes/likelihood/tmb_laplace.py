@@ -27,7 +27,7 @@ import numpy as np
 from scipy import optimize
 
 from ..exceptions import FitError, NotSupportedError
-from ..families_tmb import TmbFamily
+from ..families.tmb import TmbFamily
 from .tmb_re import DenseRE, DiagRE
 from .zeroinfl import Response, loglik_all, loglik_eta
 

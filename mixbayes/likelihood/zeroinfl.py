@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..families_tmb import TmbFamily
+from ..families.tmb import TmbFamily
 
 __all__ = ["ObsDerivs", "Response", "loglik_all", "loglik_eta"]
 

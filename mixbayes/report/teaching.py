@@ -71,7 +71,7 @@ class NaiveVsMixed(Displayed):
         return "\n\n".join(lines)
 
     def _text_table(self) -> TextTable:
-        t = TextTable(["fixed effect", "estimate", "SE", "estimate", "SE", "SE ratio"],
+        t = TextTable(header=["fixed effect", "estimate", "SE", "estimate", "SE", "SE ratio"],
                       groups=[("", 1), (self.naive_name, 2), ("mixed model", 2), ("", 1)],
                       right=[False, True, True, True, True, True], css_class="mb-table mb-naive")
         for name, r in self.table.iterrows():
@@ -80,7 +80,7 @@ class NaiveVsMixed(Displayed):
         return t
 
     def _groups_table(self) -> TextTable:
-        t = TextTable(["group", "ICC", "obs per group", "design effect", "effective n"],
+        t = TextTable(header=["group", "ICC", "obs per group", "design effect", "effective n"],
                       right=[False, True, True, True, True], css_class="mb-table mb-deff")
         for g, r in self.groups.iterrows():
             t.add([str(g), f"{r['icc']:.3f}", fmt(r["mean_size"]), f"{r['design_effect']:.3f}", f"{r['n_eff']:.1f}"])
@@ -117,7 +117,7 @@ def naive_vs_mixed(fit: Any) -> NaiveVsMixed:
         groups = fit.icc().groups[["icc", "mean_size", "design_effect", "n_eff"]]
     except Exception:  # e.g. an ICC that cannot be computed for this family: the SE table still teaches
         groups = pd.DataFrame(columns=["icc", "mean_size", "design_effect", "n_eff"])
-    name = "least squares" if d.family.name == "gaussian" else f"a {d.family.name} GLM"
+    name = "least squares" if d.family.normal_residual else f"a {d.family.name} GLM"
     return NaiveVsMixed(table, groups, d.n_obs, name, fit)
 
 
@@ -128,7 +128,7 @@ def explain_icc(fit: Any, bayes_fit: Any = None) -> str:
     icc = fit.icc()
     d = fit.design
     groups = list(icc.groups.index)
-    gaussian = d.family.name == "gaussian"
+    gaussian = d.family.normal_residual
     slopes = any(t.q > 1 or t.columns != ("(Intercept)",) for t in d.terms)
     resid = ("the residual variance" if gaussian else
              f"the {d.family.name} distribution's variance on the latent ({d.family.link.name}) scale")

@@ -33,9 +33,8 @@ def fit_glmmtmb(formula: str, data: pd.DataFrame, family: Any = "poisson", zi: A
 def _warn_convergence(est: TmbEstimate, td: TmbDesign) -> None:
     """glmmTMB's convergence warnings: the optimiser did not finish, or the Hessian of the fixed effects is not
     positive definite (their standard errors are then missing)."""
-    import warnings
-
     from ..exceptions import ConvergenceWarning
+    from ..warn import warn_user
 
     p, pz, nd, _ = td.problem.sizes
     V = est.vcov
@@ -43,13 +42,13 @@ def _warn_convergence(est: TmbEstimate, td: TmbDesign) -> None:
     if fixed_ok:
         fixed_ok = bool(np.all(np.diag(V)[:p + pz + nd] > 0))
     if not est.converged:
-        warnings.warn(f"the optimiser did not converge ({est.message}); remedy: give start= values near a previous "
-                      "fit, or simplify the zero-inflation formula", ConvergenceWarning, stacklevel=4)
+        warn_user(f"the optimiser did not converge ({est.message}); remedy: give start= values near a previous "
+                  "fit, or simplify the zero-inflation formula", ConvergenceWarning)
     if not fixed_ok:
-        warnings.warn("non-positive-definite Hessian of the fixed effects and dispersion (glmmTMB's 'Model "
-                      "convergence problem'): some standard errors are missing. Remedy: a coefficient may be running "
-                      "off to infinity (e.g. a zero-inflation level with no zeros); drop it from the formula or "
-                      "simplify the model", ConvergenceWarning, stacklevel=4)
+        warn_user("non-positive-definite Hessian of the fixed effects and dispersion (glmmTMB's 'Model "
+                  "convergence problem'): some standard errors are missing. Remedy: a coefficient may be running "
+                  "off to infinity (e.g. a zero-inflation level with no zeros); drop it from the formula or "
+                  "simplify the model", ConvergenceWarning)
 
 
 def _start_vector(td: TmbDesign, start: Any) -> np.ndarray:
@@ -77,7 +76,7 @@ class TmbFit:
 
     Attributes
     ----------
-    family : the :class:`~mixbayes.families_tmb.TmbFamily`.
+    family : the :class:`~mixbayes.families.tmb.TmbFamily`.
     design, zi_design : the conditional and zero-inflation designs.
     estimate : the raw :class:`~mixbayes.likelihood.tmb_laplace.TmbEstimate` (all parameters, Hessian, modes).
     """
@@ -275,11 +274,11 @@ class TmbFit:
     def fitted(self) -> np.ndarray:
         return self.predict(type="response")
 
-    def simulate(self, nsim: int = 1, seed: int | np.random.Generator | None = None,
+    def simulate(self, nsim: int = 1, random_seed: int | np.random.Generator | None = None,
                  conditional: bool = False) -> np.ndarray:
         """Responses simulated from the fitted model, an ``(n, nsim)`` array.  New random effects are drawn from
         their estimated distribution (glmmTMB's ``simulate``); ``conditional=True`` keeps the conditional modes."""
-        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        rng = random_seed if isinstance(random_seed, np.random.Generator) else np.random.default_rng(random_seed)
         est, fam = self.estimate, self.family
         trials = self._td.problem.response.trials
         eta_fixed = np.asarray(self.design.X) @ est.beta + np.asarray(self.design.offset)

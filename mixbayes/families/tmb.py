@@ -21,9 +21,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
-from .exceptions import FamilyError
+from ..exceptions import FamilyError
 
-__all__ = ["TMB_FAMILIES", "TmbFamily", "get_tmb_family", "needs_glmmtmb"]
+__all__ = ["TMB_FAMILIES", "TmbFamily", "get_tmb_family", "has_link", "needs_glmmtmb"]
 
 Array = np.ndarray
 Derivs = tuple[Array, Array, Array]
@@ -201,3 +201,9 @@ def needs_glmmtmb(family: object) -> bool:
         return False
     key = _ALIASES.get(family.lower(), family.lower())
     return key in TMB_FAMILIES and key not in ("poisson", "nbinom2")
+
+
+def has_link(family: object, link: str | None) -> bool:
+    """Whether ``link`` (None: the default) is the link of the glmmTMB family ``family`` (the only one fitted)."""
+    return link is None or get_tmb_family(family if isinstance(family, str) else getattr(family, "name", "")).link \
+        == link
