@@ -107,7 +107,7 @@ def glmmTMB(formula: str, data: pd.DataFrame, family: Any = "poisson", zi: str |
         None or ``"laplace"``: maximum likelihood.  ``"bayes"`` (``"nuts"``): the ML fit, then NUTS on the same model
         with the default priors of docs/priors.md, started at the ML estimates; the keyword arguments go to
         :func:`mixbayes.bayes.tmb_results.sample_tmb` (``draws``, ``tune``, ``chains``, ``sampler``,
-        ``target_accept``, ``random_seed``, ``priors``, ``progressbar``, ``cores``).
+        ``target_accept``, ``random_seed``, ``priors``, ``progressbar``, ``n_jobs``).
 
     Returns
     -------

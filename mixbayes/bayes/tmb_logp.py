@@ -1,6 +1,6 @@
 """Per-observation log-density of glmmTMB's families in PyTensor (the Bayesian side of issue 13).
 
-The same densities as :mod:`mixbayes.families_tmb` and :mod:`mixbayes.likelihood.zeroinfl` (the likelihood engine),
+The same densities as :mod:`mixbayes.families.tmb` and :mod:`mixbayes.likelihood.zeroinfl` (the likelihood engine),
 written with numerically stable primitives:
 
 - zero-inflation: ``log P(0) = logaddexp(log pi, log(1 - pi) + log f(0))`` with ``log pi = -softplus(-zeta)``;

@@ -198,7 +198,7 @@ def uncentred(draws: np.ndarray, means: np.ndarray, icpt: int | None) -> np.ndar
 
 def sample_tmb_model(td: TmbDesign, start: Mapping[str, Any] | None, draws: int, tune: int, chains: int,
                      sampler: str, target_accept: float, random_seed: int, priors: Mapping[str, Prior] | None,
-                     progressbar: bool, cores: int | None) -> tuple[TmbBayesModel, Any, dict[str, float]]:
+                     progressbar: bool, n_jobs: int | None) -> tuple[TmbBayesModel, Any, dict[str, float]]:
     """Build and sample; returns the model, the InferenceData/DataTree of PyMC and the timings."""
     import pymc as pm
 
@@ -212,5 +212,5 @@ def sample_tmb_model(td: TmbDesign, start: Mapping[str, Any] | None, draws: int,
     with single_blas_thread(), bm.pm_model:
         idata = pm.sample(draws=draws, tune=tune, chains=chains, random_seed=random_seed, progressbar=progressbar,
                           nuts_sampler=sampler, target_accept=target_accept, initvals=bm.initvals or None,
-                          cores=cores or 1, compute_convergence_checks=False)
+                          cores=n_jobs or 1, compute_convergence_checks=False)
     return bm, idata, {"build": t_build, "sample": time.perf_counter() - t0}

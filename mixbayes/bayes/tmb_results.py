@@ -21,7 +21,7 @@ __all__ = ["TmbBayesFit", "sample_tmb"]
 
 def sample_tmb(fit: TmbFit, draws: int = 1000, tune: int = 1000, chains: int = 4, sampler: str = "pymc",
                target_accept: float = 0.9, random_seed: int | None = None, priors: Mapping[str, Any] | None = None,
-               progressbar: bool = False, cores: int | None = None) -> TmbBayesFit:
+               progressbar: bool = False, n_jobs: int | None = None) -> TmbBayesFit:
     """NUTS on the model of ``fit``; see :meth:`mixbayes.results.tmb.TmbFit.sample`."""
     check_int(draws, "draws", 1)
     check_int(tune, "tune", 0)
@@ -37,7 +37,7 @@ def sample_tmb(fit: TmbFit, draws: int = 1000, tune: int = 1000, chains: int = 4
     est = fit.estimate
     start = {"beta": est.beta, "beta_zi": est.beta_zi, "sigma": fit.sigma if fit.family.has_dispersion else None}
     bm, idata, timings = sample_tmb_model(fit._td, start, int(draws), int(tune), int(chains), sampler,
-                                          float(target_accept), int(random_seed), priors, progressbar, cores)
+                                          float(target_accept), int(random_seed), priors, progressbar, n_jobs)
     return TmbBayesFit(fit, bm, idata, timings, int(random_seed))
 
 
