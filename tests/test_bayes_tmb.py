@@ -192,3 +192,22 @@ def test_zip_sbc_uniform_ranks() -> None:
     for k, rk in ranks.items():
         counts = np.bincount(np.asarray(rk) // 10, minlength=10)
         assert stats.chisquare(counts).pvalue > 0.001, (k, counts)
+
+
+def test_priors_of_different_families_split_the_vector() -> None:
+    """A prior override of another family makes one free variable per coefficient; the draws are reassembled in
+    the columns' order (a cheap build, no sampling)."""
+    import mixbayes as mb
+    from mixbayes.bayes.tmb_model import build_tmb_model, tmb_priors
+    from mixbayes.likelihood.tmb_design import build_tmb_design
+
+    td = build_tmb_design(SAL, mb.load_dataset("Salamanders"), "nbinom2", zi="~ mined")
+    priors = tmb_priors(td).with_overrides({"zi~minedno": mb.Prior("StudentT", nu=3, mu=0, sigma=1)})
+    bm = build_tmb_model(td, priors)
+    free = {rv.name for rv in bm.pm_model.free_RVs}
+    assert {"zi_c[(Intercept)]", "zi_c[minedno]", "fixef_c", "sigma", "sd__site", "z__site"} <= free
+    fake = {"zi_c[(Intercept)]": np.full((1, 2), 0.5), "zi_c[minedno]": np.full((1, 2), -2.0)}
+    np.testing.assert_array_equal(bm.params["zi"].assemble(fake), [[[0.5, -2.0], [0.5, -2.0]]])
+    nb1 = tmb_priors(build_tmb_design(SAL, mb.load_dataset("Salamanders"), "nbinom1", zi="~1"))
+    assert nb1["dispersion"].distribution == "HalfStudentT"
+    assert tmb_priors(td)["dispersion"].distribution == "InverseGamma"

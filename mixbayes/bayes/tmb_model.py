@@ -103,6 +103,7 @@ class TmbBayesModel:
     zx_means: np.ndarray | None
     zicpt: int | None
     labels: list[str]
+    params: dict[str, Any] = field(default_factory=dict)  # "cond", "zi", "sd_<label>": VectorParam of free variables
     initvals: dict[str, Any] = field(default_factory=dict)
 
 
@@ -137,17 +138,20 @@ def build_tmb_model(td: TmbDesign, priors: PriorSet, start: Mapping[str, Any] | 
         coords[f"{label}__levels"] = list(t.levels)
         coords[f"{label}__term"] = list(t.columns)
     init: dict[str, Any] = {}
+    params: dict[str, Any] = {}
     with pm.Model(coords=coords) as m:
-        beta_c, _ = _vector("fixef_c", design.fixef_names, [priors[n] for n in design.fixef_names], dims="fixef")
+        beta_c, params["cond"] = _vector("fixef_c", design.fixef_names, [priors[n] for n in design.fixef_names],
+                                         dims="fixef")
         eta = pt.dot(X - x_means, beta_c) + prob.offset
         zeta = None
         if td.zi_design is not None:
             names = list(td.zi_design.fixef_names)
-            zi_c, _ = _vector("zi_c", names, [priors[f"zi~{n}"] for n in names], dims="fixef_zi")
+            zi_c, params["zi"] = _vector("zi_c", names, [priors[f"zi~{n}"] for n in names], dims="fixef_zi")
             zeta = pt.dot(np.asarray(prob.Xzi, float) - zx_means, zi_c)
         d = pt.log(priors["dispersion"].create("sigma")) if td.family.has_dispersion else pt.constant(0.0)
         for k, (t, label) in enumerate(zip(design.terms, labels, strict=True)):
-            sd, _ = _vector(f"sd__{label}", t.columns, [priors[n] for n in sd_names[k]], dims=f"{label}__term")
+            sd, params[f"sd_{label}"] = _vector(f"sd__{label}", t.columns, [priors[n] for n in sd_names[k]],
+                                                dims=f"{label}__term")
             if t.q > 1:
                 R = pm.LKJCorr(f"cor__{label}", n=t.q, eta=priors[f"cor_{label}"].params.get("eta", 1.0))
                 L = sd[:, None] * R
@@ -161,7 +165,7 @@ def build_tmb_model(td: TmbDesign, priors: PriorSet, start: Mapping[str, Any] | 
         pm.Potential("loglik", pt.sum(obs_logp(td.family, prob.response, eta, zeta, d)))
     if start:
         init = _initvals(start, (x_means, icpt), None if zx_means is None else (zx_means, zicpt), m)
-    return TmbBayesModel(m, priors, x_means, icpt, zx_means, zicpt, labels, init)
+    return TmbBayesModel(m, priors, x_means, icpt, zx_means, zicpt, labels, params, init)
 
 
 Centring = tuple[np.ndarray, int | None]

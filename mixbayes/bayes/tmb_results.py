@@ -47,6 +47,12 @@ def _draws(idata: Any, name: str) -> np.ndarray:
     return np.asarray(post[name].values if hasattr(post[name], "values") else post[name])
 
 
+def _vector_draws(idata: Any, param: Any) -> np.ndarray:
+    """(chains, draws, size) array of a vector that may be split into one free variable per element (priors of
+    different families)."""
+    return param.assemble({name: _draws(idata, name) for name in param.names})
+
+
 class TmbBayesFit:
     """Posterior draws of a glmmTMB-family model sampled by NUTS.
 
@@ -68,13 +74,13 @@ class TmbBayesFit:
         self.priors = bm.priors
         self.timings = timings
         self.random_seed = seed
-        d: dict[str, np.ndarray] = {"cond": uncentred(_draws(idata, "fixef_c"), bm.x_means, bm.icpt)}
+        d: dict[str, np.ndarray] = {"cond": uncentred(_vector_draws(idata, bm.params["cond"]), bm.x_means, bm.icpt)}
         if bm.zx_means is not None:
-            d["zi"] = uncentred(_draws(idata, "zi_c"), bm.zx_means, bm.zicpt)
+            d["zi"] = uncentred(_vector_draws(idata, bm.params["zi"]), bm.zx_means, bm.zicpt)
         if fit.family.has_dispersion:
             d["sigma"] = _draws(idata, "sigma")
         for label, t in zip(bm.labels, fit.design.terms, strict=True):
-            d[f"sd_{label}"] = _draws(idata, f"sd__{label}").reshape(*d["cond"].shape[:2], t.q)
+            d[f"sd_{label}"] = _vector_draws(idata, bm.params[f"sd_{label}"]).reshape(*d["cond"].shape[:2], t.q)
         self.draws = d
         self._names = {"cond": list(fit.design.fixef_names),
                        "zi": [] if fit.zi_design is None else list(fit.zi_design.fixef_names)}
