@@ -93,7 +93,7 @@ class ConvergenceWalkthrough(Displayed):
         if not self.initial_problems:
             return f"<p>{html.escape(self.formula)}: no convergence problem; nothing to do.</p>"
         probs = "".join(f"<li><b>[{html.escape(k)}]</b> {html.escape(m)}</li>" for k, m, _ in self.initial_problems)
-        t = TextTable(["#", "remedy", "tried", "action", "formula", "problems left", "resolved"],
+        t = TextTable(header=["#", "remedy", "tried", "action", "formula", "problems left", "resolved"],
                       right=[True, False, False, False, False, False, False], css_class="mb-table mb-walkthrough")
         for i, s in enumerate(self.steps, 1):
             t.add([str(i), s.remedy, "yes" if s.tried else "no", s.action, s.formula if s.tried else "",
@@ -245,6 +245,14 @@ def convergence_walkthrough(model: Any, method: str | None = None, stop_when_res
             result.final_fit = step.fit
         return step.resolved and stop_when_resolved
 
+    def try_formula(remedy: str, action: str, formula: str) -> bool:
+        """Fit ``formula`` on the current data and record the step."""
+        m2 = _new_model(current_model, formula, current_model.data, notes)
+        f2, _ = _fit_quietly(m2, method)
+        kinds = _kinds(f2, m2)
+        return record(WalkthroughStep(remedy=remedy, tried=True, action=action, formula=formula, problems=kinds,
+                                      resolved=f2 is not None and not kinds, fit=f2))
+
     # 1. rescale
     remedy = "rescale predictors"
     bad = scale_problems(current_model.design)
@@ -293,26 +301,16 @@ def convergence_walkthrough(model: Any, method: str | None = None, stop_when_res
         if lhs is None:
             skip(remedies[0], f"not applicable automatically: the columns of {term.expr} are not plain variables")
         else:
-            formula = _rewrite(current_model, term, [f"({lhs} | {term.group})"])
-            m2 = _new_model(current_model, formula, current_model.data, notes)
-            f2, err = _fit_quietly(m2, method)
-            kinds = _kinds(f2, m2)
-            done = record(WalkthroughStep(remedy=remedies[0], tried=True,
-                                          action=f"dropped {term.columns[k]!r} from {term.expr}{why}", formula=formula,
-                                          problems=kinds, resolved=f2 is not None and not kinds, fit=f2))
+            done = try_formula(remedies[0], f"dropped {term.columns[k]!r} from {term.expr}{why}",
+                               _rewrite(current_model, term, [f"({lhs} | {term.group})"]))
         full = _lhs_text(list(term.columns))
         if done:
             skip(remedies[1], "not tried: already resolved")
         elif term.split_from is not None or full is None:
             skip(remedies[1], f"not applicable: {term.expr} is already uncorrelated or not plain variables")
         else:
-            formula = _rewrite(current_model, term, [f"({full} || {term.group})"])
-            m2 = _new_model(current_model, formula, current_model.data, notes)
-            f2, err = _fit_quietly(m2, method)
-            kinds = _kinds(f2, m2)
-            done = record(WalkthroughStep(remedy=remedies[1], tried=True, action=f"{term.expr} made uncorrelated",
-                                          formula=formula, problems=kinds, resolved=f2 is not None and not kinds,
-                                          fit=f2))
+            done = try_formula(remedies[1], f"{term.expr} made uncorrelated",
+                               _rewrite(current_model, term, [f"({full} || {term.group})"]))
 
     # 3. switch optimizer
     remedy = "switch optimizer"
