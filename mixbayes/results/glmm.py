@@ -5,7 +5,6 @@ from __future__ import annotations
 import html
 import warnings
 from collections.abc import Callable
-from dataclasses import replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +12,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..arguments import renamed_kwargs
 from ..design.terms import add_simulated_effects, conditional_covariances
 from ..exceptions import (
     ArgumentError,
@@ -21,19 +21,24 @@ from ..exceptions import (
     OverdispersionWarning,
     SeparationWarning,
 )
-from ..likelihood.glmm import GlmmEstimate, fit_glmm
+from ..likelihood.glmm import GlmmControl, GlmmEstimate, fit_glmm
 from ..likelihood.separation import separated_columns
+from ..warn import warn_user
 from .base import MixedFit
 from .summary import residual_lines, summary_tail, wald_table
 
 if TYPE_CHECKING:
-    from ..model import Model
+    from ..inference.bootstrap import BootstrapResult
+    from ..inference.profile import LikelihoodProfile
+    from ..likelihood.convergence import ConvergenceReport
+    from ..protocols import ModelLike as Model
+    from .icc import ICC
 
 __all__ = ["GlmmFit", "fit_glmm_model", "null_model_intercept"]
 
 
-def fit_glmm_model(model: Model, method: str = "laplace", nAGQ: int = 1, control: Any = None, start: Any = None,
-                   emit_warnings: bool = True, **_: Any) -> GlmmFit:
+def fit_glmm_model(model: Model, method: str = "laplace", nAGQ: int = 1, control: GlmmControl | None = None,
+                   start: Any = None, emit_warnings: bool = True) -> GlmmFit:
     """Fit ``model`` (a non-Gaussian family) by likelihood."""
     method = method.lower()
     if method in ("agq", "quadrature") and nAGQ <= 1:
@@ -55,7 +60,7 @@ def fit_glmm_model(model: Model, method: str = "laplace", nAGQ: int = 1, control
     if emit_warnings:
         from ..likelihood.convergence import emit_warnings as emit
 
-        emit(est.report, stacklevel=3)
+        emit(est.report)
         fit._emit_diagnostics()
     return fit
 
@@ -68,7 +73,7 @@ class GlmmFit(MixedFit):
     ``dispersion`` is the negative binomial's theta (variance mu + mu^2 / theta).
     """
 
-    def __init__(self, model: Model, estimate: GlmmEstimate, control: Any = None) -> None:
+    def __init__(self, model: Model, estimate: GlmmEstimate, control: GlmmControl | None = None) -> None:
         super().__init__(model, estimate.theta, estimate.beta, estimate.u, estimate.b, estimate.optsummary,
                          estimate.report)
         self.estimate = estimate
@@ -76,7 +81,7 @@ class GlmmFit(MixedFit):
         self.family = estimate.workspace.family
         self.dispersion = estimate.nb_theta
         self.objective_value = estimate.objective_value
-        self.control = control
+        self.control: GlmmControl = GlmmControl.from_any(control)
         self.method = "Laplace" if self.nAGQ == 1 else ("nAGQ=0" if self.nAGQ == 0 else f"AGQ({self.nAGQ})")
         self.y = self.design.y
 
@@ -132,7 +137,7 @@ class GlmmFit(MixedFit):
     def separation(self) -> list[str]:
         """Fixed effects along which a binomial response is (quasi-)completely separated."""
         d = self.design
-        if self.family.name != "binomial" or d.successes is None or d.trials is None:
+        if not self.family.has_trials or d.successes is None or d.trials is None:
             return []
         # a separated coefficient is pushed far out on the link scale; only then solve the (slower) LP
         reach = np.abs(self.beta) * np.max(np.abs(d.X), axis=0, initial=0.0)
@@ -143,7 +148,7 @@ class GlmmFit(MixedFit):
     @cached_property
     def overdispersion(self) -> dict[str, float] | None:
         """Pearson chi-square / residual df for Poisson models, with its chi-square p-value."""
-        if self.family.name != "poisson":
+        if not self.family.overdispersion_test:
             return None
         chisq = float(np.sum(self.residuals("pearson") ** 2))
         rdf = self.df_residual
@@ -174,26 +179,26 @@ class GlmmFit(MixedFit):
 
     def _emit_diagnostics(self) -> None:
         for g in self.degenerate_groups:
-            warnings.warn(
+            warn_user(
                 f"the response is constant within every level of {g!r}: the grouping factor determines it, so the "
                 f"variance of the {g!r} random effects is not identified (the likelihood keeps rising as it grows, "
                 "and the optimum found depends on where the optimiser stops). Remedy: model "
                 f"{g!r} as a fixed effect or drop its random term, or fit method='map'/'bayes', whose prior keeps "
-                "the variance finite", DegenerateResponseWarning, stacklevel=3)
+                "the variance finite", DegenerateResponseWarning)
         if self.separation:
-            warnings.warn(
+            warn_user(
                 f"complete or quasi-complete separation: the estimate of {', '.join(map(repr, self.separation))} "
                 "runs off to infinity (fitted probabilities 0 or 1). Remedy: drop or merge the separating "
                 "predictor levels, or fit method='map'/'bayes' whose prior keeps the coefficients finite",
-                SeparationWarning, stacklevel=3)
+                SeparationWarning)
         od = self.overdispersion
         if od is not None and od["ratio"] > 1.0 and od["p"] < 0.05:
-            warnings.warn(
+            warn_user(
                 f"overdispersion: Pearson chi-square / df = {od['ratio']:.3g} (p = {od['p']:.3g}). Remedy: the "
                 "negative binomial (family='negative_binomial'), or an observation-level random effect "
-                "(1 | obs)", OverdispersionWarning, stacklevel=3)
+                "(1 | obs)", OverdispersionWarning)
 
-    def diagnose(self) -> Any:
+    def diagnose(self) -> ConvergenceReport:
         report = self.convergence
         lines = [str(report)]
         if self.separation:
@@ -221,48 +226,43 @@ class GlmmFit(MixedFit):
         return float(self.estimate.exact_objective)
 
     # ---- simulation, ICC -----------------------------------------------------------------------------------------
-    def simulate(self, nsim: int = 1, seed: int | np.random.Generator | None = None,
+    @renamed_kwargs(seed="random_seed")
+    def simulate(self, nsim: int = 1, random_seed: int | np.random.Generator | None = None,
                  include_random: bool = True) -> pd.DataFrame:
         """New responses from the fitted model: proportions for the binomial (successes / trials), counts else."""
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(random_seed)
         d = self.design
         out = np.empty((d.n_obs, nsim))
         base = d.X @ self.beta + d.offset
+        fam = self.family
+        trials = fam.n_trials(d.weights, d.trials)
         for k in range(nsim):
             eta = add_simulated_effects(base, d.terms, self.theta, rng) if include_random else base
-            mu = self.family.link.inverse(eta)
-            if self.family.name == "binomial":
-                n = np.round(d.trials if d.trials is not None else d.weights).astype(int)
-                out[:, k] = np.divide(rng.binomial(n, mu), n, out=np.zeros(len(n)), where=n > 0)
-            elif self.family.name == "poisson":
-                out[:, k] = rng.poisson(mu)
-            else:
-                th = self.dispersion
-                out[:, k] = rng.poisson(rng.gamma(th, mu / th))
+            mu = fam.link.inverse(eta)
+            draw = fam.simulate(mu, rng, sigma=self.scale_sigma, dispersion=self.dispersion, weights=d.weights,
+                                trials=trials)
+            out[:, k] = fam.as_response(draw, trials)
         return pd.DataFrame(out, index=d.row_index, columns=[f"sim_{k + 1}" for k in range(nsim)])
 
     def refit(self, new_response: Any, emit_warnings: bool = False) -> GlmmFit:
-        """Refit the same design to a new response (as produced by :meth:`simulate`)."""
-        y = np.asarray(new_response, dtype=float).ravel()
-        d = self.design
-        successes = None if d.successes is None else y * (d.trials if d.trials is not None else 1.0)
-        design = replace(d, y=y, successes=successes)
-        from ..model import Model
-
-        clone = Model.__new__(Model)
-        clone.__dict__.update(self.model.__dict__)
-        clone.design = design
+        """Refit the same design to a new response (as produced by :meth:`simulate`); the refit's ``model`` is
+        ``self.model.with_response(new_response)``."""
+        model = self.model.with_response(new_response)
         # no warm start: lme4's objective depends on the predictor PIRLS restarts from, so a refit starts where
         # a fresh fit does and reproduces it for the same response
-        est = fit_glmm(design, nAGQ=self.nAGQ, control=self.control, emit_warnings=emit_warnings)
-        return GlmmFit(clone, est, self.control)
+        est = fit_glmm(model.design, nAGQ=self.nAGQ, control=self.control, emit_warnings=emit_warnings)
+        return GlmmFit(model, est, self.control)
 
     def null_intercept(self) -> float:
         """Intercept of the null model (same random effects, intercept only), as ``insight`` uses for the
-        Poisson latent variance."""
+        Poisson latent variance (fitted once per fit)."""
+        return self._null_intercept
+
+    @cached_property
+    def _null_intercept(self) -> float:
         return null_model_intercept(self.model)
 
-    def icc(self) -> Any:
+    def icc(self) -> ICC:
         """Latent-scale ICC as ``performance::icc`` (pi^2/3 residual variance for the logit link)."""
         from .icc import icc
 
@@ -310,33 +310,32 @@ class GlmmFit(MixedFit):
 
         return confint(self, method=method, level=level, parm=parm, **kwargs)
 
-    def profile(self, which: Any = None, **kwargs: Any) -> Any:
+    def profile(self, which: Any = None, **kwargs: Any) -> LikelihoodProfile:
         """Likelihood profiles of every parameter, as lme4's ``profile`` for a GLMM (see
         :func:`mixbayes.inference.glmm_profile.profile_glmm`); ``.confint()`` and ``.plot()`` of the result."""
         from ..inference.glmm_profile import profile_glmm
 
         return profile_glmm(self, which=which, **kwargs)
 
-    def bootstrap(self, nsim: int = 200, statistic: Any = None, seed: Any = None, progress: bool | None = None) -> Any:
+    @renamed_kwargs(seed="random_seed", progress="progressbar")
+    def bootstrap(self, nsim: int = 200, statistic: Any = None, random_seed: Any = None,
+                  progressbar: bool | None = None) -> BootstrapResult:
         """Parametric bootstrap (lme4's ``bootMer``): responses simulated from the fit, each refitted (see
         :func:`mixbayes.inference.glmm_bootstrap.bootstrap_glmm`)."""
         from ..inference.glmm_bootstrap import bootstrap_glmm
 
-        return bootstrap_glmm(self, nsim=nsim, statistic=statistic, seed=seed, progress=progress)
+        return bootstrap_glmm(self, nsim=nsim, statistic=statistic, random_seed=random_seed, progressbar=progressbar)
 
 
 def null_model_intercept(model: Model) -> float:
     """The intercept of ``model``'s null model (same random effects and offsets, intercept only), fitted by
     likelihood with the default settings (its fit's warnings are not the model's, so they are not shown)."""
-    from ..model import Model
-
     f = model.design.formula
     text = f"{f.response_text} ~ 1" + "".join(f" + offset({o})" for o in f.offsets) + "".join(
         f" + {s.text}" for s in f.random)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        null = Model(text, model.data, family=model.family, weights=model._weights_arg,
-                     offset=model._offset_arg, functions=model.functions).fit(emit_warnings=False)
+        null = model.update(formula=text).fit(emit_warnings=False)
     return float(null.beta[0])
 
 
@@ -370,8 +369,7 @@ class GlmmSummary:
     def __str__(self) -> str:
         fit = self.fit
         fam = fit.family
-        family_line = (f" Family: {fam.name}  ( {fam.link.name} )" if fit.dispersion is None else
-                       f" Family: Negative Binomial({fit.dispersion:.4g})  ( {fam.link.name} )")
+        family_line = f" Family: {fam.display_name(fit.dispersion)}  ( {fam.link.name} )"
         lines = [self.title, family_line, f"Formula: {fit.formula}", "",
                  f"{'AIC':>9}{'BIC':>10}{'logLik':>10}{'deviance':>10}{'df.resid':>10}",
                  f"{fit.aic:9.1f}{fit.bic:10.1f}{fit.loglik:10.1f}{-2 * fit.loglik:10.1f}{fit.df_residual:10d}", ""]

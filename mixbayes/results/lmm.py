@@ -8,14 +8,19 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ..arguments import renamed_kwargs
 from ..design.terms import conditional_covariances
 from ..exceptions import ArgumentError
 from ..inference.refit import simulate_response
-from ..likelihood.lmm import LmmEstimate, LmmObjective, fit_lmm
+from ..likelihood.lmm import LmmControl, LmmEstimate, LmmObjective, fit_lmm
 from .base import MixedFit
 
 if TYPE_CHECKING:
-    from ..model import Model
+    from ..inference.bootstrap import BootstrapResult
+    from ..inference.profile import LikelihoodProfile
+    from ..protocols import ModelLike as Model
+    from .icc import ICC
+    from .summary import LmmSummary
 
 __all__ = ["LmmFit"]
 
@@ -30,7 +35,7 @@ class LmmFit(MixedFit):
     """
 
     def __init__(self, model: Model, estimate: LmmEstimate, reml: bool, y: np.ndarray | None = None,
-                 control: Any = None) -> None:
+                 control: LmmControl | None = None) -> None:
         super().__init__(model, estimate.theta, estimate.beta, estimate.u, estimate.b, estimate.optsummary,
                          estimate.report)
         self.reml = reml
@@ -39,11 +44,9 @@ class LmmFit(MixedFit):
         self.objective_value = float(estimate.fmin)
         self.gradient = estimate.gradient
         self.hessian = estimate.hessian
-        self._objective: LmmObjective = estimate.objective
-        self._unscaled_vcov = estimate.unscaled_vcov
+        self.estimate = estimate
         self.y = self.design.y if y is None else np.asarray(y, dtype=float)
-        self.control = control
-        self._varpar_derivs: object | None = None
+        self.control: LmmControl = LmmControl.from_any(control)
 
     # ---- estimates -------------------------------------------------------------------------------------
     @property
@@ -51,14 +54,14 @@ class LmmFit(MixedFit):
         return self.sigma
 
     def _vcov_array(self) -> np.ndarray:
-        return self.sigma**2 * self._unscaled_vcov
+        return self.estimate.vcov
 
     def _cond_blocks(self) -> list[np.ndarray]:
         from ..likelihood.lmm import blas_limit
 
         with blas_limit(self.design):
-            self._objective(self.theta)
-            blocks = self._objective.factor.conditional_u_blocks()
+            self.estimate.objective(self.theta)
+            blocks = self.estimate.objective.factor.conditional_u_blocks()
         return conditional_covariances(self.design.terms, self.theta, blocks, self.sigma**2)
 
     # ---- likelihood ----------------------------------------------------------------------------------------
@@ -104,13 +107,14 @@ class LmmFit(MixedFit):
         return pd.Series(out, index=self.design.row_index, name=f"{type} residuals")
 
     # ---- simulation and refitting ------------------------------------------------------------------------------
-    def simulate(self, nsim: int = 1, seed: int | np.random.Generator | None = None,
+    @renamed_kwargs(seed="random_seed")
+    def simulate(self, nsim: int = 1, random_seed: int | np.random.Generator | None = None,
                  include_random: bool = True) -> pd.DataFrame:
         """Draw new responses from the fitted model (new random effects and residuals), as lme4's ``simulate``.
 
         Returns an (nobs, nsim) DataFrame with columns ``sim_1``, ``sim_2``...
         """
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(random_seed)
         d = self.design
         out = np.empty((d.n_obs, nsim))
         for k in range(nsim):
@@ -118,13 +122,15 @@ class LmmFit(MixedFit):
         return pd.DataFrame(out, index=d.row_index, columns=[f"sim_{k + 1}" for k in range(nsim)])
 
     def refit(self, new_response: Any, start: np.ndarray | None = None, emit_warnings: bool = True) -> LmmFit:
-        """Refit the same design to a new response vector (e.g. a simulated one), starting from this theta."""
+        """Refit the same design to a new response vector (e.g. a simulated one), starting from this theta; the
+        refit's ``model`` is ``self.model.with_response(new_response)``."""
         y = np.asarray(new_response, dtype=float).ravel()
         if y.shape != (self.nobs,):
             raise ArgumentError(f"new_response has {y.size} values; the model has {self.nobs} observations")
-        est = fit_lmm(self.design, self.reml, self.control, start=self.theta if start is None else start, y=y,
+        model = self.model.with_response(y)
+        est = fit_lmm(model.design, self.reml, self.control, start=self.theta if start is None else start,
                       emit_warnings=emit_warnings)
-        return LmmFit(self.model, est, self.reml, y=y, control=self.control)
+        return LmmFit(model, est, self.reml, control=self.control)
 
     # ---- inference --------------------------------------------------------------------------------------------
     def satterthwaite(self, L: Any = None) -> pd.DataFrame:
@@ -151,16 +157,17 @@ class LmmFit(MixedFit):
 
         return contest(self, L, ddf=ddf, joint=joint, rhs=rhs, confint=confint, level=level)
 
-    def bootstrap(self, nsim: int = 1000, statistic: Any = None, seed: Any = None, n_jobs: int | None = None,
-                  backend: str | None = None, progress: bool | None = None) -> Any:
+    @renamed_kwargs(seed="random_seed", progress="progressbar")
+    def bootstrap(self, nsim: int = 1000, statistic: Any = None, random_seed: Any = None, n_jobs: int | None = None,
+                  backend: str | None = None, progressbar: bool | None = None) -> BootstrapResult:
         """Parametric bootstrap, as lme4's ``bootMer`` (see :func:`mixbayes.inference.bootstrap.bootstrap`);
         ``.confint()`` of the result gives percentile intervals."""
         from ..inference.bootstrap import bootstrap
 
-        return bootstrap(self, nsim=nsim, statistic=statistic, seed=seed, n_jobs=n_jobs, backend=backend,
-                         progress=progress)
+        return bootstrap(self, nsim=nsim, statistic=statistic, random_seed=random_seed, n_jobs=n_jobs, backend=backend,
+                         progressbar=progressbar)
 
-    def profile(self, which: Any = None, **kwargs: Any) -> Any:
+    def profile(self, which: Any = None, **kwargs: Any) -> LikelihoodProfile:
         """Likelihood profiles of the variance parameters and fixed effects, as lme4's ``profile``
         (see :func:`mixbayes.inference.profile.profile`); ``.confint()`` and ``.plot()`` of the result."""
         from ..inference.profile import profile
@@ -173,13 +180,13 @@ class LmmFit(MixedFit):
 
         return confint(self, method=method, level=level, parm=parm, **kwargs)
 
-    def icc(self) -> Any:
+    def icc(self) -> ICC:
         """ICC (adjusted and unadjusted, as ``performance::icc``), design effects and effective sample sizes."""
         from .icc import icc
 
         return icc(self)
 
-    def summary(self, ddf: str = "satterthwaite", correlation: bool = True) -> Any:
+    def summary(self, ddf: str = "satterthwaite", correlation: bool = True) -> LmmSummary:
         """lme4's summary, with lmerTest's df and p-values (``ddf``: ``satterthwaite``, ``kenward-roger``
         or ``none``)."""
         from .summary import LmmSummary
