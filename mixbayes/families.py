@@ -90,6 +90,18 @@ def _twice(eta: Array) -> Array:
     return 2.0 * eta
 
 
+def _inv_sq(mu: Array) -> Array:
+    return 1.0 / mu**2
+
+
+def _inv_sqrt(eta: Array) -> Array:
+    return 1.0 / np.sqrt(eta)
+
+
+def _inv_sqrt_mu_eta(eta: Array) -> Array:
+    return -1.0 / (2.0 * eta**1.5)
+
+
 _LINKS: dict[str, Link] = {
     "identity": Link("identity", _identity, _identity, _ones),
     "log": Link("log", np.log, _exp_floor, _exp_floor),
@@ -98,6 +110,7 @@ _LINKS: dict[str, Link] = {
     "cloglog": Link("cloglog", _cloglog, _cloglog_inv, _cloglog_mu_eta),
     "inverse": Link("inverse", _reciprocal, _reciprocal, _neg_inverse_sq),
     "sqrt": Link("sqrt", np.sqrt, _square, _twice),
+    "1/mu^2": Link("1/mu^2", _inv_sq, _inv_sqrt, _inv_sqrt_mu_eta),
 }
 
 
@@ -118,14 +131,21 @@ def _ylogy(y: Array, mu: Array) -> Array:
 class Family:
     """An exponential-family response distribution with its link.
 
-    ``name`` is ``gaussian``, ``binomial``, ``poisson`` or ``negative_binomial`` (NB2, variance mu + mu^2/theta,
-    theta the dispersion, as glmmTMB's ``nbinom2``).  For the binomial the response ``y`` is the proportion of
-    successes and the prior weights are the numbers of trials, as in R.
+    ``name`` is ``gaussian``, ``binomial``, ``poisson``, ``negative_binomial`` (NB2, variance mu + mu^2/theta,
+    theta the dispersion, as glmmTMB's ``nbinom2``), ``Gamma`` (variance phi mu^2) or ``inverse_gaussian``
+    (variance phi mu^3).  For the binomial the response ``y`` is the proportion of successes and the prior weights
+    are the numbers of trials, as in R.
+
+    ``dispersion`` (Gamma and inverse Gaussian) holds phi fixed: the working weights, the score and the deviance
+    are then divided by phi and the log-likelihood is the exact density at phi (glmmTMB's Laplace).  When it is
+    None (lme4's glmer) the deviance is unscaled and the log-likelihood is R's ``family$aic`` convention, with
+    phi = deviance / sum(weights) plugged in.
     """
 
     name: str
     link: Link
     theta: float | None = None
+    dispersion: float | None = None
 
     @property
     def canonical(self) -> bool:
@@ -135,11 +155,24 @@ class Family:
 
     @property
     def has_scale(self) -> bool:
-        """Whether the family has a free dispersion parameter estimated as sigma (only the Gaussian)."""
-        return self.name == "gaussian"
+        """Whether the family has a free dispersion parameter reported as sigma (Gaussian, Gamma, inverse
+        Gaussian: lme4's ``useSc``)."""
+        return self.name in _SCALE_FAMILIES
+
+    @property
+    def positive_response(self) -> bool:
+        """Whether the response must be strictly positive (Gamma and inverse Gaussian)."""
+        return self.name in _SCALE_FAMILIES and self.name != "gaussian"
 
     def with_theta(self, theta: float) -> Family:
         return Family(self.name, self.link, float(theta))
+
+    def with_dispersion(self, phi: float | None) -> Family:
+        """The family with its dispersion phi held at ``phi`` (None: lme4's unscaled convention)."""
+        return Family(self.name, self.link, self.theta, None if phi is None else float(phi))
+
+    def _inv_phi(self) -> float:
+        return 1.0 if self.dispersion is None else 1.0 / self.dispersion
 
     def variance(self, mu: Array) -> Array:
         if self.name == "gaussian":
@@ -148,6 +181,10 @@ class Family:
             return np.maximum(mu * (1.0 - mu), _EPS)
         if self.name == "poisson":
             return mu
+        if self.name == "Gamma":
+            return mu**2
+        if self.name == "inverse_gaussian":
+            return mu**3
         assert self.theta is not None
         return mu + mu**2 / self.theta
 
@@ -159,6 +196,11 @@ class Family:
             return 2.0 * wt * (_ylogy(y, mu) + _ylogy(1.0 - y, 1.0 - mu))
         if self.name == "poisson":
             return 2.0 * wt * (_ylogy(y, mu) - (y - mu))
+        if self.name == "Gamma":
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return -2.0 * wt * (np.log(y / mu) - (y - mu) / mu) * self._inv_phi()
+        if self.name == "inverse_gaussian":
+            return wt * (y - mu) ** 2 / (y * mu**2) * self._inv_phi()
         th = self.theta
         assert th is not None
         return 2.0 * wt * (_ylogy(y, mu) - (y + th) * np.log((y + th) / (mu + th)))
@@ -177,6 +219,13 @@ class Family:
             return out
         if self.name in ("binomial", "poisson"):
             return self.bind(y, wt, trials).loglik_terms(mu)
+        if self.name in _SCALE_FAMILIES:
+            # phi: the fixed dispersion, or lme4's plug-in deviance / sum(weights)
+            phi = self.dispersion if self.dispersion is not None else (
+                float(np.sum(self.dev_resids(y, mu, wt))) / float(np.sum(wt)))
+            if self.name == "Gamma":
+                return wt * stats.gamma.logpdf(y, 1.0 / phi, scale=mu * phi)
+            return wt * -0.5 * (np.log(2.0 * np.pi * phi * y**3) + (y - mu) ** 2 / (phi * y * mu**2))
         th = self.theta
         assert th is not None
         lp = (
@@ -196,11 +245,11 @@ class Family:
     def working_weights(self, mu: Array, eta: Array, wt: Array) -> Array:
         """IRLS (Fisher) weights: prior weights * (d mu / d eta)^2 / V(mu)."""
         d = self.link.mu_eta(eta)
-        return wt * d * d / self.variance(mu)
+        return wt * d * d / self.variance(mu) * self._inv_phi()
 
     def score(self, y: Array, mu: Array, eta: Array, wt: Array) -> Array:
         """d log p(y | eta) / d eta (per observation, times prior weights)."""
-        return wt * (y - mu) * self.link.mu_eta(eta) / self.variance(mu)
+        return wt * (y - mu) * self.link.mu_eta(eta) / self.variance(mu) * self._inv_phi()
 
     def observed_weights(self, y: Array, mu: Array, eta: Array, wt: Array) -> Array:
         """-d^2 log p(y | eta) / d eta^2 (observed information); equals the Fisher weights for canonical links.
@@ -209,7 +258,21 @@ class Family:
             th = self.theta
             assert th is not None
             return wt * (y + th) * mu * th / (th + mu) ** 2
+        if self.name in ("Gamma", "inverse_gaussian") and self.link.name == "log":
+            # Fisher weight minus (y - mu) d/d eta (mu_eta / V): mu^(1-k) for V = mu^k, k = 2, 3
+            k = 2.0 if self.name == "Gamma" else 3.0
+            return wt * (mu ** (2.0 - k) + (k - 1.0) * (y - mu) * mu ** (1.0 - k)) * self._inv_phi()
+        if self.name in ("Gamma", "inverse_gaussian") and self.link.name != _CANONICAL[self.name]:
+            return self._numeric_observed_weights(y, eta, wt)
         return self.working_weights(mu, eta, wt)
+
+    def _numeric_observed_weights(self, y: Array, eta: Array, wt: Array) -> Array:
+        """-d score / d eta by central differences (non-canonical links other than log)."""
+        h = 1e-6 * np.maximum(np.abs(eta), 1e-3)
+        up, dn = eta + h, eta - h
+        s_up = self.score(y, self.link.inverse(up), up, wt)
+        s_dn = self.score(y, self.link.inverse(dn), dn, wt)
+        return -(s_up - s_dn) / (2.0 * h)
 
     def mustart(self, y: Array, wt: Array) -> Array:
         """Starting values for mu, as R's ``family$initialize``."""
@@ -217,6 +280,8 @@ class Family:
             return y.astype(float).copy()
         if self.name == "binomial":
             return (wt * y + 0.5) / (wt + 1.0)
+        if self.name in _SCALE_FAMILIES:
+            return y.astype(float).copy()
         return y + 0.1
 
     def valid_mu(self, mu: Array) -> Array:
@@ -228,22 +293,33 @@ class Family:
 
     def __str__(self) -> str:
         extra = f"({self.theta:.4g})" if self.theta is not None else ""
+        if self.dispersion is not None:
+            extra = f"(dispersion {self.dispersion:.4g})"
         return f"{self.name}{extra} ({self.link.name})"
 
 
-_DEFAULT_LINK = {"gaussian": "identity", "binomial": "logit", "poisson": "log", "negative_binomial": "log"}
+_SCALE_FAMILIES = ("gaussian", "Gamma", "inverse_gaussian")
+_CANONICAL = {"gaussian": "identity", "binomial": "logit", "poisson": "log", "Gamma": "inverse",
+              "inverse_gaussian": "1/mu^2"}
+# R's default links (glm's and glmer's): the canonical one, log for the negative binomial
+_DEFAULT_LINK = {"gaussian": "identity", "binomial": "logit", "poisson": "log", "negative_binomial": "log",
+                 "Gamma": "inverse", "inverse_gaussian": "1/mu^2"}
 _ALIASES = {
     "gaussian": "gaussian", "normal": "gaussian",
     "binomial": "binomial", "bernoulli": "binomial", "logistic": "binomial",
     "poisson": "poisson",
     "negative_binomial": "negative_binomial", "negbin": "negative_binomial", "nbinom2": "negative_binomial",
     "negativebinomial": "negative_binomial", "nb": "negative_binomial",
+    "gamma": "Gamma", "inverse_gaussian": "inverse_gaussian", "inverse.gaussian": "inverse_gaussian",
+    "inversegaussian": "inverse_gaussian", "invgauss": "inverse_gaussian", "wald": "inverse_gaussian",
 }
 _ALLOWED_LINKS = {
     "gaussian": {"identity", "log", "inverse"},
     "binomial": {"logit", "probit", "cloglog"},
     "poisson": {"log", "identity", "sqrt"},
     "negative_binomial": {"log"},
+    "Gamma": {"inverse", "log", "identity"},
+    "inverse_gaussian": {"1/mu^2", "inverse", "log", "identity"},
 }
 
 
@@ -283,7 +359,14 @@ class BoundFamily:
             dev = self.deviance(mu)
             pos = self.wt > 0
             return -0.5 * (n * (np.log(2.0 * np.pi * dev / n) + 1.0) + 2.0 - float(np.sum(np.log(self.wt[pos]))))
+        if self.family.name in _SCALE_FAMILIES and self.family.dispersion is None:
+            # R's family$aic includes +2 for the dispersion; lme4's Laplace deviance keeps it
+            return float(np.sum(self.loglik_terms(mu))) - 1.0
         return float(np.sum(self.loglik_terms(mu)))
+
+    def pearson(self, mu: Array) -> float:
+        """The Pearson chi-square: sum of wt (y - mu)^2 / V(mu) (unscaled)."""
+        return float(np.sum(self.wt * (self.y - mu) ** 2 / self.family.variance(mu)))
 
     def deviance(self, mu: Array) -> float:
         """The sum of the deviance residuals."""
@@ -302,11 +385,12 @@ def get_family(family: str | Family, link: str | None = None) -> Family:
     """A :class:`Family` from a name (``"binomial"``, ``"poisson"``, ``"negative_binomial"``/``"nbinom2"``) and
     an optional link; ``"binomial(link='probit')"``-style strings are not needed: pass ``link=``."""
     if isinstance(family, Family):
-        return family if link is None else Family(family.name, get_link(link), family.theta)
+        return family if link is None else Family(family.name, get_link(link), family.theta, family.dispersion)
     key = _ALIASES.get(str(family).lower().replace("-", "_").replace(" ", "_"))
     if key is None:
         raise FamilyError(
-            f"unknown family {family!r}; choose gaussian, binomial, poisson or negative_binomial"
+            f"unknown family {family!r}; choose gaussian, binomial, poisson, negative_binomial, Gamma or "
+            "inverse_gaussian"
         )
     link_name = link or _DEFAULT_LINK[key]
     if link_name not in _ALLOWED_LINKS[key]:

@@ -93,6 +93,9 @@ def build_response(lhs: Node, frame: pd.DataFrame, family: Family, prior: np.nda
         if np.any(y < 0):
             raise ResponseError(f"the {fam} response {name!r} has negative values; counts must be >= 0")
         _warn_non_integer(y, f"response {name}", fam)
+    if family.positive_response and np.any(y[prior > 0] <= 0):
+        raise ResponseError(f"the {fam} response {name!r} has values <= 0; the {fam} family needs a strictly "
+                            "positive response")
     return Response(y, prior.copy(), None, None, name)
 
 
