@@ -33,16 +33,20 @@ __all__ = ["GlmmFit", "fit_glmm_model", "null_model_intercept"]
 
 
 def fit_glmm_model(model: Model, method: str = "laplace", nAGQ: int = 1, control: Any = None, start: Any = None,
-                   emit_warnings: bool = True, **_: Any) -> GlmmFit:
-    """Fit ``model`` (a non-Gaussian family) by likelihood."""
+                   emit_warnings: bool = True, dispersion: str | None = None, **_: Any) -> GlmmFit:
+    """Fit ``model`` (a non-Gaussian family) by likelihood (``dispersion``: see :class:`GlmmControl`)."""
     method = method.lower()
+    if dispersion is not None:
+        from ..likelihood.glmm import GlmmControl
+
+        control = replace(GlmmControl.from_any(control), dispersion=dispersion)
     if method in ("agq", "quadrature") and nAGQ <= 1:
         nAGQ = 9
     elif method == "laplace" and nAGQ > 1:
         pass
     elif method not in ("laplace", "agq", "quadrature", "ml", "pql0", "nagq0"):
         raise NotSupportedError(f"method {method!r} is not a likelihood method for a GLMM; use 'laplace', "
-                                "'agq' (with nAGQ > 1), 'map' or 'bayes'")
+                                "'agq' (with nAGQ > 1), 'pql', 'map' or 'bayes'")
     if method in ("pql0", "nagq0"):
         nAGQ = 0
     est = fit_glmm(model.design, nAGQ=nAGQ, control=control, start=start, emit_warnings=False)
@@ -65,7 +69,9 @@ class GlmmFit(MixedFit):
 
     ``loglik``, ``aic``, ``bic`` follow lme4's conventions (for nAGQ > 1 lme4 leaves the family's normalising
     constants out, so those log-likelihoods are on another scale than the Laplace ones; so do we).
-    ``dispersion`` is the negative binomial's theta (variance mu + mu^2 / theta).
+    ``dispersion`` is the negative binomial's theta (variance mu + mu^2 / theta).  ``phi`` is the Gamma /
+    inverse-Gaussian dispersion of a ``dispersion="ml"`` (glmmTMB-style) fit, None otherwise; ``scale_sigma`` is
+    sqrt(phi) then (glmmTMB's ``sigma()``), and lme4's sqrt((Pearson + |u|^2) / n) for a glmer-style fit.
     """
 
     def __init__(self, model: Model, estimate: GlmmEstimate, control: Any = None) -> None:
@@ -73,7 +79,9 @@ class GlmmFit(MixedFit):
                          estimate.report)
         self.estimate = estimate
         self.nAGQ = estimate.nAGQ
-        self.family = estimate.workspace.family
+        self.phi = estimate.phi
+        # the family without a fixed phi: deviance and residuals on the unscaled (R's) scale
+        self.family = estimate.workspace.family.with_dispersion(None)
         self.dispersion = estimate.nb_theta
         self.objective_value = estimate.objective_value
         self.control = control
@@ -98,6 +106,16 @@ class GlmmFit(MixedFit):
     def scale_sigma(self) -> float | None:
         """Residual SD of a Gaussian GLMM (non-identity link), lme4's sqrt(pwrss / n); None otherwise."""
         return self.estimate.sigma if self.family.has_scale else None
+
+    @cached_property
+    def varcorr(self) -> Any:
+        """Variance components; with ``dispersion="ml"`` the random-effect SDs are theta itself (glmmTMB's)."""
+        if self.phi is None:
+            return super().varcorr
+        from .varcorr import VarCorr
+
+        sigma = float(np.sqrt(self.phi))
+        return VarCorr.from_theta(self.design, self.theta / sigma, sigma)
 
     @property
     def loglik(self) -> float:
@@ -236,6 +254,10 @@ class GlmmFit(MixedFit):
                 out[:, k] = np.divide(rng.binomial(n, mu), n, out=np.zeros(len(n)), where=n > 0)
             elif self.family.name == "poisson":
                 out[:, k] = rng.poisson(mu)
+            elif self.family.positive_response:
+                phi = self.phi if self.phi is not None else float(self.estimate.sigma) ** 2
+                out[:, k] = (rng.gamma(1.0 / phi, mu * phi) if self.family.name == "Gamma"
+                             else rng.wald(mu, 1.0 / phi))
             else:
                 th = self.dispersion
                 out[:, k] = rng.poisson(rng.gamma(th, mu / th))
@@ -279,9 +301,9 @@ class GlmmFit(MixedFit):
         from ..likelihood.glmm import GlmmControl
         from ..likelihood.pirls import GlmmWorkspace, PirlsFailure, gauss_hermite
 
-        if self.dispersion is not None or self.nAGQ == 0:
+        if self.dispersion is not None or self.phi is not None or self.nAGQ == 0:
             raise NotSupportedError("the deviance function of (theta, beta) is defined for Laplace and AGQ fits "
-                                    "of the binomial and Poisson families")
+                                    "without an estimated dispersion parameter (theta or phi)")
         control = GlmmControl.from_any(self.control)
         ws = GlmmWorkspace(self.design, family=self.family)
         nt = self.design.n_theta
@@ -372,6 +394,8 @@ class GlmmSummary:
         fam = fit.family
         family_line = (f" Family: {fam.name}  ( {fam.link.name} )" if fit.dispersion is None else
                        f" Family: Negative Binomial({fit.dispersion:.4g})  ( {fam.link.name} )")
+        if fit.phi is not None:
+            family_line += f"; dispersion phi = {fit.phi:.4g} by ML (glmmTMB's convention)"
         lines = [self.title, family_line, f"Formula: {fit.formula}", "",
                  f"{'AIC':>9}{'BIC':>10}{'logLik':>10}{'deviance':>10}{'df.resid':>10}",
                  f"{fit.aic:9.1f}{fit.bic:10.1f}{fit.loglik:10.1f}{-2 * fit.loglik:10.1f}{fit.df_residual:10d}", ""]
