@@ -110,7 +110,7 @@ class Model:
         ``"map"`` gives the penalised (posterior-mode) fit under the default priors.
 
         ``dispersion`` (Gamma and inverse Gaussian): ``"lme4"`` (default: glmer's Laplace and scale) or ``"ml"``
-        (glmmTMB's exact Laplace with the dispersion estimated by ML); see docs/families.md.
+        (glmmTMB's exact Laplace with the dispersion estimated by ML); see docs/gamma.md.
 
         Returns an :class:`~mixbayes.results.lmm.LmmFit`, :class:`~mixbayes.results.glmm.GlmmFit` or
         :class:`~mixbayes.results.pql.PqlFit`.

@@ -104,6 +104,8 @@ def test_bad_input_is_refused() -> None:
         mb.glmer("y ~ x + (1 | g)", good, family="Gamma", link="log", dispersion="tmb")
     with pytest.raises(NotSupportedError, match="nAGQ"):
         mb.glmer("y ~ x + (1 | g)", good, family="Gamma", link="log", dispersion="ml", nAGQ=5)
+    with pytest.raises(NotSupportedError, match="MAP"):
+        mb.Model("y ~ x + (1 | g)", good, family="Gamma", link="log").fit(method="map")
 
 
 def test_simulate_gives_positive_responses_with_the_fitted_mean() -> None:
@@ -113,3 +115,20 @@ def test_simulate_gives_positive_responses_with_the_fitted_mean() -> None:
     mean = np.exp(fit.design.X @ fit.beta)
     # the mean over 200 draws of Gamma(shape 1/phi): relative MC error sqrt(phi / 200) ~ 0.04 per row
     assert np.median(np.abs(sims.mean(axis=1).to_numpy() / mean - 1)) < 0.05
+
+
+@pytest.mark.slow
+def test_bayesian_gamma_posterior_means_agree_with_the_ml_fit() -> None:
+    """NUTS (weak default priors, 240 observations) against glmmTMB-style ML: posterior means within a fifth of
+    a posterior SD (the posterior mean is not the mode) plus 4 Monte Carlo SEs.  About 5 minutes (compilation)."""
+    ml = _fit("gamma_log", "ml")
+    model = mb.Model("y ~ x + (1 | g)", _data("synth_gamma"), family="Gamma", link="log")
+    post = model.sample(draws=1000, tune=1000, chains=4, random_seed=1, progressbar=False)
+    fx = post.fixef_summary()
+    for name in ml.fixef.index:
+        assert abs(fx.loc[name, "mean"] - ml.fixef[name]) < 0.2 * fx.loc[name, "sd"] + 4 * fx.loc[name, "mcse"]
+    draws = post.sigma.draws
+    sd_sigma = float(np.std(draws))
+    assert abs(float(np.mean(draws)) - ml.scale_sigma) < 0.2 * sd_sigma + 4 * sd_sigma / np.sqrt(1000)
+    vc = post.varcorr.as_frame()
+    assert abs(vc["mean"].iloc[0] - ml.varcorr.as_frame()["sdcor"].iloc[0]) < 0.5 * vc["sd"].iloc[0]

@@ -211,6 +211,8 @@ def inverse_link(name: str, eta: Any, backend: Any) -> Any:
         return 1.0 / eta
     if name == "sqrt":
         return eta * eta
+    if name == "1/mu^2":
+        return 1.0 / backend.sqrt(eta)
     raise FamilyError(f"unknown link {name}")
 
 
@@ -336,6 +338,13 @@ def _likelihood(design: ModelMatrices, eta: Any, sigma: Any, dispersion: Any, da
                   {"n": n, "p": pt.clip(inverse_link(link, eta, pt), 1e-12, 1 - 1e-12)})
     elif fam.name == "poisson":
         cls, kwargs = pm.Poisson, {"mu": inverse_link(link, eta, pt)}
+    elif fam.positive_response:
+        # sigma = sqrt(phi): Gamma with shape 1/phi and mean mu; inverse Gaussian (Wald) with lambda 1/phi
+        mu = inverse_link(link, eta, pt)
+        if fam.name == "Gamma":
+            cls, kwargs = pm.Gamma, {"alpha": 1.0 / sigma**2, "beta": 1.0 / (sigma**2 * mu)}
+        else:
+            cls, kwargs = pm.Wald, {"mu": mu, "lam": 1.0 / sigma**2}
     else:
         cls, kwargs = pm.NegativeBinomial, {"mu": inverse_link(link, eta, pt),
                                             "alpha": fam.theta if dispersion is None else dispersion}

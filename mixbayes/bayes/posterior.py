@@ -209,6 +209,11 @@ def _pointwise(design: ModelMatrices, rows: np.ndarray, y: np.ndarray, eta: np.n
         return w * (logc + y * lp + (n - y) * l1p)
     if fam.name == "poisson":
         return w * stats.poisson.logpmf(y, mu)
+    if fam.positive_response:
+        phi = pd_.flat(pd_.sigma)[sl][:, None] ** 2
+        if fam.name == "Gamma":
+            return w * stats.gamma.logpdf(y, 1.0 / phi, scale=mu * phi)
+        return w * -0.5 * (np.log(2.0 * np.pi * phi * y**3) + (y - mu) ** 2 / (phi * y * mu**2))
     theta = pd_.flat(pd_.dispersion)[sl][:, None]
     return w * stats.nbinom.logpmf(y, theta, theta / (theta + mu))
 
@@ -227,6 +232,11 @@ def draw_observations(family_name: str, mu: np.ndarray, pd_: ParameterDraws, sl:
         return rng.binomial(n, np.clip(mu, 0.0, 1.0)).astype(float)
     if family_name == "poisson":
         return rng.poisson(np.maximum(mu, 0.0)).astype(float)
+    if family_name in ("Gamma", "inverse_gaussian"):
+        phi = pd_.flat(pd_.sigma)[sl][:, None] ** 2
+        if family_name == "Gamma":
+            return rng.gamma(1.0 / phi, mu * phi)
+        return rng.wald(mu, np.broadcast_to(1.0 / phi, mu.shape))
     theta = pd_.flat(pd_.dispersion)[sl][:, None]
     return rng.poisson(rng.gamma(theta, mu / theta)).astype(float)
 

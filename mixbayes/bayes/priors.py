@@ -444,7 +444,17 @@ def default_priors(design: ModelMatrices) -> PriorSet:
             name, Prior("Normal", mu=0.0, sigma=2.5 * sy / sx), "fixef", f"fixed effect {name}",
             f"{'2.5 sd(y)' if identity else '2.5'} / sd({name}): weakly informative per unit of x (rstanarm)",
             column=name))
-    if design.family.has_scale:
+    if design.family.positive_response:
+        # sigma = sqrt(phi): the coefficient of variation sd/mu (Gamma) or sd/mu^1.5 (inverse Gaussian)
+        power = 1.0 if design.family.name == "Gamma" else 1.5
+        my = float(np.mean(design.y))
+        cv = (_sd(design.y) or 1.0) / my**power
+        unit = "sd(y) / mean(y)" if power == 1.0 else "sd(y) / mean(y)^1.5"
+        entries.append(PriorEntry(
+            "sigma", Prior("HalfStudentT", nu=3.0, sigma=cv), "sigma",
+            f"sqrt(dispersion) of the {design.family.name} response (glmmTMB's sigma)",
+            f"half-t(3) scaled to {unit}, the marginal value of sqrt(phi): the conditional one is smaller"))
+    elif design.family.has_scale:
         s_resid = sy if identity else (_sd(design.y) or 1.0)
         entries.append(PriorEntry(
             "sigma", Prior("HalfStudentT", nu=3.0, sigma=s_resid), "sigma", "residual SD",

@@ -48,7 +48,7 @@ class GlmmControl:
     tol_pwrss : lme4's ``tolPwrss``.
     boundary_tol, check_nobs_vs_nre, calc_derivs, maxeval, settings : as for the LMM.
     dispersion : Gamma and inverse Gaussian: ``"lme4"`` (glmer's convention) or ``"ml"`` (glmmTMB's exact Laplace
-        with the dispersion estimated by maximum likelihood); see the module notes and docs/families.md.
+        with the dispersion estimated by maximum likelihood); see the module notes and docs/gamma.md.
     """
 
     optimizer: str = "nm_bobyqa"
