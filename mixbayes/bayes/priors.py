@@ -16,6 +16,7 @@ residual SD ``sigma``       HalfStudentT(3, s_y)                  (no residual S
 SD of column x in a term    HalfStudentT(3, s_y / s_x)            HalfStudentT(3, 1 / s_x)
 correlations of a term      LKJ(eta = 2)                          LKJ(eta = 2)
 NB dispersion theta         --                                    InverseGamma(0.5, 0.5)
+Gamma/inv. Gaussian sigma   --                                    HalfStudentT(3, s_y / m_y^k), k = 1, 1.5
 ==========================  ====================================  ==========================================
 
 ``s_x`` is 1 for intercept columns.  The intercept prior applies to the intercept of the *centred* predictors
