@@ -69,10 +69,9 @@ class PqlFit(MixedFit):
     @cached_property
     def working_fit(self) -> Any:
         """The last working LMM fit (response z, weights w), as glmmPQL's underlying ``lme`` object."""
-        from ..model import Model
         from .lmm import LmmFit
 
-        clone = Model.__new__(Model)
+        clone = type(self.model).__new__(type(self.model))  # the model with the working design (no import up)
         clone.__dict__.update(self.model.__dict__)
         clone.design = self.estimate.working_design
         return LmmFit(clone, self.estimate.lmm, reml=False)
