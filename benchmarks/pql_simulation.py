@@ -2,12 +2,14 @@
 
 Truth: logit P(y = 1) = -1 + 1 * x + b_j, b_j ~ N(0, sigma_b^2) with sigma_b = 1.5; x ~ N(0, 1) per observation;
 J = 60 clusters of 4 observations (240 binary responses).  Each replication is fitted by PQL (``method="pql"``,
-MASS::glmmPQL's algorithm), Laplace (``nAGQ=1``), AGQ (``nAGQ=10``) and, on the first ``--nuts`` replications,
-NUTS (posterior means under the default priors; 4 chains x 500 draws after 500 warm-up steps).
+MASS::glmmPQL's algorithm), Laplace (``nAGQ=1``), AGQ (``nAGQ=10``) and, on every ``--nuts-every``-th
+replication, NUTS (posterior means under the default priors; 4 chains x 500 draws after 500 warm-up steps).
 
-    python benchmarks/pql_simulation.py [--reps 200] [--nuts 10] [--seed 20261129]
+    python benchmarks/pql_simulation.py [--reps 100] [--nuts-every 20] [--seed 20261129] [--out rows.csv]
+    python benchmarks/pql_simulation.py --summarize rows.csv      # the table from the rows written so far
 
-Prints a markdown table (mean estimate, bias, RMSE and Monte Carlo SE of the bias per method) and the runtime.
+Each replication's estimates are appended to ``--out`` as they come; at the end (or with ``--summarize``) a
+markdown table gives the mean estimate, bias, Monte Carlo SE of the bias and RMSE per method and parameter.
 """
 
 from __future__ import annotations
@@ -46,21 +48,39 @@ def bayes_estimates(fit: object) -> dict[str, float]:
     return {"(Intercept)": float(fe["(Intercept)"]), "x": float(fe["x"]), "sd_b": sd}
 
 
+def summarize(df: pd.DataFrame) -> str:
+    out = []
+    for method, grp in df.groupby("method", sort=False):
+        for par, truth in TRUTH.items():
+            err = grp[par] - truth
+            out.append([method, par, f"{truth:.2f}", str(len(grp)), f"{grp[par].mean():.3f}", f"{err.mean():+.3f}",
+                        f"{err.std(ddof=1) / np.sqrt(len(grp)):.3f}", f"{float(np.sqrt(np.mean(err**2))):.3f}"])
+    head = ["method", "parameter", "truth", "replications", "mean", "bias", "MCSE(bias)", "RMSE"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in out])
+
+
 def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--reps", type=int, default=100)
+    ap.add_argument("--nuts-every", type=int, default=20)
+    ap.add_argument("--seed", type=int, default=20261129)
+    ap.add_argument("--out", default="pql_simulation_rows.csv")
+    ap.add_argument("--summarize", default=None)
+    args = ap.parse_args()
+    if args.summarize:
+        print(summarize(pd.read_csv(args.summarize)))
+        return
     import mixbayes as mb
 
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--reps", type=int, default=200)
-    ap.add_argument("--nuts", type=int, default=10)
-    ap.add_argument("--seed", type=int, default=20261129)
-    args = ap.parse_args()
     rng = np.random.default_rng(args.seed)
-    rows = []
-    times = {"PQL": 0.0, "Laplace": 0.0, "AGQ(10)": 0.0, "NUTS": 0.0}
+    times = {"PQL": [], "Laplace": [], "AGQ(10)": [], "NUTS": []}
+    rows: list[dict] = []
     start = time.perf_counter()
     for rep in range(args.reps):
         data = simulate(rng)
         model = mb.Model("y ~ x + (1 | g)", data, family="binomial")
+        new = []
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             for name, kw in (("PQL", {"method": "pql"}), ("Laplace", {"nAGQ": 1}), ("AGQ(10)", {"nAGQ": 10})):
@@ -69,31 +89,20 @@ def main() -> None:
                     est = estimates(model.fit(**kw))
                 except mb.exceptions.MixbayesError:
                     continue
-                times[name] += time.perf_counter() - t
-                rows.append({"rep": rep, "method": name, **est})
-            if rep < args.nuts:
+                times[name].append(time.perf_counter() - t)
+                new.append({"rep": rep, "method": name, **est})
+            if args.nuts_every and rep % args.nuts_every == 0:
                 t = time.perf_counter()
                 fit = model.sample(draws=500, tune=500, chains=4, random_seed=rep, progressbar=False)
-                times["NUTS"] += time.perf_counter() - t
-                rows.append({"rep": rep, "method": "NUTS", **bayes_estimates(fit)})
+                times["NUTS"].append(time.perf_counter() - t)
+                new.append({"rep": rep, "method": "NUTS", **bayes_estimates(fit)})
+        pd.DataFrame(new).to_csv(args.out, mode="a", header=not rows, index=False)
+        rows += new
     total = time.perf_counter() - start
-    df = pd.DataFrame(rows)
-    out = []
-    for method, grp in df.groupby("method", sort=False):
-        for par, truth in TRUTH.items():
-            err = grp[par] - truth
-            out.append({"method": method, "parameter": par, "truth": truth, "n": len(grp),
-                        "mean": grp[par].mean(), "bias": err.mean(), "MCSE(bias)": err.std(ddof=1) / np.sqrt(len(grp)),
-                        "RMSE": float(np.sqrt(np.mean(err**2)))})
-    table = pd.DataFrame(out)
-    cols = list(table.columns)
-    print("| " + " | ".join(cols) + " |")
-    print("|" + "---|" * len(cols))
-    for _, r in table.iterrows():
-        print("| " + " | ".join(f"{v:.3f}" if isinstance(v, float) else str(v) for v in r) + " |")
-    per_fit = ", ".join(f"{k} {v / max(1, int((df.method == k).sum())):.2f}" for k, v in times.items())
-    print(f"\nseconds per fit: {per_fit}")
-    print(f"total runtime: {total:.0f} s ({args.reps} replications, NUTS on {min(args.nuts, args.reps)})")
+    print(summarize(pd.DataFrame(rows)))
+    per_fit = ", ".join(f"{k} {np.median(v):.2f}" for k, v in times.items() if v)
+    print(f"\nmedian seconds per fit: {per_fit}")
+    print(f"total runtime: {total:.0f} s ({args.reps} replications, NUTS on {len(times['NUTS'])})")
 
 
 if __name__ == "__main__":
