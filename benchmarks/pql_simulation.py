@@ -1,12 +1,13 @@
 """Simulation study for docs/pql.md: PQL vs Laplace vs AGQ vs NUTS on binary data with small clusters.
 
-Truth: logit P(y = 1) = -1 + 1 * x + b_j, b_j ~ N(0, sigma_b^2) with sigma_b = 1.5; x ~ N(0, 1) per observation;
-J = 60 clusters of 4 observations (240 binary responses).  Each replication is fitted by PQL (``method="pql"``,
-MASS::glmmPQL's algorithm), Laplace (``nAGQ=1``), AGQ (``nAGQ=10``) and, on every ``--nuts-every``-th
-replication, NUTS (posterior means under the default priors; 4 chains x 500 draws after 500 warm-up steps).
+Truth: logit P(y = 1) = -1 + 1 * x + b_j, b_j ~ N(0, sigma_b^2) with sigma_b = 1.5 (``--sd``); x ~ N(0, 1) per
+observation; J = 60 clusters of 4 observations (240 binary responses).  Each replication is fitted by PQL
+(``method="pql"``, MASS::glmmPQL's algorithm), Laplace (``nAGQ=1``), AGQ (``nAGQ=10``) and, on every
+``--nuts-every``-th replication, NUTS (posterior means under the default priors; 4 chains x 500 draws after 500
+warm-up steps).
 
     python benchmarks/pql_simulation.py [--reps 100] [--nuts-every 20] [--seed 20261129] [--out rows.csv]
-    python benchmarks/pql_simulation.py --summarize rows.csv      # the table from the rows written so far
+    python benchmarks/pql_simulation.py --summarize rows.csv [--sd S]  # the table from the rows written so far
 
 Each replication's estimates are appended to ``--out`` as they come; at the end (or with ``--summarize``) a
 markdown table gives the mean estimate, bias, Monte Carlo SE of the bias and RMSE per method and parameter.
@@ -67,7 +68,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=20261129)
     ap.add_argument("--out", default="pql_simulation_rows.csv")
     ap.add_argument("--summarize", default=None)
+    ap.add_argument("--sd", type=float, default=1.5, help="true random-intercept SD")
     args = ap.parse_args()
+    TRUTH["sd_b"] = args.sd
     if args.summarize:
         print(summarize(pd.read_csv(args.summarize)))
         return
