@@ -95,11 +95,13 @@ def _inv_sq(mu: Array) -> Array:
 
 
 def _inv_sqrt(eta: Array) -> Array:
-    return 1.0 / np.sqrt(eta)
+    with np.errstate(invalid="ignore", divide="ignore"):  # eta <= 0 is outside the link's range: NaN, as R
+        return 1.0 / np.sqrt(eta)
 
 
 def _inv_sqrt_mu_eta(eta: Array) -> Array:
-    return -1.0 / (2.0 * eta**1.5)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return -1.0 / (2.0 * eta**1.5)
 
 
 _LINKS: dict[str, Link] = {
