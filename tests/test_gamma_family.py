@@ -120,7 +120,7 @@ def test_simulate_gives_positive_responses_with_the_fitted_mean() -> None:
 @pytest.mark.slow
 def test_bayesian_gamma_posterior_means_agree_with_the_ml_fit() -> None:
     """NUTS (weak default priors, 240 observations) against glmmTMB-style ML: posterior means within a fifth of
-    a posterior SD (the posterior mean is not the mode) plus 4 Monte Carlo SEs.  About 5 minutes (compilation)."""
+    a posterior SD (the posterior mean is not the mode) plus 4 Monte Carlo SEs.  About 2 minutes, mostly compilation."""
     ml = _fit("gamma_log", "ml")
     model = mb.Model("y ~ x + (1 | g)", _data("synth_gamma"), family="Gamma", link="log")
     post = model.sample(draws=1000, tune=1000, chains=4, random_seed=1, progressbar=False)
