@@ -36,7 +36,7 @@ from ..priors.prior import PriorSet, default_priors, sd_entry_names, term_labels
 from .base import MixedFit
 
 if TYPE_CHECKING:
-    from ..model import Model
+    from ..protocols import ModelLike as Model
 
 __all__ = ["MapFit", "fit_map"]
 
