@@ -36,6 +36,8 @@ def fit_glmm_model(model: Model, method: str = "laplace", nAGQ: int = 1, control
     """Fit ``model`` (a non-Gaussian family) by likelihood (``dispersion``: see :class:`GlmmControl`)."""
     method = method.lower()
     if dispersion is not None:
+        from dataclasses import replace
+
         from ..likelihood.glmm import GlmmControl
 
         control = replace(GlmmControl.from_any(control), dispersion=dispersion)

@@ -16,7 +16,7 @@ from ..likelihood.pql import PqlEstimate, fit_pql
 from .base import MixedFit
 
 if TYPE_CHECKING:
-    from ..model import Model
+    from ..protocols import ModelLike as Model
 
 __all__ = ["PqlFit", "fit_pql_model"]
 
