@@ -31,7 +31,7 @@ from .lmm import LmmEstimate, fit_lmm
 __all__ = ["PqlEstimate", "fit_pql", "glm_irls"]
 
 
-@dataclass
+@dataclass(kw_only=True)
 class PqlEstimate:
     """Raw output of :func:`fit_pql`: the last working LMM, its working data, and the iteration record."""
 
@@ -105,7 +105,8 @@ def fit_pql(design: ModelMatrices, niter: int = 10, control: object = None) -> P
         zz = eta + (y - mu) / mu_eta - off
         wz = wt * mu_eta**2 / family.variance(mu)
     assert est is not None
-    return PqlEstimate(est, wdesign, eta, iterations, converged, changes)
+    return PqlEstimate(lmm=est, working_design=wdesign, eta=eta, iterations=iterations, converged=converged,
+                       eta_changes=changes)
 
 
 def _random_part(design: ModelMatrices, est: LmmEstimate) -> np.ndarray:
