@@ -72,7 +72,8 @@ def glm_irls(X: np.ndarray, y: np.ndarray, wt: np.ndarray, offset: np.ndarray, f
 def fit_pql(design: ModelMatrices, niter: int = 10, control: object = None) -> PqlEstimate:
     """Fit a binomial or Poisson GLMM by PQL (see the module notes); ``control`` goes to the LMM fits."""
     family = design.family
-    if family.name not in ("binomial", "poisson"):
+    if family.has_scale or family.dispersion_parameter is not None:
+        # PQL estimates a dispersion of its own: it is for families without one (glmmPQL's binomial and Poisson)
         raise NotSupportedError(f"method='pql' fits binomial and Poisson GLMMs (as MASS::glmmPQL is used with "
                                 f"them), not the {family.name} family; use the Laplace approximation")
     if not design.terms:
