@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from .results.glmm import GlmmFit
     from .results.lmm import LmmFit
     from .results.map import MapFit
+    from .results.pql import PqlFit
 
 __all__ = ["Model"]
 
@@ -214,10 +215,16 @@ class Model:
         return self.formula.explicit()
 
     def fit(self, method: str | None = None, control: Any = None, start: Any = None, nAGQ: int = 1,
-            emit_warnings: bool = True, **kwargs: Any) -> LmmFit | GlmmFit | MapFit | BayesFit:
+            emit_warnings: bool = True, dispersion: str | None = None, niter: int = 10,
+            **kwargs: Any) -> LmmFit | GlmmFit | PqlFit | MapFit | BayesFit:
         """Fit by likelihood: ``"reml"`` (default for Gaussian) or ``"ml"``; for other families the Laplace
         approximation (``nAGQ=1``), adaptive Gauss-Hermite (``nAGQ>1``) or the fast ``nAGQ=0``;
+        ``"pql"`` is MASS::glmmPQL's penalised quasi-likelihood (binomial and Poisson; approximate, biased for
+        binary data with small clusters: see docs/pql.md; ``niter`` bounds its iterations);
         ``"map"`` gives the penalised (posterior-mode) fit under the default priors.
+
+        ``dispersion`` (Gamma and inverse Gaussian): ``"lme4"`` (default: glmer's Laplace and scale) or ``"ml"``
+        (glmmTMB's exact Laplace with the dispersion estimated by ML); see docs/gamma.md.
 
         ``control`` (a dict or the record itself) is parsed once, here, into a
         :class:`~mixbayes.likelihood.lmm.LmmControl`, :class:`~mixbayes.likelihood.glmm.GlmmControl` or
@@ -225,8 +232,8 @@ class Model:
         keyword is an :class:`~mixbayes.exceptions.ArgumentError` that names the closest one.
 
         Returns an :class:`~mixbayes.results.lmm.LmmFit` or :class:`~mixbayes.results.glmm.GlmmFit` (a
-        :class:`~mixbayes.results.map.MapFit` for ``"map"``, a :class:`~mixbayes.bayes.results.BayesFit` for
-        ``"bayes"``).
+        :class:`~mixbayes.results.pql.PqlFit` for ``"pql"``, a :class:`~mixbayes.results.map.MapFit` for ``"map"``,
+        a :class:`~mixbayes.bayes.results.BayesFit` for ``"bayes"``).
         """
         from .arguments import check_int, closest, control_from
         from .exceptions import ArgumentError
@@ -257,9 +264,19 @@ class Model:
             return self.sample(**kwargs)
         if kwargs:  # a likelihood fit takes no other options: a misspelt one must not be ignored
             name = next(iter(kwargs))
-            raise ArgumentError(f"unexpected argument {name!r} for a likelihood fit."
-                                f"{closest(name, ['method', 'control', 'start', 'nAGQ', 'emit_warnings', 'REML'])}")
+            known = ['method', 'control', 'start', 'nAGQ', 'emit_warnings', 'REML', 'dispersion', 'niter']
+            raise ArgumentError(f"unexpected argument {name!r} for a likelihood fit.{closest(name, known)}")
         check_int(nAGQ, "nAGQ", 0)
+        if method == "pql":
+            if dispersion is not None or start is not None or nAGQ != 1:
+                raise ArgumentError("method='pql' takes niter= and control= (for the working LMM fits), not "
+                                    "dispersion=, start= or nAGQ=")
+            from .results.pql import fit_pql_model
+
+            return fit_pql_model(self, niter=niter, control=control, emit_warnings=emit_warnings)
+        if dispersion is not None and not self.family.positive_response:
+            raise ArgumentError(f"dispersion= applies to the Gamma and inverse Gaussian families, not "
+                                f"{self.family.name}")
         if self._is_lmm:
             if method not in ("reml", "ml"):
                 from .exceptions import NotSupportedError
@@ -283,7 +300,12 @@ class Model:
         from .likelihood.glmm import GlmmControl
         from .results.glmm import fit_glmm_model
 
-        return fit_glmm_model(self, method=method, nAGQ=nAGQ, control=GlmmControl.from_any(control), start=start,
+        glmm_control = GlmmControl.from_any(control)
+        if dispersion is not None:
+            from dataclasses import replace
+
+            glmm_control = replace(glmm_control, dispersion=dispersion)
+        return fit_glmm_model(self, method=method, nAGQ=nAGQ, control=glmm_control, start=start,
                               emit_warnings=emit_warnings)
 
     def sample(self, draws: int = 1000, tune: int = 1000, chains: int = 4, sampler: str = "blackjax",

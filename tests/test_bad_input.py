@@ -127,7 +127,7 @@ DATA: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
      mb.ResponseError, r"'Reaction' has non-finite values"),
     ("infinite predictor", lambda: mb.lmer(SS, sleep().assign(Days=np.r_[np.inf, sleep().Days[1:]])),
      mb.DesignError, r"non-finite values in the fixed-effects column\(s\) Days"),
-    ("unknown family", lambda: mb.glmer(SS, sleep(), family="gamma"), mb.FamilyError, r"unknown family 'gamma'"),
+    ("unknown family", lambda: mb.glmer(SS, sleep(), family="tweedie"), mb.FamilyError, r"unknown family 'tweedie'"),
     ("link of another family", lambda: mb.glmer("Days ~ 1 + (1 | Subject)", sleep(), family="poisson", link="probit"),
      mb.FamilyError, r"link 'probit'"),
     ("one level per observation", lambda: mb.lmer("Reaction ~ Days + (1 | row)", sleep().assign(row=range(180))),

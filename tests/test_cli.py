@@ -110,4 +110,4 @@ def test_console_script_exit_status() -> None:
                          text=True, timeout=120)
     assert run.returncode == 1 and run.stdout == ""
     line = _one_error_line(run.stderr)
-    assert line.endswith(")") and all(name in line for name in ("sleepstudy", "InstEval", "Salamanders"))
+    assert line.endswith(")") and all(name in line for name in ("sleepstudy", "InstEval", "Salamanders", "bacteria"))

@@ -330,6 +330,11 @@ def fit_map(model: Model, priors: Any = None, emit_warnings: bool = True,
     design = model.design
     prior_set = default_priors(design).with_overrides(priors)
     settings = control_from(MapControl, control)
+    if design.family.positive_response:
+        from ..exceptions import NotSupportedError
+
+        raise NotSupportedError(f"the MAP fit of a {design.family.name} GLMM is not implemented; use sample() "
+                                "(NUTS) or the likelihood fit with dispersion='ml'")
     if model._is_lmm:
         fit = _fit_lmm_map(model, prior_set, settings)
     else:
