@@ -184,13 +184,6 @@ class Model:
             ``backend="jax"`` for nutpie, ``nuts={...}`` for PyMC and numpyro.
         emit_warnings : issue :class:`~mixbayes.exceptions.SamplingWarning` s for failed diagnostics.
         """
-        if self.is_out_of_core:
-            from .outofcore.design import DaskDataNotSupportedError
-
-            raise DaskDataNotSupportedError(
-                "the Bayesian fit of Dask data needs the marginal likelihood as a function of the summed Gram "
-                "blocks, which the Bayesian engine does not provide yet; fit by REML/ML, or sample an in-memory "
-                "sample of the data")
         from .bayes import sample
 
         return sample(self, draws=draws, tune=tune, chains=chains, sampler=sampler, target_accept=target_accept,

@@ -39,7 +39,12 @@ def model_priors(model: Model, priors: Mapping[str, Prior] | PriorSet | None) ->
         return priors
     base = _cache(model).get("default_priors")
     if base is None:
-        base = default_priors(model.design)
+        design = model.design
+        if model.is_out_of_core:  # the priors' moments from the summed blocks
+            from .outofcore import moment_design
+
+            design = moment_design(design)
+        base = default_priors(design)
         _cache(model)["default_priors"] = base
     return base.with_overrides(priors)
 
@@ -53,11 +58,22 @@ def built_model(model: Model, priors: PriorSet, marginalize: bool | str | None =
     cache = _cache(model)
     ckey = ("form", marginalize)
     if ckey not in cache:
-        cache[ckey] = choose_form(model.design, marginalize)
+        if model.is_out_of_core:
+            from .outofcore import blocks_form
+
+            cache[ckey] = blocks_form(model.design, marginalize)
+        else:
+            cache[ckey] = choose_form(model.design, marginalize)
     choice = cache[ckey]
     key = ("built", priors.key(), choice.form)
     if key not in cache:
-        cache[key] = build_model(model.design, priors, choice.form)
+        source = None
+        if model.is_out_of_core:  # NUTS on the summed blocks: no rows
+            from .outofcore import GramSchurMarginal, gram_blocks, x_means
+
+            means = x_means(model.design)
+            source = GramSchurMarginal(gram_blocks(model.design, choice.block_group, means), means)
+        cache[key] = build_model(model.design, priors, choice.form, source)
         cache[key].form_costs = dict(choice.costs)
     return cache[key]
 
@@ -105,6 +121,13 @@ def sample(model: Model, draws: int = 1000, tune: int = 1000, chains: int = 4, s
     """Sample the posterior of ``model`` with NUTS; see :meth:`mixbayes.Model.sample`."""
     t_start = time.perf_counter()
     check_sampling(draws, tune, chains, target_accept, sampler, max_treedepth, cores, random_seed)
+    if model.is_out_of_core and posterior_predictive:
+        from ..outofcore.design import DaskDataNotSupportedError
+
+        raise DaskDataNotSupportedError(
+            "posterior_predictive=True draws a new value for every row; with Dask data the posterior is sampled "
+            "from the summed blocks. Use fit.predict() (posterior means by partition, a Dask series), or sample "
+            "an in-memory sample of the data")
     if sampler_kwargs is not None and not isinstance(sampler_kwargs, Mapping):
         raise ArgumentError(f"sampler_kwargs must be a dict, not {type(sampler_kwargs).__name__}")
     from .progress import Progress
@@ -149,6 +172,9 @@ def _finish(model: Model, built: BuiltModel, raw: Any, seed: int, sampler: str, 
     params = ParameterDraws.from_free(built, raw.draws, design, rng)
     post, dims, coords = posterior_variables(built, design, params)
     resp = response_variable(design)
+    if built.from_blocks:
+        return _finish_blocks(model, built, raw, params, seed, sampler, chains, draws, tune, target_accept,
+                              max_treedepth, (post, dims, coords))
     ll, unit = log_likelihood(built, design, params)
     obs_dim = "obs"
     obs_coords = {obs_dim: np.asarray(design.row_index)[built.rows]}
@@ -178,6 +204,28 @@ def _finish(model: Model, built: BuiltModel, raw: Any, seed: int, sampler: str, 
     return BayesFit(model, built, params, idata, info, report, unit)
 
 
+def _finish_blocks(model: Model, built: BuiltModel, raw: Any, params: Any, seed: int, sampler: str, chains: int,
+                   draws: int, tune: int, target_accept: float, max_treedepth: int, posterior: tuple[Any, Any, Any]
+                   ) -> BayesFit:
+    """:func:`_finish` for out-of-core data: no per-observation groups (log-likelihood, observed data)."""
+    from .diagnostics import diagnose
+    from .outofcore import DaskBayesFit
+    from .output import to_datatree
+    from .results import SamplerInfo
+
+    post, dims, coords = posterior
+    groups: dict[str, Any] = {"posterior": (post, dims, coords), "sample_stats": (raw.stats, {}, {})}
+    attrs = {"inference_library": f"mixbayes ({sampler})", "parameterisation": built.mode,
+             "log_likelihood_unit": "none", "random_seed": seed, "data": "out of core (summed blocks)"}
+    idata = to_datatree(groups, attrs)
+    diag_params = {name: (arr, [str(c) for c in coords[dims[name][0]]] if dims.get(name) else None)
+                   for name, arr in post.items() if not name.startswith("r_")}
+    report = diagnose(diag_params, raw.stats, max_treedepth, built.mode)
+    info = SamplerInfo(sampler, seed, int(chains), int(draws), int(tune), float(target_accept), int(max_treedepth),
+                       built.mode, raw.reused, form_costs=dict(built.form_costs))
+    return DaskBayesFit(model, built, params, idata, info, report, "none")
+
+
 def sample_prior_predictive(model: Model, draws: int = 500, random_seed: int | None = None,
                             priors: Mapping[str, Prior] | PriorSet | None = None,
                             marginalize: bool | str | None = None) -> Any:
@@ -190,6 +238,11 @@ def sample_prior_predictive(model: Model, draws: int = 500, random_seed: int | N
     from .posterior import ParameterDraws, predictive_draws
 
     check_int(draws, "draws", 1)
+    if model.is_out_of_core:
+        from ..outofcore.design import DaskDataNotSupportedError
+
+        raise DaskDataNotSupportedError("the prior predictive distribution draws a value for every row; with Dask "
+                                        "data, run it on an in-memory sample of the data")
     seed = _seed(random_seed)
     design = model.design
     built = built_model(model, model_priors(model, priors), marginalize)

@@ -1,0 +1,269 @@
+"""The Bayesian fit of a Gaussian LMM on out-of-core data (Dask, Parquet), from the summed cross-product blocks.
+
+A model built from Dask data holds no rows: its design (:class:`~mixbayes.outofcore.design.BlockDesign`) carries
+the blocks of A = [Z X y]'W[Z X y] summed over the partitions.  The marginal likelihood of the blocked-Schur form
+(:func:`mixbayes.bayes.schur.schur_loglik`) is a function of those blocks alone, and the random effects are drawn
+afterwards from their exact conditional distribution (:func:`mixbayes.bayes.schur.schur_draw`), also from the
+blocks.  So NUTS runs on the blocks and never reads a row: the posterior costs what the in-memory blocked-Schur
+posterior of the same number of random effects costs.
+
+* :func:`gram_blocks` turns the engine's blocks (:class:`~mixbayes.likelihood.crossprod.CrossProducts`, first
+  term block-diagonal) into :class:`~mixbayes.bayes.gram.GramBlocks` with the fixed-effects columns centred as the
+  builder centres them;
+* :class:`GramSchurMarginal` is the builder's marginal likelihood; the "observed data" the sampler receives are
+  the response cross-products (Z1'Wy, Z2'Wy, X'Wy, y'Wy), the sufficient statistics;
+* :func:`moment_design` gives the default priors the column means and SDs they need;
+* :class:`DaskBayesFit` refuses what needs the rows (per-observation log-likelihood, LOO, WAIC, posterior
+  predictive draws per row) with :class:`~mixbayes.outofcore.design.DaskDataNotSupportedError`.
+
+The random effects' block factor must be the first term (the grouping factor with the most levels, lme4's
+order), with at most :data:`~mixbayes.bayes.marginal.BLOCK_MAX_Q` columns and no other term of the same factor;
+the other terms form the dense Schur complement (at most :data:`~mixbayes.bayes.forms.DENSE_LIMIT` effects).
+A model with one grouping factor has an empty Schur part.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+
+from ..design.matrices import ModelMatrices
+from .forms import DENSE_LIMIT, GRADIENT_OVERHEAD, FormChoice
+from .gram import GramBlocks, gram_layout
+from .marginal import BLOCK_MAX_Q
+from .results import BayesFit
+from .schur import SchurMarginal, schur_plan
+
+__all__ = ["DaskBayesFit", "GramSchurMarginal", "blocks_form", "gram_blocks", "moment_design"]
+
+
+def _refuse(message: str) -> Exception:
+    from ..outofcore.design import DaskDataNotSupportedError
+
+    return DaskDataNotSupportedError(message)
+
+
+def _block_group(design: ModelMatrices) -> str:
+    """The block factor of the Gram form: the first term's grouping factor (most levels)."""
+    terms = design.terms
+    first = terms[0]
+    same = [t for t in terms if t.group == first.group]
+    if len(same) > 1 or first.q > BLOCK_MAX_Q:
+        raise _refuse(
+            f"the Bayesian fit of Dask data needs the grouping factor with the most levels ({first.group!r}) to "
+            f"have one random-effects term of at most {BLOCK_MAX_Q} columns (it has {len(same)} term(s), "
+            f"{sum(t.q for t in same)} columns); combine its terms into one (e.g. (1 + x | g)), or fit by REML")
+    q2 = sum(t.n_random for t in terms[1:])
+    if q2 > DENSE_LIMIT:
+        raise _refuse(
+            f"the Bayesian fit of Dask data integrates out the random effects of the factors other than "
+            f"{first.group!r} in a dense Schur complement, limited to {DENSE_LIMIT} effects; this model has {q2}. "
+            "Fit by REML, or sample an in-memory sample of the data (the non-centred form needs the rows)")
+    return first.group
+
+
+def blocks_form(design: ModelMatrices, marginalize: bool | str | None) -> FormChoice:
+    """The form sampled for out-of-core data: always the blocked-Schur form from the blocks.
+
+    Raises
+    ------
+    DaskDataNotSupportedError
+        For ``marginalize=False`` / ``"noncentred"`` / ``"block"`` / ``"dense"`` (they need the rows), for a
+        non-Gaussian model, or for a design the Gram form cannot hold (see the module notes).
+    """
+    from ..exceptions import NotSupportedError
+
+    fam = design.family
+    if fam.name != "gaussian" or fam.link.name != "identity":
+        raise _refuse("the Bayesian fit of Dask data is available for Gaussian models with the identity link only")
+    if marginalize is False or marginalize in ("noncentred", "block", "dense"):
+        raise _refuse(
+            f"marginalize={marginalize!r} needs the rows in memory (the non-centred form evaluates every "
+            "observation at each step; the block and dense forms are built from rows); with Dask data the "
+            "posterior is sampled from the summed blocks: use marginalize=None, True or 'schur'")
+    if marginalize not in (None, True, "schur"):
+        raise NotSupportedError(f"marginalize must be None, True, False or a form's name, not {marginalize!r}")
+    group = _block_group(design)
+    lay = gram_layout(design.terms, group)
+    n, p = design.n_obs, design.n_fixef
+    nnz = n * sum(t.q for t in design.terms)
+    q2max = max((q for _, q in lay.schur_shapes), default=0)
+    cost = (GRADIENT_OVERHEAD + 2.0 * lay.J * lay.Q1 * (lay.Q2 + p + 1) + 4.0 * lay.J * lay.Q1**3
+            + 3.0 * lay.Q2**3 + 2.0 * lay.Q2**2 * q2max)
+    return FormChoice("schur", {"schur": cost, "rows_equivalent": GRADIENT_OVERHEAD + 2.0 * (nnz + n * p)}, group)
+
+
+def _intercept(design: ModelMatrices) -> int | None:
+    blocks = design.blocks  # type: ignore[attr-defined]
+    for j, name in enumerate(design.fixef_names):
+        if name == "(Intercept)" and blocks.xsum[j] == blocks.n and blocks.xtx[j, j] == blocks.n:
+            return j
+    return None
+
+
+def x_means(design: ModelMatrices) -> np.ndarray:
+    """The column means the builder subtracts (0 for the intercept, all 0 without an intercept)."""
+    blocks = design.blocks  # type: ignore[attr-defined]
+    icpt = _intercept(design)
+    if icpt is None:
+        return np.zeros(design.n_fixef)
+    out = blocks.xsum / blocks.n
+    out[icpt] = 0.0
+    return out
+
+
+def gram_blocks(design: ModelMatrices, group: str, means: np.ndarray) -> GramBlocks:
+    """The :class:`~mixbayes.bayes.gram.GramBlocks` of an out-of-core design, with X centred: X - 1 means'.
+
+    The engine's first term is the block part (Z1), the other terms (in model order, level-major) the Schur part
+    (Z2).  Centring uses the intercept column's cross-products (Z'W1 = Z'W x_icpt); ``means`` is zero without
+    an intercept.
+    """
+    src = design.blocks  # type: ignore[attr-defined]
+    lay = gram_layout(design.terms, group)
+    if lay.block_terms != (0,):
+        raise _refuse(f"the block factor {group!r} must be the first random-effects term")
+    cp = src.cp
+    J, Q1, p = lay.J, lay.Q1, design.n_fixef
+    m = cp.Arr.shape[0] - p - 1
+    Z2Z1 = sparse.csr_matrix(cp.Ar1, shape=(m, J * Q1))
+    Z2Z2 = np.array(cp.Arr[:m, :m])
+    Z2X, Z2y = np.array(cp.Arr[:m, m : m + p]), np.array(cp.Arr[:m, m + p])
+    XX, Xy, yy = np.array(cp.Arr[m : m + p, m : m + p]), np.array(cp.Arr[m : m + p, m + p]), float(cp.Arr[-1, -1])
+    Z1X = np.ascontiguousarray(cp.Ax1[:p].T.reshape(J, Q1, p))
+    Z1y = np.ascontiguousarray(cp.Ax1[p].reshape(J, Q1))
+    icpt = _intercept(design)
+    if icpt is not None and np.any(means != 0):
+        # (X - 1 m')'W(...) from the uncentred blocks: 1'W v is the intercept column's cross-product with v
+        xw1, z1w1, z2w1 = XX[:, icpt].copy(), Z1X[:, :, icpt].copy(), Z2X[:, icpt].copy()
+        sw, yw1 = XX[icpt, icpt], Xy[icpt]
+        XX = XX - np.outer(xw1, means) - np.outer(means, xw1) + sw * np.outer(means, means)
+        Xy = Xy - means * yw1
+        Z1X = Z1X - z1w1[:, :, None] * means[None, None, :]
+        Z2X = Z2X - np.outer(z2w1, means)
+    return GramBlocks(lay, float(src.n_pos), float(src.log_w), np.array(cp.A11), Z2Z1, Z2Z2, Z1X, Z2X, XX, Z1y, Z2y,
+                      Xy, yy)
+
+
+class GramSchurMarginal(SchurMarginal):
+    """The blocked-Schur marginal likelihood of out-of-core data, from their blocks (no rows).
+
+    ``observed`` (what the sampler takes as its data) is the vector of response cross-products
+    [Z1'Wy, Z2'Wy, X'Wy, y'Wy]; :meth:`graph`, :meth:`loglik` and :meth:`draw` take such a vector as ``y``.
+    """
+
+    form = "schur"
+
+    def __init__(self, blocks: GramBlocks, means: np.ndarray) -> None:  # the blocks replace the rows: no super()
+        self.gram = blocks
+        self.layout = blocks.layout
+        self.plan = schur_plan(blocks)
+        self.p = blocks.XX.shape[0]
+        self.x_means = means
+        self.rows = np.zeros(0, dtype=bool)
+        self.observed = np.concatenate([np.ravel(blocks.Z1y), np.ravel(blocks.Z2y), np.ravel(blocks.Xy),
+                                        [blocks.yy]]).astype(float)
+
+    def _split(self, y: Any) -> tuple[Any, Any, Any, Any]:
+        lay = self.layout
+        a = lay.J * lay.Q1
+        b = a + lay.Q2
+        c = b + self.p
+        return y[:a].reshape((lay.J, lay.Q1)), y[a:b], y[b:c], y[c]
+
+    def graph(self, y: Any, beta: Any, sigma: Any, T: Sequence[Any]) -> Any:
+        """Total marginal log-likelihood as a PyTensor expression of the response cross-products ``y``."""
+        from .schur import schur_loglik
+
+        blocks = self.gram.with_response(*self._split(y))
+        return schur_loglik(blocks, beta if self.p else None, sigma, T, self.plan)
+
+    def blocks(self, y: np.ndarray) -> GramBlocks:
+        z1y, z2y, xy, yy = self._split(np.asarray(y, dtype=float))
+        return self.gram.with_response(z1y, z2y, xy, float(yy))
+
+
+def moment_design(design: ModelMatrices) -> ModelMatrices:
+    """A two-row stand-in of an out-of-core design for the default priors: each column of y, X and of every
+    term's Z has the mean and SD (ddof 1) of the data's column, from the blocks' unweighted sums.
+
+    The default priors (:func:`mixbayes.bayes.priors.default_priors`) read only these moments (and the names and
+    level tables, kept), so they are those of the same data in memory, to rounding.
+    """
+    src = design.blocks  # type: ignore[attr-defined]
+    n = float(src.n)
+
+    def two(total: np.ndarray, squares: np.ndarray) -> np.ndarray:
+        mean = np.asarray(total, dtype=float) / n
+        var = np.maximum((np.asarray(squares, dtype=float) - n * mean**2) / max(n - 1.0, 1.0), 0.0)
+        d = np.sqrt(var / 2.0)  # m - d, m + d: mean m and SD (ddof 1) d sqrt(2)
+        return np.stack([mean - d, mean + d])
+
+    y2 = two(src.ysum, src.yss)
+    X2 = two(src.xsum, np.diagonal(src.xtx))
+    icpt = _intercept(design)
+    if icpt is not None:
+        X2[:, icpt] = 1.0
+    terms = tuple(replace(t, codes=np.zeros(2, dtype=np.int64), z=two(zs, np.diagonal(zz)))
+                  for t, zs, zz in zip(design.terms, src.zsum, src.zz, strict=True))
+    return ModelMatrices(**{f: getattr(design, f) for f in ModelMatrices.__dataclass_fields__} | {
+        "y": y2, "X": X2, "weights": np.ones(2), "offset": np.zeros(2), "terms": terms})
+
+
+class DaskBayesFit(BayesFit):
+    """A Bayesian fit of out-of-core data: everything from the draws of the parameters and the random effects
+    works as for in-memory data (summary, fixef, varcorr, ranef, icc, predict on a pandas frame); what needs
+    the rows raises :class:`~mixbayes.outofcore.design.DaskDataNotSupportedError`."""
+
+    def _needs_rows(self, what: str, instead: str) -> Exception:
+        return _refuse(f"{what} needs every row of the data; the posterior of Dask data is sampled from the "
+                       f"summed blocks. {instead}")
+
+    def pointwise_loglik(self, unit: str = "observation") -> np.ndarray:
+        raise self._needs_rows("a per-observation log-likelihood", "Compare models fitted to Dask data by their "
+                               "REML/ML fits (anova on the likelihood fits), or compute LOO on an in-memory sample")
+
+    def _pointwise_loglik(self) -> np.ndarray:
+        return self.pointwise_loglik()
+
+    def loo(self, **kwargs: Any) -> Any:
+        raise self._needs_rows("LOO", "Compute LOO on an in-memory sample of the data")
+
+    def waic(self) -> Any:
+        raise self._needs_rows("WAIC", "Compute WAIC on an in-memory sample of the data")
+
+    def predict(self, newdata: Any = None, include_random: bool = True, allow_new_levels: bool = True,
+                type: str = "response", summary: bool = True, prob: float = 0.95, predictive: bool = False,
+                random_seed: int | None = None) -> Any:
+        """Posterior predictions for a pandas frame ``newdata`` (as for an in-memory fit).  For the fitted data
+        (``newdata=None``) or Dask new data, the posterior mean of the linear predictor (identity link: of
+        the response) as a lazy Dask series, computed partition by partition; intervals and draws per row of
+        Dask data are refused."""
+        from ..outofcore.source import as_dask_frame, is_dask_data
+
+        if newdata is not None and not is_dask_data(newdata):
+            return super().predict(newdata, include_random, allow_new_levels, type, summary, prob, predictive,
+                                   random_seed)
+        if not summary or predictive:
+            raise self._needs_rows("draws per row (summary=False or predictive=True)",
+                                   "Predict an in-memory frame, or use the posterior means returned by "
+                                   "predict() with the default summary=True and predictive=False")
+        import pandas as pd
+
+        from ..results.prediction import new_linear_predictor
+
+        p = self.params
+        beta = p.flat(p.beta).mean(axis=0)
+        b = np.concatenate([p.flat(bk).mean(axis=0).ravel() for bk in p.b])
+        ddf = as_dask_frame(self.model.data if newdata is None else newdata)
+        design = self.design
+
+        def part(frame: pd.DataFrame) -> pd.Series:
+            eta = new_linear_predictor(design, beta, b, frame, include_random, allow_new_levels)
+            return pd.Series(eta, index=frame.index, name="mean")
+
+        return ddf.map_partitions(part, meta=pd.Series(dtype=float, name="mean"))
