@@ -133,6 +133,10 @@ def gram_blocks(design: ModelMatrices, group: str, means: np.ndarray) -> GramBlo
     Z2Z1 = sparse.csr_matrix(cp.Ar1, shape=(m, J * Q1))
     Z2Z2 = np.array(cp.Arr[:m, :m])
     Z2X, Z2y = np.array(cp.Arr[:m, m : m + p]), np.array(cp.Arr[:m, m + p])
+    if m == 0:  # one grouping factor: a placeholder Schur term (1 level, no data) leaves the likelihood unchanged
+        lay = replace(lay, schur_terms=(len(design.terms),), schur_shapes=((1, 1),))
+        Z2Z1, Z2Z2 = sparse.csr_matrix((1, J * Q1)), np.zeros((1, 1))
+        Z2X, Z2y = np.zeros((1, p)), np.zeros(1)
     XX, Xy, yy = np.array(cp.Arr[m : m + p, m : m + p]), np.array(cp.Arr[m : m + p, m + p]), float(cp.Arr[-1, -1])
     Z1X = np.ascontiguousarray(cp.Ax1[:p].T.reshape(J, Q1, p))
     Z1y = np.ascontiguousarray(cp.Ax1[p].reshape(J, Q1))
@@ -154,6 +158,8 @@ class GramSchurMarginal(SchurMarginal):
 
     ``observed`` (what the sampler takes as its data) is the vector of response cross-products
     [Z1'Wy, Z2'Wy, X'Wy, y'Wy]; :meth:`graph`, :meth:`loglik` and :meth:`draw` take such a vector as ``y``.
+    With one grouping factor the Schur part is a placeholder term without data (:func:`gram_blocks`): S = I,
+    so it adds nothing to the likelihood; its relative factor is 1 and its draws are dropped.
     """
 
     form = "schur"
@@ -161,7 +167,10 @@ class GramSchurMarginal(SchurMarginal):
     def __init__(self, blocks: GramBlocks, means: np.ndarray) -> None:  # the blocks replace the rows: no super()
         self.gram = blocks
         self.layout = blocks.layout
-        self.plan = schur_plan(blocks)
+        n_terms = len(blocks.layout.block_terms) + len(blocks.layout.schur_terms)
+        self.placeholder = max(blocks.layout.schur_terms) == n_terms - 1 and not blocks.Z2Z1.nnz and \
+            blocks.layout.schur_shapes == ((1, 1),) and not np.any(blocks.Z2Z2)
+        self.plan = schur_plan(blocks, "dense" if self.placeholder else None)
         self.p = blocks.XX.shape[0]
         self.x_means = means
         self.rows = np.zeros(0, dtype=bool)
@@ -180,7 +189,22 @@ class GramSchurMarginal(SchurMarginal):
         from .schur import schur_loglik
 
         blocks = self.gram.with_response(*self._split(y))
+        if self.placeholder:
+            import pytensor.tensor as pt
+
+            T = [*T, pt.ones((1, 1))]
         return schur_loglik(blocks, beta if self.p else None, sigma, T, self.plan)
+
+    def _padded(self, T: Sequence[np.ndarray]) -> list[np.ndarray]:
+        return [*T, np.ones((len(T[0]), 1, 1))] if self.placeholder else list(T)
+
+    def loglik(self, y: np.ndarray, beta: np.ndarray, sigma: np.ndarray, T: Sequence[np.ndarray]) -> np.ndarray:
+        return super().loglik(y, beta, sigma, self._padded(T))
+
+    def draw(self, y: np.ndarray, beta: np.ndarray, sigma: np.ndarray, T: Sequence[np.ndarray],
+             rng: np.random.Generator) -> list[np.ndarray]:
+        out = super().draw(y, beta, sigma, self._padded(T), rng)
+        return out[:-1] if self.placeholder else out
 
     def blocks(self, y: np.ndarray) -> GramBlocks:
         z1y, z2y, xy, yy = self._split(np.asarray(y, dtype=float))
@@ -254,16 +278,15 @@ class DaskBayesFit(BayesFit):
                                    "predict() with the default summary=True and predictive=False")
         import pandas as pd
 
-        from ..results.prediction import new_linear_predictor
+        from ..outofcore.fit import _new_values, _training_values
 
         p = self.params
         beta = p.flat(p.beta).mean(axis=0)
         b = np.concatenate([p.flat(bk).mean(axis=0).ravel() for bk in p.b])
+        meta = pd.Series(dtype=float, name="mean")
+        if newdata is None and include_random:  # the fitted rows (complete ones), with their offsets
+            ddf = as_dask_frame(self.model.data)
+            return ddf.map_partitions(_training_values, self.design, beta, b, 1.0, "fitted", meta=meta).rename("mean")
         ddf = as_dask_frame(self.model.data if newdata is None else newdata)
-        design = self.design
-
-        def part(frame: pd.DataFrame) -> pd.Series:
-            eta = new_linear_predictor(design, beta, b, frame, include_random, allow_new_levels)
-            return pd.Series(eta, index=frame.index, name="mean")
-
-        return ddf.map_partitions(part, meta=pd.Series(dtype=float, name="mean"))
+        return ddf.map_partitions(_new_values, self.design, beta, b, include_random, allow_new_levels, type,
+                                  meta=meta).rename("mean")
