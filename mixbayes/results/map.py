@@ -32,8 +32,8 @@ from ..design.terms import conditional_covariances, lambda_times
 from ..likelihood.convergence import ConvergenceReport
 from ..likelihood.derivatives import deriv12
 from ..likelihood.optimizers import OptSummary, minimize
-from ..results.base import MixedFit
-from .priors import PriorSet, default_priors, sd_entry_names, term_labels
+from ..priors.prior import PriorSet, default_priors, sd_entry_names, term_labels
+from .base import MixedFit
 
 if TYPE_CHECKING:
     from ..model import Model
@@ -237,7 +237,7 @@ class MapSummary:
     """Text and HTML summary of a :class:`MapFit`."""
 
     def __init__(self, fit: MapFit) -> None:
-        from ..results.summary import wald_table
+        from .summary import wald_table
 
         self.fit = fit
         self.coefficients = wald_table(fit)
@@ -246,7 +246,7 @@ class MapSummary:
     title = "Penalised mixed model fit: posterior mode under the default priors (MAP, Laplace uncertainty)"
 
     def __str__(self) -> str:
-        from ..results.format import SIGNIF_LEGEND, coef_table_text
+        from .format import SIGNIF_LEGEND, coef_table_text
 
         fit = self.fit
         fam = fit.design.family
