@@ -39,17 +39,17 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
 FORMULA = "y ~ x + (1 + x | g) + (1 | h)"
-GROUPS, CROSSED = 10_000, 50
+GROUPS, CROSSED = 10_000, 50  # --crossed sets h's levels: the Bayesian fit's cost per gradient grows as CROSSED^2
 
 
-def make_partition(i: int, rows: int) -> pd.DataFrame:
+def make_partition(i: int, rows: int, crossed: int = CROSSED) -> pd.DataFrame:
     """Partition ``i``: its own seed; the group effects come from one fixed seed, so they are shared."""
     eff = np.random.default_rng(2026)
     b = eff.normal(size=(GROUPS, 2)) * [1.0, 0.3]
-    c = eff.normal(size=CROSSED) * 0.5
+    c = eff.normal(size=crossed) * 0.5
     rng = np.random.default_rng(10_000 + i)
     g = rng.integers(0, GROUPS, rows).astype(np.int32)
-    h = rng.integers(0, CROSSED, rows).astype(np.int16)
+    h = rng.integers(0, crossed, rows).astype(np.int16)
     x = rng.normal(size=rows)
     y = 1.0 + 0.5 * x + b[g, 0] + b[g, 1] * x + c[h] + rng.normal(size=rows)
     return pd.DataFrame({"y": y, "x": x, "g": g, "h": h}, index=pd.RangeIndex(i * rows, (i + 1) * rows))
@@ -59,12 +59,12 @@ def peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def in_memory(rows: int, per_part: int) -> dict:
+def in_memory(rows: int, per_part: int, crossed: int = CROSSED) -> dict:
     """The pandas fit at ``rows`` (run in a fresh process by the driver)."""
     import mixbayes as mb
 
     t0 = time.perf_counter()
-    parts = [make_partition(i, per_part) for i in range(rows // per_part)]
+    parts = [make_partition(i, per_part, crossed) for i in range(rows // per_part)]
     df = pd.concat(parts, ignore_index=True)
     del parts
     t1 = time.perf_counter()
@@ -89,17 +89,17 @@ def bayes_figures(bfit: object, seconds: float) -> dict:
             "bayes_min_ess": float(fx["ess_bulk"].min())}
 
 
-def in_memory_bayes(rows: int, per_part: int, sampling: dict) -> dict:
+def in_memory_bayes(rows: int, per_part: int, sampling: dict, crossed: int = CROSSED) -> dict:
     """The in-memory Bayesian fit at ``rows`` (fresh process): the posterior from the rows."""
     import mixbayes as mb
 
-    df = pd.concat([make_partition(i, per_part) for i in range(rows // per_part)], ignore_index=True)
+    df = pd.concat([make_partition(i, per_part, crossed) for i in range(rows // per_part)], ignore_index=True)
     t0 = time.perf_counter()
     bfit = mb.Model(FORMULA, df).sample(**sampling)
     return {"rows": rows, "peak_mib": peak_mib(), **bayes_figures(bfit, time.perf_counter() - t0)}
 
 
-def dask_fit(rows: int, per_part: int, workers: int, sampling: dict | None = None) -> dict:
+def dask_fit(rows: int, per_part: int, workers: int, sampling: dict | None = None, crossed: int = CROSSED) -> dict:
     import dask.dataframe as dd
     from distributed import Client, LocalCluster
 
@@ -109,7 +109,7 @@ def dask_fit(rows: int, per_part: int, workers: int, sampling: dict | None = Non
     meta = make_partition(0, 0)
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
                       memory_limit="4GiB") as cluster, Client(cluster) as client:
-        ddf = dd.from_map(make_partition, range(nparts), rows=per_part, meta=meta, divisions=None)
+        ddf = dd.from_map(make_partition, range(nparts), rows=per_part, crossed=crossed, meta=meta, divisions=None)
         t0 = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -142,6 +142,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--inmemory", default="1000000,4000000,10000000")
     ap.add_argument("--memory-budget-gib", type=float, default=6.0)
+    ap.add_argument("--crossed", type=int, default=CROSSED, help="levels of the crossed factor h")
     ap.add_argument("--chains", type=int, default=2)
     ap.add_argument("--tune", type=int, default=250)
     ap.add_argument("--draws", type=int, default=250)
@@ -153,13 +154,14 @@ def main() -> None:
     args = ap.parse_args()
     per = args.rows_per_partition
     if args.child_inmemory is not None:
-        print(json.dumps(in_memory(args.child_inmemory, min(per, args.child_inmemory))))
+        print(json.dumps(in_memory(args.child_inmemory, min(per, args.child_inmemory), args.crossed)))
         return
     if args.child_bayes is not None:
-        print(json.dumps(in_memory_bayes(args.child_bayes, min(per, args.child_bayes), sample_args(args))))
+        n = args.child_bayes
+        print(json.dumps(in_memory_bayes(n, min(per, n), sample_args(args), args.crossed)))
         return
     print(f"load average at start: {open('/proc/loadavg').read().split()[:3]}", flush=True)
-    out = {"dask": dask_fit(args.rows, per, args.workers, None if args.no_bayes else sample_args(args))}
+    out = {"dask": dask_fit(args.rows, per, args.workers, None if args.no_bayes else sample_args(args), args.crossed)}
     d = out["dask"]
     print(d["summary"])
     print(f"\nDask: {d['rows']:,} rows in {d['partitions']} partitions, {args.workers} worker processes x 1 thread")
@@ -180,7 +182,8 @@ def main() -> None:
     out["inmemory"] = []
     budget = args.memory_budget_gib * 1024
     for n in sorted(int(v) for v in args.inmemory.split(",")):
-        res = subprocess.run([sys.executable, __file__, "--child-inmemory", str(n), "--rows-per-partition", str(per)],
+        res = subprocess.run([sys.executable, __file__, "--child-inmemory", str(n), "--rows-per-partition", str(per),
+                              "--crossed", str(args.crossed)],
                              capture_output=True, text=True, cwd=ROOT)
         if res.returncode != 0:
             print(f"in-memory {n:,} rows failed: {res.stderr.strip().splitlines()[-1:]}")
@@ -204,7 +207,8 @@ def main() -> None:
     if args.bayes_inmemory and not args.no_bayes:
         n = args.bayes_inmemory
         res = subprocess.run([sys.executable, __file__, "--child-bayes", str(n), "--rows-per-partition", str(per),
-                              "--chains", str(args.chains), "--tune", str(args.tune), "--draws", str(args.draws)],
+                              "--chains", str(args.chains), "--tune", str(args.tune), "--draws", str(args.draws),
+                              "--crossed", str(args.crossed)],
                              capture_output=True, text=True, cwd=ROOT)
         if res.returncode != 0:
             print(f"in-memory Bayesian fit at {n:,} rows failed: {res.stderr.strip().splitlines()[-1:]}")
