@@ -92,8 +92,9 @@ def blocks_form(design: ModelMatrices, marginalize: bool | str | None) -> FormCh
     n, p = design.n_obs, design.n_fixef
     nnz = n * sum(t.q for t in design.terms)
     q2max = max((q for _, q in lay.schur_shapes), default=0)
+    # as forms.form_costs' schur cost without the rows' 2 (nnz + n p); the Schur update as a dense product
     cost = (GRADIENT_OVERHEAD + 2.0 * lay.J * lay.Q1 * (lay.Q2 + p + 1) + 4.0 * lay.J * lay.Q1**3
-            + 3.0 * lay.Q2**3 + 2.0 * lay.Q2**2 * q2max)
+            + 2.0 * lay.Q2**2 * lay.J * lay.Q1 + 3.0 * lay.Q2**3 + 2.0 * lay.Q2**2 * q2max)
     return FormChoice("schur", {"schur": cost, "rows_equivalent": GRADIENT_OVERHEAD + 2.0 * (nnz + n * p)}, group)
 
 
