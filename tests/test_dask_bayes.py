@@ -79,6 +79,7 @@ def test_row_level_outputs_are_refused(crossed_fits) -> None:
     for call, match in ((fd.loo, "LOO"), (fd.waic, "WAIC"), (fd.pointwise_loglik, "per-observation"),
                         (lambda: fd.predict(summary=False), "draws per row"),
                         (lambda: fd.predict(predictive=True), "draws per row"),
+                        (fd.predict_intervals, "pandas frame"),
                         (lambda: md.sample(marginalize=False, **SAMPLING), "noncentred|non-centred"),
                         (lambda: md.sample(marginalize="dense", **SAMPLING), "rows"),
                         (lambda: md.sample(posterior_predictive=True, **SAMPLING), "fit.predict"),
