@@ -9,7 +9,7 @@ In one run it measures
 
 * the Dask fit on a ``LocalCluster`` of ``--workers`` worker processes (one thread each): the wall time of the
   two passes (levels, blocks) and of the REML fit on the reduced blocks, and the peak resident memory of every
-  process (client and each worker, ``getrusage``) after each stage;
+  process (client and each worker, ``VmHWM``) after each stage;
 * the Bayesian fit (NUTS, blackjax) of the same model from the same summed blocks (``model.sample()``: the
   blocked-Schur marginal likelihood, random effects drawn from their exact conditional afterwards): build,
   compile and sampling time, and the client's peak memory after it (the workers take no part);
@@ -56,6 +56,15 @@ def make_partition(i: int, rows: int, crossed: int = CROSSED) -> pd.DataFrame:
 
 
 def peak_mib() -> float:
+    """This process's peak resident memory (VmHWM: reset by exec, unlike getrusage's ru_maxrss, which a child
+    started by subprocess inherits from its parent)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return float(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
