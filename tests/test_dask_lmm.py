@@ -173,7 +173,7 @@ def test_refusals_are_typed(data: pd.DataFrame) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", mb.exceptions.MissingDataWarning)
             fit = mb.lmer("y ~ x + (1 | g)", ddf)
-        for call in (fit.model.sample, lambda: fit.model.fit(method="map"), fit.simulate, fit.bootstrap,
+        for call in (lambda: fit.model.fit(method="map"), fit.simulate, fit.bootstrap,
                      fit.profile, lambda: fit.summary(ddf="kenward-roger"), lambda: fit.confint(method="profile")):
             with pytest.raises(DaskDataNotSupportedError):
                 call()
