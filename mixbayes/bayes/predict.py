@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import pandas as pd
 
 from ..exceptions import ArgumentError
 from ..results.prediction import prediction_inputs
-from .builder import inverse_link
 from .posterior import draw_observations
 
 if TYPE_CHECKING:
-    from .results import BayesFit
+    from ..design.matrices import ModelMatrices
+    from .posterior import ParameterDraws
 
 __all__ = ["prediction_draws"]
+
+
+class BayesFit(Protocol):
+    """What a prediction reads of a :class:`~mixbayes.bayes.results.BayesFit` (which imports this module)."""
+
+    design: ModelMatrices
+    params: ParameterDraws
 
 
 def prediction_draws(fit: BayesFit, newdata: pd.DataFrame | None, include_random: bool, allow_new_levels: bool,
@@ -57,6 +64,7 @@ def prediction_draws(fit: BayesFit, newdata: pd.DataFrame | None, include_random
 def _finish(fit: BayesFit, eta: np.ndarray, type: str, predictive: bool, rng: np.random.Generator) -> np.ndarray:
     if type == "link" and not predictive:
         return eta
-    mu = inverse_link(fit.design.family.link.name, eta, np)
+    fam = fit.design.family
+    mu = fam.link.inverse_numpy(eta)
     # new observations: unit weight, one binomial trial (a 0/1 outcome)
-    return draw_observations(fit.design.family.name, mu, fit.params, slice(None), rng) if predictive else mu
+    return draw_observations(fam, mu, fit.params, slice(None), rng) if predictive else mu

@@ -60,9 +60,30 @@ class GlmmControl:
         return control_from(cls, control)
 
 
-@dataclass
+@dataclass(kw_only=True, eq=False)
 class GlmmEstimate:
-    """Raw output of :func:`fit_glmm` (wrapped by :class:`mixbayes.results.glmm.GlmmFit`)."""
+    """What :func:`fit_glmm` returns: the estimates of a GLMM and the workspace that evaluated them.
+
+    :class:`~mixbayes.results.glmm.GlmmFit` wraps one (``fit.estimate``).
+
+    Attributes
+    ----------
+    workspace : the PIRLS workspace (design, family, current predictor) of the fit.
+    nAGQ : 0 (lme4's fast fit), 1 (Laplace) or the number of adaptive Gauss-Hermite points.
+    theta, beta : relative covariance parameters and fixed effects.
+    u, b : spherical and scaled random effects at the conditional mode.
+    nb_theta : the negative binomial's estimated theta (None for the other families).
+    objective_value : -2 log-likelihood at the optimum (lme4's conventions).
+    vcov : (p, p) Wald covariance of the fixed effects.
+    optsummary, stage1 : the optimiser records of the final and the first stage.
+    gradient, hessian : derivatives of the objective at the optimum.
+    report : the convergence report.
+    exact_objective : cache: -2 log-likelihood by the Laplace approximation at the exactly converged conditional
+        mode (NaN until :meth:`~mixbayes.results.glmm.GlmmFit.exact_laplace` computes it).
+    mu, eta : fitted means and linear predictor.
+    stage_start : per optimisation stage, the linear predictor PIRLS started from.
+    sigma : residual SD of a Gaussian GLMM (1 otherwise).
+    """
 
     workspace: GlmmWorkspace
     nAGQ: int
@@ -132,7 +153,7 @@ def _check_response(design: ModelMatrices) -> None:
 
 def _explain_failure(design: ModelMatrices, exc: PirlsFailure) -> FitError:
     """The error to raise when PIRLS fails: separation named when it is the cause, else the failure and remedies."""
-    if design.family.name == "binomial" and design.successes is not None and design.trials is not None:
+    if design.family.has_trials and design.successes is not None and design.trials is not None:
         from .separation import separated_columns
 
         cols = separated_columns(design.X, design.successes, design.trials, design.fixef_names)
@@ -151,15 +172,13 @@ def _explain_failure(design: ModelMatrices, exc: PirlsFailure) -> FitError:
 def _estimates_nb(family: Any) -> bool:
     """A negative binomial whose theta is estimated (a fixed theta makes it an ordinary GLM family, as
     ``glmer(family = MASS::negative.binomial(theta))``)."""
-    return family.name == "negative_binomial" and family.theta is None
+    return bool(family.estimates_dispersion)
 
 
 def _workspace(design: ModelMatrices) -> GlmmWorkspace:
     family = design.family
     if _estimates_nb(family):
-        from ..families import get_family
-
-        return GlmmWorkspace(design, family=get_family("poisson"))
+        return GlmmWorkspace(design, family=family.mean_family)
     # a fixed-theta negative binomial uses lme4's Fisher weights, like every family glmer fits
     return GlmmWorkspace(design, family=family, observed_info=False)
 
@@ -333,8 +352,10 @@ def _fit_glmm(design: ModelMatrices, nAGQ: int, control: GlmmControl, start: Any
         from .convergence import emit_warnings as emit
 
         emit(report)
-    return GlmmEstimate(ws, nAGQ, np.asarray(theta), np.asarray(beta), u, b, nb_theta, float(value), vcov, summary,
-                        s1, grad, hess, report, float(exact_value), mu, eta, {1: lp0, 2: lp1}, sigma)
+    return GlmmEstimate(workspace=ws, nAGQ=nAGQ, theta=np.asarray(theta), beta=np.asarray(beta), u=u, b=b,
+                        nb_theta=nb_theta, objective_value=float(value), vcov=vcov, optsummary=summary, stage1=s1,
+                        gradient=grad, hessian=hess, report=report, exact_objective=float(exact_value), mu=mu,
+                        eta=eta, stage_start={1: lp0, 2: lp1}, sigma=sigma)
 
 
 def _safe(fun: Any) -> Any:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import html
 import warnings
 from collections.abc import Callable
-from dataclasses import replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +26,7 @@ from .base import MixedFit
 from .summary import residual_lines, summary_tail, wald_table
 
 if TYPE_CHECKING:
-    from ..model import Model
+    from ..protocols import ModelLike as Model
 
 __all__ = ["GlmmFit", "fit_glmm_model", "null_model_intercept"]
 
@@ -132,7 +131,7 @@ class GlmmFit(MixedFit):
     def separation(self) -> list[str]:
         """Fixed effects along which a binomial response is (quasi-)completely separated."""
         d = self.design
-        if self.family.name != "binomial" or d.successes is None or d.trials is None:
+        if not self.family.has_trials or d.successes is None or d.trials is None:
             return []
         # a separated coefficient is pushed far out on the link scale; only then solve the (slower) LP
         reach = np.abs(self.beta) * np.max(np.abs(d.X), axis=0, initial=0.0)
@@ -143,7 +142,7 @@ class GlmmFit(MixedFit):
     @cached_property
     def overdispersion(self) -> dict[str, float] | None:
         """Pearson chi-square / residual df for Poisson models, with its chi-square p-value."""
-        if self.family.name != "poisson":
+        if not self.family.overdispersion_test:
             return None
         chisq = float(np.sum(self.residuals("pearson") ** 2))
         rdf = self.df_residual
@@ -228,38 +227,32 @@ class GlmmFit(MixedFit):
         d = self.design
         out = np.empty((d.n_obs, nsim))
         base = d.X @ self.beta + d.offset
+        fam = self.family
+        trials = fam.n_trials(d.weights, d.trials)
         for k in range(nsim):
             eta = add_simulated_effects(base, d.terms, self.theta, rng) if include_random else base
-            mu = self.family.link.inverse(eta)
-            if self.family.name == "binomial":
-                n = np.round(d.trials if d.trials is not None else d.weights).astype(int)
-                out[:, k] = np.divide(rng.binomial(n, mu), n, out=np.zeros(len(n)), where=n > 0)
-            elif self.family.name == "poisson":
-                out[:, k] = rng.poisson(mu)
-            else:
-                th = self.dispersion
-                out[:, k] = rng.poisson(rng.gamma(th, mu / th))
+            mu = fam.link.inverse(eta)
+            draw = fam.simulate(mu, rng, sigma=self.scale_sigma, dispersion=self.dispersion, weights=d.weights,
+                                trials=trials)
+            out[:, k] = fam.as_response(draw, trials)
         return pd.DataFrame(out, index=d.row_index, columns=[f"sim_{k + 1}" for k in range(nsim)])
 
     def refit(self, new_response: Any, emit_warnings: bool = False) -> GlmmFit:
-        """Refit the same design to a new response (as produced by :meth:`simulate`)."""
-        y = np.asarray(new_response, dtype=float).ravel()
-        d = self.design
-        successes = None if d.successes is None else y * (d.trials if d.trials is not None else 1.0)
-        design = replace(d, y=y, successes=successes)
-        from ..model import Model
-
-        clone = Model.__new__(Model)
-        clone.__dict__.update(self.model.__dict__)
-        clone.design = design
+        """Refit the same design to a new response (as produced by :meth:`simulate`); the refit's ``model`` is
+        ``self.model.with_response(new_response)``."""
+        model = self.model.with_response(new_response)
         # no warm start: lme4's objective depends on the predictor PIRLS restarts from, so a refit starts where
         # a fresh fit does and reproduces it for the same response
-        est = fit_glmm(design, nAGQ=self.nAGQ, control=self.control, emit_warnings=emit_warnings)
-        return GlmmFit(clone, est, self.control)
+        est = fit_glmm(model.design, nAGQ=self.nAGQ, control=self.control, emit_warnings=emit_warnings)
+        return GlmmFit(model, est, self.control)
 
     def null_intercept(self) -> float:
         """Intercept of the null model (same random effects, intercept only), as ``insight`` uses for the
-        Poisson latent variance."""
+        Poisson latent variance (fitted once per fit)."""
+        return self._null_intercept
+
+    @cached_property
+    def _null_intercept(self) -> float:
         return null_model_intercept(self.model)
 
     def icc(self) -> Any:
@@ -328,15 +321,12 @@ class GlmmFit(MixedFit):
 def null_model_intercept(model: Model) -> float:
     """The intercept of ``model``'s null model (same random effects and offsets, intercept only), fitted by
     likelihood with the default settings (its fit's warnings are not the model's, so they are not shown)."""
-    from ..model import Model
-
     f = model.design.formula
     text = f"{f.response_text} ~ 1" + "".join(f" + offset({o})" for o in f.offsets) + "".join(
         f" + {s.text}" for s in f.random)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        null = Model(text, model.data, family=model.family, weights=model._weights_arg,
-                     offset=model._offset_arg, functions=model.functions).fit(emit_warnings=False)
+        null = model.update(formula=text).fit(emit_warnings=False)
     return float(null.beta[0])
 
 
@@ -370,8 +360,7 @@ class GlmmSummary:
     def __str__(self) -> str:
         fit = self.fit
         fam = fit.family
-        family_line = (f" Family: {fam.name}  ( {fam.link.name} )" if fit.dispersion is None else
-                       f" Family: Negative Binomial({fit.dispersion:.4g})  ( {fam.link.name} )")
+        family_line = f" Family: {fam.display_name(fit.dispersion)}  ( {fam.link.name} )"
         lines = [self.title, family_line, f"Formula: {fit.formula}", "",
                  f"{'AIC':>9}{'BIC':>10}{'logLik':>10}{'deviance':>10}{'df.resid':>10}",
                  f"{fit.aic:9.1f}{fit.bic:10.1f}{fit.loglik:10.1f}{-2 * fit.loglik:10.1f}{fit.df_residual:10d}", ""]
