@@ -13,8 +13,8 @@ posterior of the same number of random effects costs.
 * :class:`GramSchurMarginal` is the builder's marginal likelihood; the "observed data" the sampler receives are
   the response cross-products (Z1'Wy, Z2'Wy, X'Wy, y'Wy), the sufficient statistics;
 * :func:`moment_design` gives the default priors the column means and SDs they need;
-* :class:`DaskBayesFit` refuses what needs the rows (per-observation log-likelihood, LOO, WAIC, posterior
-  predictive draws per row) with :class:`~mixbayes.outofcore.design.DaskDataNotSupportedError`.
+* :class:`~mixbayes.bayes.dask_fit.DaskBayesFit` refuses what needs the rows (per-observation log-likelihood,
+  LOO, WAIC, posterior predictive draws per row) with :class:`~mixbayes.outofcore.design.DaskDataNotSupportedError`.
 
 The random effects' block factor must be the first term (the grouping factor with the most levels, lme4's
 order), with at most :data:`~mixbayes.bayes.marginal.BLOCK_MAX_Q` columns and no other term of the same factor;
@@ -35,13 +35,12 @@ from ..design.matrices import ModelMatrices
 from .forms import DENSE_LIMIT, GRADIENT_OVERHEAD, FormChoice
 from .gram import GramBlocks, gram_layout
 from .marginal import BLOCK_MAX_Q
-from .results import BayesFit
 from .schur import SchurMarginal, schur_plan
 
-__all__ = ["DaskBayesFit", "GramSchurMarginal", "blocks_form", "gram_blocks", "moment_design"]
+__all__ = ["GramSchurMarginal", "blocks_form", "gram_blocks", "moment_design", "refusal"]
 
 
-def _refuse(message: str) -> Exception:
+def refusal(message: str) -> Exception:
     from ..outofcore.design import DaskDataNotSupportedError
 
     return DaskDataNotSupportedError(message)
@@ -53,13 +52,13 @@ def _block_group(design: ModelMatrices) -> str:
     first = terms[0]
     same = [t for t in terms if t.group == first.group]
     if len(same) > 1 or first.q > BLOCK_MAX_Q:
-        raise _refuse(
+        raise refusal(
             f"the Bayesian fit of Dask data needs the grouping factor with the most levels ({first.group!r}) to "
             f"have one random-effects term of at most {BLOCK_MAX_Q} columns (it has {len(same)} term(s), "
             f"{sum(t.q for t in same)} columns); combine its terms into one (e.g. (1 + x | g)), or fit by REML")
     q2 = sum(t.n_random for t in terms[1:])
     if q2 > DENSE_LIMIT:
-        raise _refuse(
+        raise refusal(
             f"the Bayesian fit of Dask data integrates out the random effects of the factors other than "
             f"{first.group!r} in a dense Schur complement, limited to {DENSE_LIMIT} effects; this model has {q2}. "
             "Fit by REML, or sample an in-memory sample of the data (the non-centred form needs the rows)")
@@ -79,9 +78,9 @@ def blocks_form(design: ModelMatrices, marginalize: bool | str | None) -> FormCh
 
     fam = design.family
     if fam.name != "gaussian" or fam.link.name != "identity":
-        raise _refuse("the Bayesian fit of Dask data is available for Gaussian models with the identity link only")
+        raise refusal("the Bayesian fit of Dask data is available for Gaussian models with the identity link only")
     if marginalize is False or marginalize in ("noncentred", "block", "dense"):
-        raise _refuse(
+        raise refusal(
             f"marginalize={marginalize!r} needs the rows in memory (the non-centred form evaluates every "
             "observation at each step; the block and dense forms are built from rows); with Dask data the "
             "posterior is sampled from the summed blocks: use marginalize=None, True or 'schur'")
@@ -127,7 +126,7 @@ def gram_blocks(design: ModelMatrices, group: str, means: np.ndarray) -> GramBlo
     src = design.blocks  # type: ignore[attr-defined]
     lay = gram_layout(design.terms, group)
     if lay.block_terms != (0,):
-        raise _refuse(f"the block factor {group!r} must be the first random-effects term")
+        raise refusal(f"the block factor {group!r} must be the first random-effects term")
     cp = src.cp
     J, Q1, p = lay.J, lay.Q1, design.n_fixef
     m = cp.Arr.shape[0] - p - 1
@@ -237,66 +236,3 @@ def moment_design(design: ModelMatrices) -> ModelMatrices:
                   for t, zs, zz in zip(design.terms, src.zsum, src.zz, strict=True))
     return ModelMatrices(**{f: getattr(design, f) for f in ModelMatrices.__dataclass_fields__} | {
         "y": y2, "X": X2, "weights": np.ones(2), "offset": np.zeros(2), "terms": terms})
-
-
-class DaskBayesFit(BayesFit):
-    """A Bayesian fit of out-of-core data: everything from the draws of the parameters and the random effects
-    works as for in-memory data (summary, fixef, varcorr, ranef, icc, predict on a pandas frame); what needs
-    the rows raises :class:`~mixbayes.outofcore.design.DaskDataNotSupportedError`."""
-
-    def _needs_rows(self, what: str, instead: str) -> Exception:
-        return _refuse(f"{what} needs every row of the data; the posterior of Dask data is sampled from the "
-                       f"summed blocks. {instead}")
-
-    def pointwise_loglik(self, unit: str = "observation") -> np.ndarray:
-        raise self._needs_rows("a per-observation log-likelihood", "Compare models fitted to Dask data by their "
-                               "REML/ML fits (anova on the likelihood fits), or compute LOO on an in-memory sample")
-
-    def _pointwise_loglik(self) -> np.ndarray:
-        return self.pointwise_loglik()
-
-    def loo(self, **kwargs: Any) -> Any:
-        raise self._needs_rows("LOO", "Compute LOO on an in-memory sample of the data")
-
-    def waic(self) -> Any:
-        raise self._needs_rows("WAIC", "Compute WAIC on an in-memory sample of the data")
-
-    def predict_intervals(self, newdata: Any = None, interval: str = "confidence", level: float = 0.95,
-                          type: str = "response", seed: Any = None) -> Any:
-        """As for an in-memory fit, for a pandas frame ``newdata`` (the fitted rows are not in memory)."""
-        from ..outofcore.source import is_dask_data
-
-        if newdata is None or is_dask_data(newdata):
-            raise self._needs_rows("predict_intervals() on the fitted data", "Give a pandas frame as newdata")
-        return super().predict_intervals(newdata, interval, level, type, seed)
-
-    def predict(self, newdata: Any = None, include_random: bool = True, allow_new_levels: bool = True,
-                type: str = "response", summary: bool = True, prob: float = 0.95, predictive: bool = False,
-                random_seed: int | None = None) -> Any:
-        """Posterior predictions for a pandas frame ``newdata`` (as for an in-memory fit).  For the fitted data
-        (``newdata=None``) or Dask new data, the posterior mean of the linear predictor (identity link: of
-        the response) as a lazy Dask series, computed partition by partition; intervals and draws per row of
-        Dask data are refused."""
-        from ..outofcore.source import as_dask_frame, is_dask_data
-
-        if newdata is not None and not is_dask_data(newdata):
-            return super().predict(newdata, include_random, allow_new_levels, type, summary, prob, predictive,
-                                   random_seed)
-        if not summary or predictive:
-            raise self._needs_rows("draws per row (summary=False or predictive=True)",
-                                   "Predict an in-memory frame, or use the posterior means returned by "
-                                   "predict() with the default summary=True and predictive=False")
-        import pandas as pd
-
-        from ..outofcore.fit import _new_values, _training_values
-
-        p = self.params
-        beta = p.flat(p.beta).mean(axis=0)
-        b = np.concatenate([p.flat(bk).mean(axis=0).ravel() for bk in p.b])
-        meta = pd.Series(dtype=float, name="mean")
-        if newdata is None and include_random:  # the fitted rows (complete ones), with their offsets
-            ddf = as_dask_frame(self.model.data)
-            return ddf.map_partitions(_training_values, self.design, beta, b, 1.0, "fitted", meta=meta).rename("mean")
-        ddf = as_dask_frame(self.model.data if newdata is None else newdata)
-        return ddf.map_partitions(_new_values, self.design, beta, b, include_random, allow_new_levels, type,
-                                  meta=meta).rename("mean")

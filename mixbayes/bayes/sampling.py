@@ -156,8 +156,8 @@ def _finish_blocks(model: Model, built: BuiltModel, raw: Any, params: Any, seed:
                    draws: int, tune: int, target_accept: float, max_treedepth: int, posterior: tuple[Any, Any, Any]
                    ) -> BayesFit:
     """:func:`_finish` for out-of-core data: no per-observation groups (log-likelihood, observed data)."""
+    from .dask_fit import DaskBayesFit
     from .diagnostics import diagnose
-    from .outofcore import DaskBayesFit
     from .output import to_datatree
     from .results import SamplerInfo
 
