@@ -134,6 +134,8 @@ def dask_fit(rows: int, per_part: int, workers: int, sampling: dict | None = Non
                "worker_peak_mib": sorted(worker_peaks.values()), "objective": fit.objective_value,
                "theta": fit.theta.tolist(), "beta": fit.beta.tolist(), "se": fit.se.tolist(),
                "summary": str(fit.summary())}
+        print(f"Dask passes {out['passes_s']:.1f} s, REML fit {out['fit_s']:.1f} s; peak MiB: client "
+              f"{client_after_passes:.0f} / {client_after_fit:.0f}, workers {out['worker_peak_mib']}", flush=True)
         if sampling:  # NUTS from the same blocks: the workers are idle, the client samples
             t3 = time.perf_counter()
             bfit = model.sample(**sampling)
