@@ -35,13 +35,13 @@ class DaskBayesFit(BayesFit):
         raise self._needs_rows("WAIC", "Compute WAIC on an in-memory sample of the data")
 
     def predict_intervals(self, newdata: Any = None, interval: str = "confidence", level: float = 0.95,
-                          type: str = "response", seed: Any = None) -> Any:
+                          type: str = "response", random_seed: Any = None) -> Any:
         """As for an in-memory fit, for a pandas frame ``newdata`` (the fitted rows are not in memory)."""
         from ..outofcore.source import is_dask_data
 
         if newdata is None or is_dask_data(newdata):
             raise self._needs_rows("predict_intervals() on the fitted data", "Give a pandas frame as newdata")
-        return super().predict_intervals(newdata, interval, level, type, seed)
+        return super().predict_intervals(newdata, interval, level, type, random_seed)
 
     def predict(self, newdata: Any = None, include_random: bool = True, allow_new_levels: bool = True,
                 type: str = "response", summary: bool = True, prob: float = 0.95, predictive: bool = False,

@@ -149,8 +149,8 @@ def gram_blocks(design: ModelMatrices, group: str, means: np.ndarray) -> GramBlo
         Xy = Xy - means * yw1
         Z1X = Z1X - z1w1[:, :, None] * means[None, None, :]
         Z2X = Z2X - np.outer(z2w1, means)
-    return GramBlocks(lay, float(src.n_pos), float(src.log_w), np.array(cp.A11), Z2Z1, Z2Z2, Z1X, Z2X, XX, Z1y, Z2y,
-                      Xy, yy)
+    return GramBlocks(layout=lay, n=float(src.n_pos), sum_logw=float(src.log_w), Z1Z1=np.array(cp.A11), Z2Z1=Z2Z1,
+                      Z2Z2=Z2Z2, Z1X=Z1X, Z2X=Z2X, XX=XX, Z1y=Z1y, Z2y=Z2y, Xy=Xy, yy=yy)
 
 
 class GramSchurMarginal(SchurMarginal):

@@ -30,7 +30,7 @@ from .levels import FactorLevels, var_codes
 __all__ = ["GramBlocks", "PartitionSpec", "merge_blocks", "partition_blocks"]
 
 
-@dataclass
+@dataclass(kw_only=True)
 class GramBlocks:
     """Summed cross-product blocks and moments of a set of rows.
 
@@ -81,7 +81,7 @@ class TermCoding:
         return np.where(found, pos, -1).astype(np.int64)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class PartitionSpec:
     """The frozen design as a partition needs it (no rows): columns, level tables, model-matrix specs."""
 
@@ -141,9 +141,10 @@ def partition_blocks(part: pd.DataFrame, spec: PartitionSpec) -> GramBlocks:
     cp = plan.compute(X, y - off, w)
     cp = CrossProducts(cp.A11, cp.Ar1.copy(), cp.Ax1, cp.Arr)
     pos = w > 0
-    return GramBlocks(cp, len(y), float(np.sum(np.log(w[pos]))), X.sum(axis=0), X.T @ X,
-                      np.all((X == 0) | (X == 1), axis=0), [t.z.T @ t.z for t in terms], int(pos.sum()),
-                      float(np.sum(y)), float(np.dot(y, y)), [t.z.sum(axis=0) for t in terms])
+    return GramBlocks(cp=cp, n=len(y), log_w=float(np.sum(np.log(w[pos]))), xsum=X.sum(axis=0), xtx=X.T @ X,
+                      binary=np.all((X == 0) | (X == 1), axis=0), zz=[t.z.T @ t.z for t in terms],
+                      n_pos=int(pos.sum()), ysum=float(np.sum(y)), yss=float(np.dot(y, y)),
+                      zsum=[t.z.sum(axis=0) for t in terms])
 
 
 def merge_blocks(parts: list[GramBlocks]) -> GramBlocks:
@@ -176,7 +177,8 @@ def merge_blocks(parts: list[GramBlocks]) -> GramBlocks:
     Ar1 = sparse.csr_matrix(Ar1)
     Ar1.sum_duplicates()
     Ar1.sort_indices()
-    return GramBlocks(CrossProducts(A11, Ar1, Ax1, Arr), n, log_w, xsum, xtx, binary, zz, n_pos, ysum, yss, zsum)
+    return GramBlocks(cp=CrossProducts(A11, Ar1, Ax1, Arr), n=n, log_w=log_w, xsum=xsum, xtx=xtx, binary=binary, zz=zz,
+                      n_pos=n_pos, ysum=ysum, yss=yss, zsum=zsum)
 
 
 def restrict_fixed(blocks: GramBlocks, keep: list[int], m: int) -> GramBlocks:

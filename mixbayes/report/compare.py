@@ -89,7 +89,7 @@ class Comparison(Displayed):
             header += ["centre", "SD", "95% interval", "flag"]
             groups += [("posterior", 3), ("", 1)]
         right = [False, True, True, True, False] + ([True, True, True, False] if has_post else [])
-        t = TextTable(header, groups=groups, right=right, css_class="mb-table mb-compare")
+        t = TextTable(header=header, groups=groups, right=right, css_class="mb-table mb-compare")
         last = None
         for name, r in self.table.iterrows():
             if r["kind"] != last:
@@ -193,7 +193,7 @@ def likelihood_intervals(fit: Any, intervals: str = "auto", notes: list[str] | N
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             if key == "boot":
-                ci = fit.confint(method="boot", nsim=500, seed=1)
+                ci = fit.confint(method="boot", nsim=500, random_seed=1)
             else:
                 ci = fit.confint(method="profile")
     except Exception as exc:  # reported in the notes: the comparison goes on without these intervals
@@ -375,6 +375,10 @@ def compare(likelihood_fit: Any, bayes_fit: Any = None, intervals: str = "auto")
     >>> print(side)  # doctest: +SKIP
     """
     lfit, bfit = _split(likelihood_fit, bayes_fit)
+    if hasattr(lfit, "fixef_zi"):  # a glmmTMB-family fit: likelihood columns (no Bayesian side yet)
+        from .compare_tmb import tmb_comparison
+
+        return tmb_comparison(lfit, bfit, _empty_row, Comparison, COLUMNS)
     if lfit is None or not hasattr(lfit, "varcorr") or _bayes.is_bayes_fit(lfit):
         raise ArgumentError("compare() needs a likelihood fit (model.fit()); got "
                         f"{type(likelihood_fit).__name__} and {type(bayes_fit).__name__}")
