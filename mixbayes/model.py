@@ -350,13 +350,6 @@ class Model:
                      sampler_kwargs=sampler_kwargs, emit_warnings=emit_warnings)
         given.update(_explicit_renames(deprecated, progressbar, random_seed, n_jobs))
         settings = SampleControl.from_kwargs("Model.sample", **given)
-        if self.is_out_of_core:
-            from .outofcore.design import DaskDataNotSupportedError
-
-            raise DaskDataNotSupportedError(
-                "the Bayesian fit of Dask data needs the marginal likelihood as a function of the summed Gram "
-                "blocks, which the Bayesian engine does not provide yet; fit by REML/ML, or sample an in-memory "
-                "sample of the data")
         from .bayes import sample
 
         fit = sample(self, settings, priors)

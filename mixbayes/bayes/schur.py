@@ -53,7 +53,8 @@ class SchurPlan:
         (Q1 Q1 J) M, product coefficient) or ``"dense"``: G's distinct level blocks as a dense (K, Q2, Q1) array
         and ``merge`` (K, J), the indicator of the levels sharing each block.  Levels with identical blocks
         (a balanced or counterbalanced design has few distinct ones) are merged: sum_j G_j M_j G_j' =
-        sum_k G_k (sum_{j in k} M_j) G_k'.
+        sum_k G_k (sum_{j in k} M_j) G_k'.  When every level's block is distinct, ``G`` holds them in level
+        order and ``merge`` is None (no (J, J) identity product).
     """
 
     kind: str
@@ -91,6 +92,8 @@ def schur_plan(blocks: GramBlocks, kind: str | None = None) -> SchurPlan:
     if kind == "dense":
         G = np.asarray(blocks.Z2Z1.toarray()).reshape(Q2, J, Q1).transpose(1, 0, 2)
         Gu, inverse = np.unique(G.reshape(J, -1), axis=0, return_inverse=True)
+        if len(Gu) == J:
+            return SchurPlan("dense", G=np.ascontiguousarray(G), merge=None)
         merge = np.zeros((len(Gu), J))
         merge[np.asarray(inverse).ravel(), np.arange(J)] = 1.0
         return SchurPlan("dense", G=Gu.reshape(len(Gu), Q2, Q1), merge=merge)
@@ -126,7 +129,8 @@ def schur_update_costs(layout: GramLayout, entries: int, distinct: int) -> tuple
     """Estimated cost (flop equivalents) of the Schur update: (dense matrix product over the ``distinct`` level
     blocks, scatter of the ``entries`` non-zero products)."""
     J, Q1, Q2 = layout.J, layout.Q1, layout.Q2
-    return 2.0 * Q2 * Q2 * distinct * Q1 + 2.0 * distinct * Q2 * Q1 * Q1 + 2.0 * J * Q1 * Q1 * distinct, 8.0 * entries
+    merge = 0.0 if distinct == J else 2.0 * J * Q1 * Q1 * distinct  # no merge product when all blocks differ
+    return 2.0 * Q2 * Q2 * distinct * Q1 + 2.0 * distinct * Q2 * Q1 * Q1 + merge, 8.0 * entries
 
 
 # ---- the likelihood ---------------------------------------------------------------------------------------------
@@ -149,7 +153,8 @@ def _pieces(blocks: GramBlocks, plan: SchurPlan, beta: Any, T: Sequence[Any], op
     Mflat = ops.stack([M[e][f] + 0.0 * c1[0] for e in range(Q1) for f in range(Q1)], axis=0)  # (Q1 Q1, J)
     if plan.kind == "dense":
         K = plan.G.shape[0]
-        Mk = ops.dot(plan.merge, Mflat.T).reshape((K, Q1, Q1))  # summed over the levels sharing a block
+        Mk = (Mflat.T if plan.merge is None else ops.dot(plan.merge, Mflat.T)).reshape((K, Q1, Q1))  # summed over
+        # the levels sharing a block
         H = ops.matmul(plan.G, Mk)  # (K, Q2, Q1)
         P = ops.tensordot(H, plan.G, axes=[[0, 2], [0, 2]])
     else:
@@ -289,7 +294,7 @@ def _batched_pieces(blocks: GramBlocks, plan: SchurPlan, beta: np.ndarray | None
     Mj = np.stack([np.stack([sum(X[e][a] * X[f][a] for a in range(Q1)) + zero for f in range(Q1)], axis=-1)
                    for e in range(Q1)], axis=-2)  # (S, J, Q1, Q1)
     if plan.kind == "dense":
-        Mk = np.einsum("kj,sjab->skab", plan.merge, Mj)
+        Mk = Mj if plan.merge is None else np.einsum("kj,sjab->skab", plan.merge, Mj)
         P = np.einsum("kua,skab,kvb->suv", plan.G, Mk, plan.G, optimize=True)
     else:
         Mflat = Mj.transpose(0, 2, 3, 1).reshape(S, -1)
