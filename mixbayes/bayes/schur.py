@@ -211,7 +211,7 @@ def _tensor_pieces(blocks: GramBlocks, plan: SchurPlan, beta: Any, T: Sequence[A
     M = pt.matmul(Xm.transpose(0, 2, 1), Xm)  # M_j = Lambda1 A_j^-1 Lambda1'
     if plan.kind == "dense":
         K = plan.G.shape[0]
-        Mk = pt.dot(plan.merge, M.reshape((J, Q1 * Q1))).reshape((K, Q1, Q1))
+        Mk = M if plan.merge is None else pt.dot(plan.merge, M.reshape((J, Q1 * Q1))).reshape((K, Q1, Q1))
         H = pt.matmul(plan.G, Mk)  # (K, Q2, Q1)
         P = pt.tensordot(H, plan.G, axes=[[0, 2], [0, 2]])
     else:
