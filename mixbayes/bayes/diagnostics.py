@@ -85,6 +85,11 @@ class DiagnosticReport:
     def __repr__(self) -> str:
         return str(self)
 
+    def _repr_html_(self) -> str:
+        import html
+
+        return f"<pre class='mixbayes'>{html.escape(str(self))}</pre>"
+
     def emit(self, stacklevel: int = 3) -> None:
         """Issue one typed warning per problem."""
         for kind, param, msg, remedy in self.problems:

@@ -33,6 +33,7 @@ from ..likelihood.convergence import ConvergenceReport
 from ..likelihood.derivatives import deriv12
 from ..likelihood.optimizers import OptSummary, minimize
 from ..results.base import MixedFit
+from ..results.display import Exportable
 from .priors import PriorSet, default_priors, sd_entry_names, term_labels
 
 if TYPE_CHECKING:
@@ -233,7 +234,7 @@ class MapFit(MixedFit):
         return MapSummary(self)
 
 
-class MapSummary:
+class MapSummary(Exportable):
     """Text and HTML summary of a :class:`MapFit`."""
 
     def __init__(self, fit: MapFit) -> None:

@@ -13,6 +13,7 @@ import pandas as pd
 
 from ..design.matrices import ModelMatrices
 from ..results.base import DesignSizes
+from ..results.display import Exportable
 from ..results.ranef import FrameMapping, group_coefficients
 from ..results.varcorr import unique_names
 from .builder import BuiltModel
@@ -20,6 +21,7 @@ from .diagnostics import DiagnosticReport
 from .output import pair_names, pair_values, response_variable
 from .posterior import ParameterDraws
 from .priors import PriorSet
+from .views import BayesViews
 
 if TYPE_CHECKING:
     from ..model import Model
@@ -293,7 +295,7 @@ class WAIC:
 
 # ---- the fit -------------------------------------------------------------------------------------------------------
 
-class BayesFit(DesignSizes):
+class BayesFit(BayesViews, DesignSizes):
     """A Bayesian fit: the posterior of the model's parameters, sampled with NUTS.
 
     Attributes
@@ -531,7 +533,7 @@ class BayesFit(DesignSizes):
         return str(self.summary())
 
 
-class BayesSummary:
+class BayesSummary(Exportable):
     """What ``print(fit.summary())`` shows: model, sampler, variance components, fixed effects, diagnostics."""
 
     def __init__(self, fit: BayesFit, prob: float = 0.95) -> None:

@@ -46,6 +46,14 @@ class ConvergenceReport:
     def ok(self) -> bool:
         return not self.problems
 
+    def __repr__(self) -> str:
+        return str(self)
+
+    def _repr_html_(self) -> str:
+        import html
+
+        return f"<pre class='mixbayes'>{html.escape(str(self))}</pre>"
+
     def __str__(self) -> str:
         lines = [
             f"Optimizer: {self.optimizer} ({self.feval} evaluations) - {self.message}",

@@ -107,9 +107,11 @@ class _Page:
             self.parts.append(f"<p{cls}>{html.escape(p)}</p>")
 
     def figure(self, key: str, draw: Callable[[], Any], caption: str, alt: str) -> None:
+        from ..figure import detached
         from .plots import figure_png
 
-        fig = self.guard(key, draw)
+        with detached():
+            fig = self.guard(key, draw)
         if fig is None:
             return
         try:

@@ -1,6 +1,7 @@
-"""The report's plots.  Each function returns a matplotlib :class:`~matplotlib.figure.Figure` built without pyplot
-(so nothing global changes and no window opens); matplotlib is imported when a plot is drawn, never at
-``import mixbayes``.  ``figure_png`` renders one to PNG bytes with the Agg canvas.
+"""The report's plots.  Each function returns a matplotlib :class:`~matplotlib.figure.Figure` made by
+:func:`mixbayes.figure.new_figure`: registered with pyplot in scripts (``plt.show()`` shows it), displayed once as
+the cell's result in Jupyter, and built without pyplot inside the HTML report.  matplotlib is imported when a plot
+is drawn, never at ``import mixbayes``.  ``figure_png`` renders one to PNG bytes with the Agg canvas.
 """
 
 from __future__ import annotations
@@ -40,9 +41,9 @@ CHAIN_COLOURS = ["#1b9e77", "#d95f02", "#7570b3", "#e6ab02", "#66a61e", "#a6761d
 
 
 def _figure(width: float, height: float) -> Figure:
-    from matplotlib.figure import Figure
+    from ..figure import new_figure
 
-    return Figure(figsize=(width, height), layout="constrained")
+    return new_figure(width, height)
 
 
 def _axes(ax: Axes | None, width: float, height: float) -> tuple[Figure, Axes]:
@@ -262,48 +263,17 @@ def _intercept_lines(shr: Shrinkage, codes: np.ndarray, y: np.ndarray, rest: np.
 def caterpillar_plot(fit: Any, bayes_fit: Any = None, group: str | None = None, max_levels: int = 60) -> Figure:
     """Random effects per level with intervals: the likelihood's conditional modes +- 1.96 conditional SDs and,
     beside them, the posterior means with central 95% intervals; one panel per random-effects column, levels
-    sorted by the conditional mode."""
-    re = fit.ranef()
-    group = next(iter(re)) if group is None else group
-    frame = re[group]
-    sd = re.condsd.get(group)
-    post = None
-    if bayes_fit is not None:
-        long = _bayes.ranef_posterior(bayes_fit)
-        post = long[long["grpvar"] == group]
-    cols = list(frame.columns)
-    shown = min(len(frame), max_levels)
-    fig = _figure(3.6 * len(cols) + 0.8, 0.17 * shown + 1.6)
-    axes = fig.subplots(1, len(cols), squeeze=False)[0]
-    for ax, col in zip(axes, cols, strict=True):
-        order = frame[col].sort_values().index.tolist()
-        order = _select(order, max_levels)
-        ypos = np.arange(len(order))
-        est = frame.loc[order, col].to_numpy(float)
-        off = 0.18 if post is not None else 0.0
-        if sd is not None:
-            half = 1.96 * sd.loc[order, col].to_numpy(float)
-            ax.errorbar(est, ypos + off, xerr=half, fmt="o", ms=3, color=PARTIAL, elinewidth=1,
-                        label="conditional mode \u00b1 1.96 cond. SD")
-        else:
-            ax.plot(est, ypos + off, "o", ms=3, color=PARTIAL, label="conditional mode")
-        if post is not None:
-            p = post[post["term"] == col].set_index("grp")
-            keys = [str(v) for v in order]
-            if all(k in p.index for k in keys):
-                pm = p.loc[keys, "mean"].to_numpy(float)
-                lo, hi = p.loc[keys, "lower"].to_numpy(float), p.loc[keys, "upper"].to_numpy(float)
-                ax.errorbar(pm, ypos - off, xerr=[pm - lo, hi - pm], fmt="^", ms=3, color=POSTERIOR, elinewidth=1,
-                            label="posterior mean, 95% interval")
-        ax.axvline(0, color="#999999", lw=0.8)
-        ax.set_yticks(ypos, [str(v) for v in order], fontsize=7 if len(order) > 25 else 8)
-        ax.set_title(col, fontsize=10)
-        ax.grid(alpha=0.2, axis="x")
-    axes[0].set_ylabel(group + ("" if shown == len(frame) else f" ({shown} of {len(frame)} levels)"))
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncol=2, fontsize=8)
-    fig.suptitle(f"Random effects by {group}", fontsize=11)
-    return fig
+    sorted by the conditional mode.  Either fit may be the Bayesian one (then alone: posterior only)."""
+    from ..results.caterpillar import caterpillar_figure, fit_caterpillar
+
+    if _bayes.is_bayes_fit(fit) and bayes_fit is None:
+        long = _bayes.ranef_posterior(fit)
+        group = str(long["grpvar"].iloc[0]) if group is None else group
+        return caterpillar_figure(group, None, None, long[long["grpvar"] == group], max_levels)
+    if _bayes.is_bayes_fit(fit):
+        fit, bayes_fit = bayes_fit, fit
+    post = None if bayes_fit is None else _bayes.ranef_posterior(bayes_fit)
+    return fit_caterpillar(fit, group, post, max_levels)
 
 
 # ---- the comparison ------------------------------------------------------------------------------------------------

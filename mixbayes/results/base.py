@@ -15,6 +15,7 @@ from ..likelihood.optimizers import OptSummary
 from .prediction import new_linear_predictor
 from .ranef import RandomEffects, group_coefficients
 from .varcorr import VarCorr
+from .views import FitViews
 
 if TYPE_CHECKING:
     from ..model import Model
@@ -44,7 +45,7 @@ class DesignSizes:
         return self.design.formula.text
 
 
-class MixedFit(DesignSizes):
+class MixedFit(FitViews, DesignSizes):
     """Common part of :class:`~mixbayes.results.lmm.LmmFit` and :class:`~mixbayes.results.glmm.GlmmFit`.
 
     Attributes
