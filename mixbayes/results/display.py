@@ -107,7 +107,7 @@ def render_html(blocks: list[Block]) -> str:
             if b.text:
                 out.append(f"<p><b>{html.escape(b.text)}</b></p>")
             out.append(frame_html(b.frame, b.index))
-    return "\n".join(out + ["</div>"])
+    return "\n".join([*out, "</div>"])
 
 
 def render_markdown(blocks: list[Block]) -> str:
