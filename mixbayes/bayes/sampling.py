@@ -107,8 +107,9 @@ def sample(model: Model, draws: int = 1000, tune: int = 1000, chains: int = 4, s
     check_sampling(draws, tune, chains, target_accept, sampler, max_treedepth, cores, random_seed)
     if sampler_kwargs is not None and not isinstance(sampler_kwargs, Mapping):
         raise ArgumentError(f"sampler_kwargs must be a dict, not {type(sampler_kwargs).__name__}")
-    from .progress import Progress
+    from .progress import Progress, quiet_tqdm
 
+    quiet_tqdm()
     progress = Progress(progressbar)
     seed = _seed(random_seed)
     prior_set = model_priors(model, priors)  # a bad prior fails before JAX or PyMC are imported
