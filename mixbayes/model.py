@@ -61,11 +61,15 @@ class Model:
         self.functions = check_functions(functions)
         self.formula: ParsedFormula = parse_formula(formula, self.functions)
         self.family: Family = get_family(family, link)
+        from .outofcore.source import is_dask_data
+
+        if not is_dask_data(data):  # polars, PyArrow, ... become pandas once, here
+            from .frames import to_pandas
+
+            data = to_pandas(data)
         self.data = data
         self._weights_arg = weights
         self._offset_arg = offset
-        from .outofcore.source import is_dask_data
-
         if is_dask_data(data):  # two passes over the partitions in Dask; only blocks and levels come back
             from .outofcore.design import build_block_design
 

@@ -173,6 +173,9 @@ class MixedFit(FitViews, DesignSizes):
             eta = self.linear_predictor if include_random else self.design.X @ self.beta + self.design.offset
             index = self.design.row_index
         else:
+            from ..frames import to_pandas
+
+            newdata = to_pandas(newdata, "newdata")
             eta = new_linear_predictor(self.design, self.beta, self.b, newdata, include_random,
                                        allow_new_levels, offset)
             index = newdata.index
