@@ -170,11 +170,12 @@ class BayesVarCorr:
                                           "r_hat"])
 
     def table(self, prob: float = 0.95) -> str:
-        """lme4-style text: Groups, Name, and the posterior of each SD / correlation."""
+        """lme4-style text: Groups, Name, and the posterior of each SD / correlation: its median (the centre used
+        for variance parameters in every mixbayes table: compare, tidy), SD, interval, ESS and R-hat."""
         f = self.as_frame(prob)
         lo, hi = _interval_names(prob)
         lines = []
-        header = ["Groups", "Name", "Mean", "SD", lo, hi, "ESS", "R-hat"]
+        header = ["Groups", "Name", "Median", "SD", lo, hi, "ESS", "R-hat"]
         rows = []
         last = None
         for r in f.itertuples(index=False):
@@ -184,7 +185,7 @@ class BayesVarCorr:
             name = var1 if pd.isna(r[2]) else f"cor({var1}, {r[2]})"
             ess = "" if not np.isfinite(r[8]) else f"{r[8]:.0f}"
             rhat = "" if not np.isfinite(r[9]) else f"{r[9]:.3f}"
-            rows.append([grp, name or "", f"{r[3]:.4g}", f"{r[5]:.3g}", f"{r[6]:.4g}", f"{r[7]:.4g}", ess, rhat])
+            rows.append([grp, name or "", f"{r[4]:.4g}", f"{r[5]:.3g}", f"{r[6]:.4g}", f"{r[7]:.4g}", ess, rhat])
         widths = [max(len(x[i]) for x in [header, *rows]) for i in range(len(header))]
         for row in [header, *rows]:
             lines.append(" " + " ".join(c.ljust(widths[i]) if i < 2 else c.rjust(widths[i]) for i, c in enumerate(row)))
@@ -557,7 +558,7 @@ class BayesSummary(Exportable):
                  f"Draws: {info.chains} chains x {info.draws} (after {info.tune} warm-up), seed {info.seed}; "
                  f"{sum(v for k, v in info.timings.items() if k != 'total'):.1f} s",
                  f"Parameterisation: {info.parameterisation} - {info.parameterisation_text}", "",
-                 f"Random effects (posterior of SDs and correlations, {100 * self.prob:g}% intervals):",
+                 f"Random effects (posterior medians of the SDs and correlations, {100 * self.prob:g}% intervals):",
                  fit.varcorr.table(self.prob),
                  f"Number of obs: {fit.nobs}, groups:  " + ", ".join(f"{g}, {n}" for g, n in fit.ngroups.items()),
                  "", "Fixed effects:"]

@@ -59,8 +59,9 @@ figure { margin:14px 0; }
 figure img { max-width:100%; height:auto; border:1px solid var(--line); border-radius:4px; }
 figcaption { color:var(--muted); font-size:13px; margin-top:4px; }
 .cols { display:flex; gap:18px; flex-wrap:wrap; }
-.cols > div { flex:1 1 480px; min-width:0; }
-pre { background:var(--soft); border:1px solid var(--line); border-radius:6px; padding:10px 12px; overflow-x:auto; }
+.cols > div { flex:1 1 100%; min-width:0; }
+pre { background:var(--soft); border:1px solid var(--line); border-radius:6px; padding:10px 12px; overflow-x:auto;
+      white-space:pre-wrap; overflow-wrap:anywhere; }
 .panel-error { background:var(--flag); border:1px solid var(--flagline); padding:8px 12px; border-radius:6px; }
 details summary { cursor:pointer; color:#0969da; margin:6px 0; }
 footer { margin-top:40px; color:var(--muted); font-size:12.5px; border-top:1px solid var(--line); padding-top:10px; }

@@ -91,7 +91,7 @@ def shrinkage_plot_2d(shr: Shrinkage, ax: Axes | None = None, columns: tuple[str
     each group's no-pooling estimate to its partial-pooling estimate; complete pooling and the population value
     marked, with the 50% and 95% contours of the estimated random-effects distribution."""
     a, b = columns or (shr.columns[0], shr.columns[1])
-    fig, ax = _axes(ax, 7.0, 6.0)
+    fig, ax = _axes(ax, 7.0, 7.0)
     nop, part = shr.no_pooling[[a, b]], shr.partial_pooling[[a, b]]
     ok = nop.notna().all(axis=1)
     cov = _term_cov(shr, a, b)
@@ -121,9 +121,21 @@ def shrinkage_plot_2d(shr: Shrinkage, ax: Axes | None = None, columns: tuple[str
     missing = int((~ok).sum())
     ax.set_title(f"Shrinkage by {shr.group}: no pooling \u2192 partial pooling"
                  + (f" ({missing} groups without a per-group fit)" if missing else ""), fontsize=11)
-    ax.legend(fontsize=8, loc="best", framealpha=0.85)
+    _legend_below(fig, ax, ncol=2)
     ax.grid(alpha=0.25)
     return fig
+
+
+def _legend_below(fig: Figure, ax: Axes, ncol: int, handles: list[Any] | None = None) -> None:
+    """The legend outside the axes, under them (so that it never covers data): a figure legend when the figure
+    is ours, else under the axes."""
+    kwargs: dict[str, Any] = {"fontsize": 8, "ncol": ncol, "frameon": False}
+    if handles is not None:
+        kwargs["handles"] = handles
+    if len(fig.axes) == 1 and fig.get_layout_engine() is not None:
+        fig.legend(loc="outside lower center", **kwargs)
+    else:
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), **kwargs)
 
 
 def shrinkage_plot_1d(shr: Shrinkage, ax: Axes | None = None, column: str | None = None) -> Figure:
@@ -149,7 +161,7 @@ def shrinkage_plot_1d(shr: Shrinkage, ax: Axes | None = None, column: str | None
     ax.set_xlim(-0.4, len(sources) - 0.6)
     ax.set_ylabel(col)
     ax.set_title(f"Shrinkage by {shr.group} (point size: group size)", fontsize=11)
-    ax.legend(fontsize=8, loc="best")
+    _legend_below(fig, ax, ncol=2)
     ax.grid(alpha=0.25, axis="y")
     return fig
 
@@ -249,7 +261,7 @@ def _intercept_lines(shr: Shrinkage, codes: np.ndarray, y: np.ndarray, rest: np.
                Line2D([], [], color=POOLED, ls=":", label="complete pooling")]
     if shr.posterior is not None:
         handles.insert(2, Line2D([], [], color=POSTERIOR, lw=1.4, label="partial pooling (posterior)"))
-    ax.legend(handles=handles, fontsize=8, loc="best")
+    _legend_below(fig, ax, ncol=len(handles), handles=handles)
     ax.set_xticks(range(len(chosen)), [str(v) for v in chosen], rotation=90 if len(chosen) > 12 else 0, fontsize=8)
     ax.set_xlabel(shr.group + ("" if len(chosen) == len(levels) else f" ({len(chosen)} of {len(levels)})"))
     ax.set_ylabel(str(shr.fit.design.formula.response_text))
