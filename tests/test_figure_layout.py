@@ -131,10 +131,16 @@ def test_figures_are_registered_with_pyplot_outside_the_report(sleep_reml) -> No
     plt.close("all")
 
 
-def test_report_builds_no_pyplot_figure(sleep_reml, standin, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def report_page(sleep_reml, standin, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[int]]:
+    """The report of the REML fit and the stand-in posterior, and the pyplot figures open after building it."""
     plt.close("all")
-    mb.report((sleep_reml, standin), tmp_path / "r.html", intervals="none")
-    assert plt.get_fignums() == []
+    path = mb.report((sleep_reml, standin), tmp_path_factory.mktemp("layout") / "r.html", intervals="none")
+    return Path(path), plt.get_fignums()
+
+
+def test_report_builds_no_pyplot_figure(report_page: tuple[Path, list[int]]) -> None:
+    assert report_page[1] == []
 
 
 def test_docs_have_no_escaped_pipe_in_code() -> None:
@@ -148,13 +154,12 @@ def test_docs_have_no_escaped_pipe_in_code() -> None:
 
 @pytest.mark.skipif(not Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is None,
                     reason="Chromium is not installed (apt-get install chromium)")
-def test_report_boxes_do_not_overflow_in_chromium(sleep_reml, standin, tmp_path: Path) -> None:
+def test_report_boxes_do_not_overflow_in_chromium(report_page: tuple[Path, list[int]], tmp_path: Path) -> None:
     """In headless Chromium at a laptop width, no <pre> box or table is wider than its box (scrolled or clipped
     content), and every image fits its figure."""
     from mixbayes.report.html import CSP
 
-    path = mb.report((sleep_reml, standin), tmp_path / "r.html", intervals="none")
-    page = Path(path).read_text().replace(CSP, CSP + "; script-src 'unsafe-inline'")
+    page = report_page[0].read_text().replace(CSP, CSP + "; script-src 'unsafe-inline'")
     check = ("<script>window.addEventListener('load',function(){var bad=[];"
              "document.querySelectorAll('pre, table, figure').forEach(function(e){"
              "if(e.scrollWidth>e.clientWidth+1){bad.push(e.tagName+':'+e.scrollWidth+'>'+e.clientWidth)}});"
