@@ -20,7 +20,7 @@ from mixbayes.figure import detached
 from mixbayes.report import plots
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
 CHROMIUM = "/usr/bin/chromium"
 
