@@ -7,7 +7,6 @@ Bayesian engine loads them on first use.
 from __future__ import annotations
 
 from .api import glmer, lmer
-from .bayes.priors import Prior, PriorSet
 from .datasets import list_datasets, load_dataset
 from .exceptions import (
     ArgumentError,
@@ -56,6 +55,7 @@ from .inference.bootstrap import pbtest
 from .inference.emmeans import emmeans
 from .model import Model
 from .persistence import load
+from .priors import Prior, PriorSet
 from .report import compare, convergence_walkthrough, explain_icc, naive_vs_mixed, shrinkage
 from .report.html import report
 from .results.allfit import allfit

@@ -125,7 +125,7 @@ class Model:
 
             raise DaskDataNotSupportedError(f"method {method!r} is not available for Dask data: use 'reml' or 'ml'")
         if method == "map":
-            from .bayes.map import fit_map
+            from .results.map import fit_map
 
             unknown = [k for k in kwargs if k != "priors"]
             if unknown:
@@ -205,7 +205,7 @@ class Model:
 
     @property
     def priors(self) -> Any:
-        """The default priors (a :class:`~mixbayes.bayes.priors.PriorSet`; ``print(model.priors)`` shows them)."""
+        """The default priors (a :class:`~mixbayes.priors.PriorSet`; ``print(model.priors)`` shows them)."""
         from .bayes.sampling import model_priors
 
         return model_priors(self, None)

@@ -29,7 +29,7 @@ def test_dyestuff2_map_keeps_the_sd_off_zero() -> None:
 def test_sleepstudy_map_is_close_to_reml() -> None:
     case = lme4_case("sleepstudy_corr_reml")
     fit = mb.Model(case["formula"], mb.load_dataset("sleepstudy")).fit(method="map")
-    assert isinstance(fit, mb.bayes.map.MapFit)
+    assert isinstance(fit, mb.results.map.MapFit)
     np.testing.assert_allclose(fit.fixef.to_numpy(), list(case["fixef"].values()), rtol=1e-6)
     vc = fit.varcorr.as_frame()
     ref = [r["sdcor"] for r in case["varcorr"]]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import mixbayes as mb
-from mixbayes.bayes.priors import Prior, PriorSet, default_priors
+from mixbayes.priors import Prior, PriorSet, default_priors
 
 
 def test_prior_spec_is_a_value() -> None:

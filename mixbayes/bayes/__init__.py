@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .priors import Prior, PriorSet, default_priors
+from ..priors.prior import Prior, PriorSet, default_priors
 
 if TYPE_CHECKING:
     from ..model import Model

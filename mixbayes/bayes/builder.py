@@ -28,8 +28,8 @@ import numpy as np
 
 from ..design.matrices import ModelMatrices
 from ..exceptions import FamilyError
+from ..priors.prior import Prior, PriorError, PriorSet, intercept_index, sd_entry_names, term_labels
 from .marginal import BlockMarginal, DenseMarginal
-from .priors import Prior, PriorError, PriorSet, intercept_index, sd_entry_names, term_labels
 from .schur import SchurMarginal
 
 __all__ = ["BuiltModel", "TermSpec", "VectorParam", "build_model", "choose_mode"]
@@ -90,7 +90,7 @@ class BuiltModel:
     marginal : the :class:`~mixbayes.bayes.marginal.BlockMarginal` / ``DenseMarginal`` /
         :class:`~mixbayes.bayes.schur.SchurMarginal` helper, or None.
     free_names : the free variables (constrained), in the model's order.
-    priors : the :class:`~mixbayes.bayes.priors.PriorSet` used.
+    priors : the :class:`~mixbayes.priors.PriorSet` used.
     likelihood_weights : prior weights applied as powers of the likelihood (non-Gaussian families), or None.
     form_costs : the estimated cost per gradient of each form (:func:`mixbayes.bayes.forms.form_costs`).
     """

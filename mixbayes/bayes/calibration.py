@@ -23,7 +23,7 @@ from ..exceptions import ArgumentError
 
 if TYPE_CHECKING:
     from ..model import Model
-    from .priors import Prior
+    from ..priors.prior import Prior
 
 __all__ = ["SBCResult", "sbc"]
 

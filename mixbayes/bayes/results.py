@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..design.matrices import ModelMatrices
+from ..priors.prior import PriorSet
 from ..results.base import DesignSizes
 from ..results.display import Exportable
 from ..results.ranef import FrameMapping, group_coefficients
@@ -20,7 +21,6 @@ from .builder import BuiltModel
 from .diagnostics import DiagnosticReport
 from .output import pair_names, pair_values, response_variable
 from .posterior import ParameterDraws
-from .priors import PriorSet
 from .views import BayesViews
 
 if TYPE_CHECKING:
@@ -304,7 +304,7 @@ class BayesFit(BayesViews, DesignSizes):
     model : the :class:`~mixbayes.Model`.
     idata : the ArviZ DataTree (posterior, sample_stats, observed_data, log_likelihood, optionally
         posterior_predictive).
-    priors : the :class:`~mixbayes.bayes.priors.PriorSet` used.
+    priors : the :class:`~mixbayes.priors.PriorSet` used.
     sampler_info : :class:`SamplerInfo` (sampler, seed, sizes, timings).
     params : the :class:`~mixbayes.bayes.posterior.ParameterDraws`.
     log_likelihood_unit : ``"group"`` or ``"observation"`` (what one pointwise log-likelihood value covers).

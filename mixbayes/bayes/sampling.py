@@ -15,7 +15,7 @@ import numpy as np
 
 from ..arguments import check_int, check_number, closest
 from ..exceptions import ArgumentError, NotSupportedError
-from .priors import Prior, PriorSet, default_priors
+from ..priors.prior import Prior, PriorSet, default_priors
 
 if TYPE_CHECKING:
     from ..model import Model

@@ -9,8 +9,9 @@ varies the first factor fastest across the term's columns.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
-__all__ = ["r_column_names", "split_components"]
+__all__ = ["r_column_names", "split_components", "unique_names"]
 
 _LEVEL = re.compile(r"^(?P<factor>.*?)\[(?P<level>.*)\]$", re.S)
 
@@ -96,3 +97,17 @@ def r_column_names(
             order.append(offset + j)
         offset += len(cols)
     return names, order
+
+
+def unique_names(names: Sequence[str]) -> list[str]:
+    """R's ``make.unique``: ``Subject``, ``Subject.1``, ``Subject.2``..."""
+    seen: dict[str, int] = {}
+    out = []
+    for n in names:
+        if n in seen:
+            seen[n] += 1
+            out.append(f"{n}.{seen[n]}")
+        else:
+            seen[n] = 0
+            out.append(n)
+    return out

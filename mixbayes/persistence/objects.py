@@ -18,8 +18,8 @@ from ..exceptions import FileFormatError, LoadMismatchWarning, MixbayesWarning, 
 from .table import frame_from_csv, frame_to_csv
 
 if TYPE_CHECKING:
-    from ..bayes.priors import PriorSet
     from ..model import Model
+    from ..priors.prior import PriorSet
 
 __all__ = ["KINDS", "decode_object", "encode_object"]
 
@@ -115,7 +115,7 @@ def _priors_part(priors: PriorSet) -> list[dict[str, Any]]:
 
 def _decode_priors(saved: Any, model: Model) -> PriorSet:
     """The model's default priors with the saved ones put back (checked to give exactly the saved set)."""
-    from ..bayes.priors import Prior, default_priors
+    from ..priors.prior import Prior, default_priors
 
     try:
         entries = [(e["name"], Prior(e["distribution"], **e["params"]), e.get("rationale")) for e in saved]
@@ -153,7 +153,7 @@ def _refit(kind: str, model: Model, part: dict[str, Any]) -> Any:
     with warnings.catch_warnings():  # the fit's warnings were shown when it was made; fit.diagnose() keeps them
         warnings.simplefilter("ignore", MixbayesWarning)
         if kind == "MapFit":
-            from ..bayes.map import fit_map
+            from ..results.map import fit_map
 
             priors = _decode_priors(part.get("priors", []), model)
             overrides = {e.name: e.prior for e in priors.entries if e.rationale == "user"}
@@ -254,10 +254,10 @@ def _decode_bayes(model: Model, part: dict[str, Any], archive: Any) -> Any:
 # ---- dispatch ------------------------------------------------------------------------------------------------------
 
 def _kind(obj: Any) -> str:
-    from ..bayes.map import MapFit
     from ..model import Model
     from ..results.glmm import GlmmFit
     from ..results.lmm import LmmFit
+    from ..results.map import MapFit
 
     for cls, name in ((Model, "Model"), (LmmFit, "LmmFit"), (GlmmFit, "GlmmFit"), (MapFit, "MapFit")):
         if type(obj) is cls:

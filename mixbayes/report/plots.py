@@ -13,13 +13,13 @@ import numpy as np
 import pandas as pd
 
 from . import _bayes
+from .pooling import PooledEstimates, group_columns, held_offset
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
     from .compare import Comparison
-    from .shrinkage import Shrinkage
 
 __all__ = [
     "caterpillar_plot",
@@ -75,7 +75,7 @@ def _ellipse(cov: np.ndarray, centre: np.ndarray, level: float) -> np.ndarray:
     return (vecs @ (np.sqrt(np.clip(vals, 0, None))[:, None] * circle)).T + centre
 
 
-def _term_cov(shr: Shrinkage, a: str, b: str) -> np.ndarray | None:
+def _term_cov(shr: PooledEstimates, a: str, b: str) -> np.ndarray | None:
     fit = shr.fit
     if fit is None:
         return None
@@ -86,7 +86,7 @@ def _term_cov(shr: Shrinkage, a: str, b: str) -> np.ndarray | None:
     return None
 
 
-def shrinkage_plot_2d(shr: Shrinkage, ax: Axes | None = None, columns: tuple[str, str] | None = None) -> Figure:
+def shrinkage_plot_2d(shr: PooledEstimates, ax: Axes | None = None, columns: tuple[str, str] | None = None) -> Figure:
     """Arrows in the plane of two coefficients (default: the first two columns, e.g. intercept and slope) from
     each group's no-pooling estimate to its partial-pooling estimate; complete pooling and the population value
     marked, with the 50% and 95% contours of the estimated random-effects distribution."""
@@ -138,7 +138,7 @@ def _legend_below(fig: Figure, ax: Axes, ncol: int, handles: list[Any] | None = 
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), **kwargs)
 
 
-def shrinkage_plot_1d(shr: Shrinkage, ax: Axes | None = None, column: str | None = None) -> Figure:
+def shrinkage_plot_1d(shr: PooledEstimates, ax: Axes | None = None, column: str | None = None) -> Figure:
     """For one coefficient (intercept-only models): each group's no-pooling estimate joined to its
     partial-pooling estimate(s); complete pooling and the population value as horizontal lines; point size
     grows with the group size."""
@@ -173,14 +173,12 @@ def _select(levels: list[Any], k: int) -> list[Any]:
     return [levels[i] for i in idx]
 
 
-def fitted_lines_plot(shr: Shrinkage, max_groups: int = 24) -> Figure:
+def fitted_lines_plot(shr: PooledEstimates, max_groups: int = 24) -> Figure:
     """Per group, the data with the no-pooling, complete-pooling and partial-pooling lines (for a term with a
     slope: lines against the first slope's column, other fixed effects at their group means; for an
     intercept-only term: the data per group with the three levels as short horizontal bars)."""
     fit = shr.fit
     d = fit.design
-    from .shrinkage import group_columns, held_offset
-
     _, cols, Z, codes, _ = group_columns(fit, shr.group)
     inv = d.family.link.inverse
     rest = held_offset(fit, cols)
@@ -234,7 +232,7 @@ def fitted_lines_plot(shr: Shrinkage, max_groups: int = 24) -> Figure:
     return fig
 
 
-def _intercept_lines(shr: Shrinkage, codes: np.ndarray, y: np.ndarray, rest: np.ndarray, inv: Any,
+def _intercept_lines(shr: PooledEstimates, codes: np.ndarray, y: np.ndarray, rest: np.ndarray, inv: Any,
                      max_groups: int) -> Figure:
     levels = list(shr.n.index)
     order = shr.no_pooling.iloc[:, 0].fillna(shr.partial_pooling.iloc[:, 0]).sort_values().index.tolist()

@@ -2,29 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from ..design.matrices import ModelMatrices
+from ..design.naming import unique_names
 
 __all__ = ["TermCovariance", "VarCorr", "unique_names"]
-
-
-def unique_names(names: Sequence[str]) -> list[str]:
-    """R's ``make.unique``: ``Subject``, ``Subject.1``, ``Subject.2``..."""
-    seen: dict[str, int] = {}
-    out = []
-    for n in names:
-        if n in seen:
-            seen[n] += 1
-            out.append(f"{n}.{seen[n]}")
-        else:
-            seen[n] = 0
-            out.append(n)
-    return out
 
 
 @dataclass(frozen=True)

@@ -35,9 +35,9 @@ import numpy as np
 import pandas as pd
 
 from ..design.matrices import ModelMatrices
+from ..design.naming import unique_names
 from ..exceptions import PriorError
-from ..results.varcorr import unique_names
-from .prior_checks import check_params
+from .checks import check_params
 
 __all__ = ["LKJ_ETA", "Prior", "PriorEntry", "PriorError", "PriorSet", "default_priors"]
 

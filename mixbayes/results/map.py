@@ -32,9 +32,9 @@ from ..design.terms import conditional_covariances, lambda_times
 from ..likelihood.convergence import ConvergenceReport
 from ..likelihood.derivatives import deriv12
 from ..likelihood.optimizers import OptSummary, minimize
-from ..results.base import MixedFit
-from ..results.display import Exportable
-from .priors import PriorSet, default_priors, sd_entry_names, term_labels
+from ..priors.prior import PriorSet, default_priors, sd_entry_names, term_labels
+from .base import MixedFit
+from .display import Exportable
 
 if TYPE_CHECKING:
     from ..model import Model
@@ -238,7 +238,7 @@ class MapSummary(Exportable):
     """Text and HTML summary of a :class:`MapFit`."""
 
     def __init__(self, fit: MapFit) -> None:
-        from ..results.summary import wald_table
+        from .summary import wald_table
 
         self.fit = fit
         self.coefficients = wald_table(fit)
@@ -247,7 +247,7 @@ class MapSummary(Exportable):
     title = "Penalised mixed model fit: posterior mode under the default priors (MAP, Laplace uncertainty)"
 
     def __str__(self) -> str:
-        from ..results.format import SIGNIF_LEGEND, coef_table_text
+        from .format import SIGNIF_LEGEND, coef_table_text
 
         fit = self.fit
         fam = fit.design.family
