@@ -24,7 +24,8 @@ def _describe(obj: Any) -> str:
     kind = type(obj)
     name = f"{kind.__module__}.{kind.__qualname__}" if kind.__module__ != "builtins" else kind.__qualname__
     shape = getattr(obj, "shape", None)
-    return f"a {name}" + (f" of shape {tuple(shape)}" if shape is not None else "")
+    article = "an" if name[:1].lower() in "aeiou" else "a"
+    return f"{article} {name}" + (f" of shape {tuple(shape)}" if shape is not None else "")
 
 
 def to_pandas(data: Any, what: str = "data") -> pd.DataFrame:
