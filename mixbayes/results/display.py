@@ -141,13 +141,11 @@ def render_latex(blocks: list[Block]) -> str:
 def _criteria(fit: Any) -> str | None:
     if getattr(fit, "reml", False):
         return f"REML criterion at convergence: {fit.objective_value:.4f}"
-    if hasattr(fit, "aic") and hasattr(fit, "loglik"):
-        try:
-            return (f"AIC {fit.aic:.4f}, BIC {fit.bic:.4f}, logLik {fit.loglik:.4f}, "
-                    f"deviance {-2 * fit.loglik:.4f}, df.resid {fit.df_residual}")
-        except (AttributeError, TypeError):
-            return None
-    return None
+    try:  # a MAP fit has no likelihood criteria
+        return (f"AIC {fit.aic:.4f}, BIC {fit.bic:.4f}, logLik {fit.loglik:.4f}, "
+                f"deviance {-2 * fit.loglik:.4f}, df.resid {fit.df_residual}")
+    except (AttributeError, TypeError, NotImplementedError):
+        return None
 
 
 def summary_blocks(summary: Any) -> list[Block]:
