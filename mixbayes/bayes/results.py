@@ -271,6 +271,10 @@ class BayesICC:
     def __repr__(self) -> str:
         return str(self)
 
+    def _repr_html_(self) -> str:
+        return "<p><b>Intraclass Correlation Coefficient (posterior)</b></p>" + self.summary().to_html(
+            float_format=lambda x: f"{x:.3f}")
+
 
 @dataclass
 class WAIC:
