@@ -132,10 +132,14 @@ def test_figures_are_registered_with_pyplot_outside_the_report(sleep_reml) -> No
 
 
 @pytest.fixture(scope="module")
-def report_page(sleep_reml, standin, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[int]]:
+def report_page(sleep_reml, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[int]]:
     """The report of the REML fit and the stand-in posterior, and the pyplot figures open after building it."""
     plt.close("all")
-    path = mb.report((sleep_reml, standin), tmp_path_factory.mktemp("layout") / "r.html", intervals="none")
+    post = StandInBayesFit(sleep_reml, seed=1, divergent=5)
+    # a real posterior's summary has lines longer than the page is wide (the parameterisation line): they wrap
+    long_line = "Parameterisation: block - random effects integrated out " + "(one grouping factor) " * 12
+    post.summary = lambda *a, **k: "Bayesian linear mixed model fit by NUTS\n" + long_line  # type: ignore[method-assign]
+    path = mb.report((sleep_reml, post), tmp_path_factory.mktemp("layout") / "r.html", intervals="none")
     return Path(path), plt.get_fignums()
 
 
