@@ -139,13 +139,13 @@ class EMMeans:
 
     def to_markdown(self) -> str:
         """The means as a Markdown (pipe) table."""
-        from ..results.display import frame_markdown
+        from ..tables import frame_markdown
 
         return frame_markdown(self.table, index=False, digits=5) + "\n"
 
     def to_latex(self) -> str:
         """The means as a LaTeX (booktabs) tabular."""
-        from ..results.display import frame_latex
+        from ..tables import frame_latex
 
         return frame_latex(self.table, index=False, digits=5) + "\n"
 

@@ -138,7 +138,7 @@ class Comparison(Displayed):
 
     def to_latex(self) -> str:
         """The table as LaTeX (a booktabs tabular with section rows), the caption and notes as paragraphs."""
-        from ..results.display import latex_escape
+        from ..tables import latex_escape
 
         cap = "\\\\\n".join(latex_escape(line) for line in self._caption().splitlines())
         foot = "\n\n".join(latex_escape(line) for line in self._footer())

@@ -136,7 +136,7 @@ class TextTable:
     # ---- LaTeX -------------------------------------------------------------------------------------------------
     def to_latex(self) -> str:
         """A booktabs tabular: the column groups as a \\multicolumn row, section rows spanning the table."""
-        from ..results.display import latex_escape
+        from ..tables import latex_escape
 
         ncol = len(self.header)
         right = list(self.right) + [False] * (ncol - len(self.right))

@@ -62,13 +62,13 @@ class AnovaTable:
 
     def to_markdown(self) -> str:
         """The table as Markdown (the models with their formulas, then the tests)."""
-        from .display import frame_markdown
+        from ..tables import frame_markdown
 
         return "\n\n".join([frame_markdown(self._models()), frame_markdown(self.formatted()), *self.notes]) + "\n"
 
     def to_latex(self) -> str:
         """The table as LaTeX (booktabs)."""
-        from .display import frame_latex, latex_escape
+        from ..tables import frame_latex, latex_escape
 
         return "\n\n".join([frame_latex(self._models()), frame_latex(self.formatted()),
                              *[latex_escape(n) for n in self.notes]]) + "\n"

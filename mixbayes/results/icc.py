@@ -43,7 +43,7 @@ class ICC:
         return str(self)
 
     def _repr_html_(self) -> str:
-        from .display import frame_html
+        from ..tables import frame_html
 
         return (f"<div class='mixbayes-summary'><p><b>Intraclass Correlation Coefficient</b><br>"
                 f"Adjusted ICC: {self.adjusted:.3f}<br>Unadjusted ICC: {self.unadjusted:.3f}</p>"
