@@ -60,8 +60,7 @@ from .report import compare, convergence_walkthrough, explain_icc, naive_vs_mixe
 from .report.html import report
 from .results.allfit import allfit
 from .results.anova import anova
-
-__version__ = "0.1.0"
+from .version import __version__ as __version__
 
 
 def __getattr__(name: str) -> object:

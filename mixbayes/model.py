@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from .design.explain import Explanation, explain
@@ -16,9 +18,16 @@ from .formula import ParsedFormula, parse_formula
 
 __all__ = ["Model"]
 
+_KEEP: Any = object()
+"""Default of :meth:`Model.update`'s arguments that may be set to None: keep this model's value."""
+
 
 class Model:
     """A mixed model: formula + data + family, turned into one frozen design that both engines fit.
+
+    A model is never changed after it is built: :meth:`update` (another formula, data, family, weights or offset)
+    and :meth:`with_response` (the same design, another response) derive new models, and refits, bootstraps,
+    profiles and anova refits all go through them.
 
     Parameters
     ----------
@@ -37,6 +46,13 @@ class Model:
         Your own functions that the formula may call, e.g. ``functions={"logit": f}`` for
         ``"y ~ logit(p) + (1 | g)"``.  Formulas never run code: only these and a fixed table of R functions
         can be called (see docs/security.md).
+
+    Attributes
+    ----------
+    weights, offset : the ``weights=`` and ``offset=`` arguments as given (None when not given).
+    replaced_response : the response given to :meth:`with_response` (None: the data's own response).
+    bayes_cache : what the Bayesian engine compiled for this model (PyMC model, samplers, default priors),
+        filled on demand by :mod:`mixbayes.bayes.sampling`, never pickled and never shared with a derived model.
 
     Examples
     --------
@@ -68,8 +84,10 @@ class Model:
 
             data = to_pandas(data)
         self.data = data
-        self._weights_arg = weights
-        self._offset_arg = offset
+        self.weights = weights
+        self.offset = offset
+        self.replaced_response: np.ndarray | None = None
+        self.bayes_cache: dict[Any, Any] = {}
         if is_dask_data(data):  # two passes over the partitions in Dask; only blocks and levels come back
             from .outofcore.design import build_block_design
 
@@ -85,6 +103,72 @@ class Model:
 
         for issue in design_issues(self.design):
             warnings.warn(issue.message, DesignWarning, stacklevel=2)
+
+    def update(self, formula: str | None = None, data: Any = None, family: str | Family | None = None,
+               link: str | None = None, weights: Any = _KEEP, offset: Any = _KEEP,
+               functions: Any = _KEEP) -> Model:
+        """A new model with some of the parts replaced (as R's ``update``); the others are this model's.
+
+        A model with a :attr:`replaced_response` keeps it: the new model gets the same response (its rows must
+        be the same observations).
+
+        Parameters
+        ----------
+        formula : the new formula (the whole formula, not R's ``. ~ . + x`` shorthand).
+        data : new data.
+        family, link : a new family (its canonical link unless ``link`` is given), or only a new link.
+        weights, offset, functions : new values; pass None to drop them.
+
+        Examples
+        --------
+        >>> import mixbayes as mb
+        >>> m = mb.Model("Reaction ~ Days + (Days | Subject)", mb.load_dataset("sleepstudy"))
+        >>> m.update(formula="Reaction ~ Days + (1 | Subject)").design.n_theta
+        1
+        """
+        fam: str | Family = self.family if family is None else family
+        with warnings.catch_warnings():
+            if formula is None and data is None and family is None and link is None:
+                warnings.simplefilter("ignore", DesignWarning)  # already shown when this model was built
+            new = Model(self.formula.text if formula is None else formula, self.data if data is None else data,
+                        family=fam, link=link,
+                        weights=self.weights if weights is _KEEP else weights,
+                        offset=self.offset if offset is _KEEP else offset,
+                        functions=self.functions if functions is _KEEP else functions)
+        if self.replaced_response is not None:
+            return new.with_response(self.replaced_response)
+        return new
+
+    def with_response(self, y: Any) -> Model:
+        """The same model (formula, data, family, design) with another response vector, e.g. one drawn by
+        ``fit.simulate()``: what ``fit.refit(y)`` and the parametric bootstrap fit.
+
+        ``y`` holds one value per observation used (``model.design.n_obs``); for the binomial, proportions of
+        successes.  The new model shares this one's design matrices but nothing else (no cached sampler).
+        """
+        from .exceptions import ArgumentError
+
+        values = np.asarray(y, dtype=float).ravel()
+        d = self.design
+        if values.shape != (d.n_obs,):
+            raise ArgumentError(f"the new response has {values.size} values; the model has {d.n_obs} observations")
+        if self.is_out_of_core:
+            from .outofcore.design import DaskDataNotSupportedError
+
+            raise DaskDataNotSupportedError("a new response needs the rows of the data; it is not available for "
+                                            "Dask data")
+        successes = None if d.successes is None else values * (d.trials if d.trials is not None else 1.0)
+        new = object.__new__(Model)
+        new.functions = self.functions
+        new.formula = self.formula
+        new.family = self.family
+        new.data = self.data
+        new.weights = self.weights
+        new.offset = self.offset
+        new.replaced_response = values
+        new.bayes_cache = {}
+        new.design = replace(d, y=values, successes=successes)
+        return new
 
     @property
     def dropped_index(self) -> pd.Index:
@@ -221,13 +305,22 @@ class Model:
     def __getstate__(self) -> dict[str, Any]:
         # the Bayesian cache holds PyMC models and compiled samplers: rebuilt on demand, never pickled
         state = self.__dict__.copy()
-        state.pop("_bayes_cache", None)
+        state.pop("bayes_cache", None)
         return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state.pop("_bayes_cache", None)  # a model pickled by an older mixbayes
+        state.setdefault("replaced_response", None)
+        for old, new in (("_weights_arg", "weights"), ("_offset_arg", "offset")):
+            if old in state:
+                state[new] = state.pop(old)
+        self.__dict__.update(state)
+        self.bayes_cache = {}
 
     def save(self, path: Any) -> Any:
         """Save the model (formula, family, data) to a mixbayes file; :func:`mixbayes.load` reads it back.
         See docs/saving.md for the format."""
-        from .persistence import save
+        from .persistence.encode import save
 
         return save(self, path)
 

@@ -148,7 +148,7 @@ def test_floating_point_data_blocks_agree() -> None:
     formula, kw = MODELS["weights_offset"]
     with dask.config.set(scheduler="threads"):
         fd, fp = _fit_both(formula, kw, dd.from_pandas(df, npartitions=7), df)
-    cd, cp = fd.design.blocks.cp, fp._objective.cp
+    cd, cp = fd.design.blocks.cp, fp.estimate.objective.cp
     for a, b in ((cd.A11, cp.A11), (cd.Ax1, cp.Ax1), (cd.Arr, cp.Arr), (cd.Ar1.toarray(), cp.Ar1.toarray())):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12 * np.abs(b).max(initial=1.0))
     assert abs(fd.objective_value / fp.objective_value - 1) < 1e-10

@@ -10,6 +10,10 @@ Usage::
     python tools/import_graph.py --edges    # also prints every edge
 
 The cycles are the strongly connected components with more than one module (Tarjan's algorithm).
+
+It also checks that references point down: every module belongs to a layer of :data:`LAYERS` (the longest
+matching prefix decides) and may import only from its own layer or the layers below it.  An import up the
+layers, or a module in no layer, fails the check like a cycle does.  docs/architecture.md draws the layers.
 """
 
 from __future__ import annotations
@@ -21,6 +25,31 @@ from collections.abc import Iterator
 from pathlib import Path
 
 PACKAGE = "mixbayes"
+
+LAYERS: tuple[tuple[str, ...], ...] = (
+    # 0: vocabulary that everything uses
+    ("mixbayes.exceptions", "mixbayes.arguments", "mixbayes.version", "mixbayes.families", "mixbayes.formula",
+     "mixbayes.datasets", "mixbayes.figure", "mixbayes.frames", "mixbayes.tables"),
+    # 1: formula + data -> ModelMatrices
+    ("mixbayes.design",),
+    # 2: engines and specifications on the design: likelihood estimates, priors, out-of-core blocks, the protocols
+    #    the upper layers name Model and the fits by, and the writing half of the file format
+    ("mixbayes.likelihood", "mixbayes.priors", "mixbayes.outofcore", "mixbayes.protocols",
+     "mixbayes.persistence.encode", "mixbayes.persistence.table"),
+    # 3: inference on estimates plus the design
+    ("mixbayes.inference",),
+    # 4: likelihood-style fit objects (LmmFit, GlmmFit, MapFit) and their tables
+    ("mixbayes.results", "mixbayes.outofcore.fit"),
+    # 5: the Bayesian engine and BayesFit
+    ("mixbayes.bayes",),
+    # 6: the public entry points that make fits
+    ("mixbayes.model", "mixbayes.api"),
+    # 7: reading files back (rebuilds models and refits them)
+    ("mixbayes.persistence",),
+    # 8: side-by-side reports, the command line and the package's public surface
+    ("mixbayes.report", "mixbayes.cli", "mixbayes"),
+)
+"""The layers, lowest first; a module may import from its own layer and the ones below."""
 
 
 def module_name(path: Path, root: Path) -> str:
@@ -125,6 +154,30 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return out
 
 
+def layer_of(module: str) -> int | None:
+    """Index in :data:`LAYERS` of the longest prefix that names ``module`` (None when no layer does; the package
+    itself names only its ``__init__``)."""
+    best: tuple[int, int] | None = None
+    for i, prefixes in enumerate(LAYERS):
+        for prefix in prefixes:
+            inside = module == prefix or (prefix != PACKAGE and module.startswith(prefix + "."))
+            if inside and (best is None or len(prefix) > best[0]):
+                best = (len(prefix), i)
+    return None if best is None else best[1]
+
+
+def layer_violations(graph: dict[str, set[str]]) -> list[str]:
+    """Imports that point up the layers, and modules in no layer."""
+    out = [f"{mod} is in no layer of tools/import_graph.py LAYERS" for mod in sorted(graph) if layer_of(mod) is None]
+    for mod in sorted(graph):
+        low = layer_of(mod)
+        for dep in sorted(graph[mod]):
+            high = layer_of(dep)
+            if low is not None and high is not None and high > low:
+                out.append(f"{mod} (layer {low}) imports {dep} (layer {high})")
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=Path(__file__).resolve().parent.parent)
@@ -140,7 +193,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(graph)} modules, {n_edges} imports, {len(found)} cycle(s)")
     for comp in found:
         print(f"cycle of {len(comp)} modules: {', '.join(comp)}")
-    return 1 if found else 0
+    upward = layer_violations(graph)
+    print(f"{len(upward)} import(s) against the layers")
+    for line in upward:
+        print(f"upward: {line}")
+    return 1 if found or upward else 0
 
 
 if __name__ == "__main__":

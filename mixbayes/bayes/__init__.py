@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from ..priors.prior import Prior, PriorSet, default_priors
 
 if TYPE_CHECKING:
-    from ..model import Model
+    from ..protocols import ModelLike as Model
     from .results import BayesFit
 
 __all__ = ["Prior", "PriorSet", "default_priors", "sample", "sample_prior_predictive"]

@@ -22,8 +22,8 @@ import pandas as pd
 from ..exceptions import ArgumentError
 
 if TYPE_CHECKING:
-    from ..model import Model
     from ..priors.prior import Prior
+    from ..protocols import ModelLike as Model
 
 __all__ = ["SBCResult", "sbc"]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import pandas as pd
@@ -13,9 +13,17 @@ from .builder import inverse_link
 from .posterior import draw_observations
 
 if TYPE_CHECKING:
-    from .results import BayesFit
+    from ..design.matrices import ModelMatrices
+    from .posterior import ParameterDraws
 
 __all__ = ["prediction_draws"]
+
+
+class BayesFit(Protocol):
+    """What a prediction reads of a :class:`~mixbayes.bayes.results.BayesFit` (which imports this module)."""
+
+    design: ModelMatrices
+    params: ParameterDraws
 
 
 def prediction_draws(fit: BayesFit, newdata: pd.DataFrame | None, include_random: bool, allow_new_levels: bool,

@@ -1,6 +1,6 @@
 """The Bayesian fit from end to end: priors -> PyMC model -> NUTS -> post-processing -> :class:`BayesFit`.
 
-Compiled artefacts are cached on the :class:`~mixbayes.Model` (``model._bayes_cache``): the PyMC model per
+Compiled artefacts are cached on the :class:`~mixbayes.Model` (``model.bayes_cache``): the PyMC model per
 (priors, parameterisation), and inside it the compiled sampler per sampler settings, so a second ``sample()``
 with the same settings reuses them.
 """
@@ -15,51 +15,15 @@ import numpy as np
 
 from ..arguments import check_int, check_number, closest
 from ..exceptions import ArgumentError, NotSupportedError
-from ..priors.prior import Prior, PriorSet, default_priors
+from ..priors.prior import Prior, PriorSet
+from .compiled import built_model, model_priors
 
 if TYPE_CHECKING:
-    from ..model import Model
+    from ..protocols import ModelLike as Model
     from .builder import BuiltModel
     from .results import BayesFit
 
 __all__ = ["built_model", "check_sampling", "sample", "sample_prior_predictive"]
-
-
-def _cache(model: Model) -> dict[Any, Any]:
-    cache = getattr(model, "_bayes_cache", None)
-    if cache is None:
-        cache = {}
-        model._bayes_cache = cache  # type: ignore[attr-defined]
-    return cache
-
-
-def model_priors(model: Model, priors: Mapping[str, Prior] | PriorSet | None) -> PriorSet:
-    """The default priors of the model with ``priors`` overriding them by name (a full PriorSet is used as is)."""
-    if isinstance(priors, PriorSet):
-        return priors
-    base = _cache(model).get("default_priors")
-    if base is None:
-        base = default_priors(model.design)
-        _cache(model)["default_priors"] = base
-    return base.with_overrides(priors)
-
-
-def built_model(model: Model, priors: PriorSet, marginalize: bool | str | None = None) -> BuiltModel:
-    """The (cached) PyMC model of ``model`` under ``priors``, in the form :func:`~mixbayes.bayes.forms.choose_form`
-    picks (or ``marginalize`` forces)."""
-    from .builder import build_model
-    from .forms import choose_form
-
-    cache = _cache(model)
-    ckey = ("form", marginalize)
-    if ckey not in cache:
-        cache[ckey] = choose_form(model.design, marginalize)
-    choice = cache[ckey]
-    key = ("built", priors.key(), choice.form)
-    if key not in cache:
-        cache[key] = build_model(model.design, priors, choice.form)
-        cache[key].form_costs = dict(choice.costs)
-    return cache[key]
 
 
 def _seed(random_seed: int | None) -> int:

@@ -31,18 +31,18 @@ class BayesViews:
     def plot_trace(self, max_params: int = 6) -> Figure:
         """Trace plots of each chain and rank histograms for the variance components (log SDs, correlations,
         log sigma).  Returns the matplotlib Figure."""
-        from ..report.plots import trace_rank_plot
+        from .plots import trace_rank_plot
 
         return trace_rank_plot(self, max_params=max_params)
 
     def plot_pairs(self, max_params: int = 5) -> Figure:
         """Pairs of the variance components with divergent transitions highlighted."""
-        from ..report.plots import divergence_pairs_plot
+        from .plots import divergence_pairs_plot
 
         return divergence_pairs_plot(self, max_params=max_params)
 
     def plot_caterpillar(self, group: str | None = None, max_levels: int = 60) -> Figure:
         """Posterior means of the random effects of ``group`` with central 95% intervals, levels sorted."""
-        from ..report.plots import caterpillar_plot
+        from .plots import posterior_caterpillar
 
-        return caterpillar_plot(self, group=group, max_levels=max_levels)
+        return posterior_caterpillar(self, group=group, max_levels=max_levels)

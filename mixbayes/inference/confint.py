@@ -21,8 +21,8 @@ from ..exceptions import NotSupportedError
 from .parameters import percent_labels, varpar_names
 
 if TYPE_CHECKING:
-    from ..results.glmm import GlmmFit
-    from ..results.lmm import LmmFit
+    from ..protocols import GlmmFitLike as GlmmFit
+    from ..protocols import LmmFitLike as LmmFit
 
 __all__ = ["confint", "wald_intervals"]
 

@@ -23,7 +23,7 @@ from .contrasts import as_contrast_matrix, contrast_labels, t_table
 from .satterthwaite import satterthwaite_df, varpar_derivatives
 
 if TYPE_CHECKING:
-    from ..results.lmm import LmmFit
+    from ..protocols import LmmFitLike as LmmFit
 
 __all__ = ["FTABLE_COLUMNS", "anova_table", "contest", "contest_f", "normalize_ddf"]
 

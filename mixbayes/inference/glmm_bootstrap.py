@@ -20,12 +20,12 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import BootstrapError, MixbayesError, NotSupportedError
-from .bootstrap import BootstrapResult, PBTest, _user_names, _user_values
+from .bootstrap_results import BootstrapResult, PBTest, _user_names, _user_values
 from .parallel import replicate_seeds
 from .parameters import sdcor_from_theta, varpar_names
 
 if TYPE_CHECKING:
-    from ..results.glmm import GlmmFit
+    from ..protocols import GlmmFitLike as GlmmFit
 
 __all__ = ["bootstrap_glmm", "glmm_statistic", "pbtest_glmm"]
 

@@ -20,7 +20,7 @@ from .parameters import sdcor_from_theta, theta_from_sdcor, varpar_bounds, varpa
 from .profile import LikelihoodProfile, ParameterProfile, _profile_one, _select, _Settings
 
 if TYPE_CHECKING:
-    from ..results.glmm import GlmmFit
+    from ..protocols import GlmmFitLike as GlmmFit
 
 __all__ = ["profile_glmm"]
 

@@ -40,7 +40,7 @@ from ..exceptions import NotSupportedError
 from .contrasts import as_contrast_matrix, contrast_labels, t_table
 
 if TYPE_CHECKING:
-    from ..results.lmm import LmmFit
+    from ..protocols import LmmFitLike as LmmFit
 
 __all__ = ["KRAdjustment", "KRTest", "kenward_roger_adjustment", "kenward_roger_table", "kr_test",
            "vcov_adjusted"]
@@ -156,7 +156,7 @@ def _kr_adjust(fit: LmmFit) -> KRAdjustment:
     params, names = _parameters(fit)
     k = len(params) + 1
     res = k - 1
-    Phi = fit._vcov_array()
+    Phi = fit.estimate.vcov
     P = np.empty((k, p, p))
     for r, pairs in enumerate(params):
         P[r] = -sum(F[:, b] @ F[:, c].T for b, c in pairs)
@@ -205,10 +205,10 @@ def _kr_adjust(fit: LmmFit) -> KRAdjustment:
 
 def kenward_roger_adjustment(fit: LmmFit) -> KRAdjustment:
     """pbkrtest's ``vcovAdj`` for a REML fit (computed once per fit and cached)."""
-    cached = getattr(fit, "_kr_adjustment", None)
+    cached = fit.estimate.kr_adjustment
     if cached is None:
         cached = _kr_adjust(fit)
-        fit._kr_adjustment = cached  # type: ignore[attr-defined]
+        fit.estimate.kr_adjustment = cached
     return cached
 
 

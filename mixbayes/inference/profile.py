@@ -37,7 +37,7 @@ from .refit import ml_fit
 from .splines import PolySpline, back_spline, interp_spline
 
 if TYPE_CHECKING:
-    from ..results.lmm import LmmFit
+    from ..protocols import LmmFitLike as LmmFit
 
 __all__ = ["LikelihoodProfile", "ParameterProfile", "ProfileError", "profile"]
 

@@ -18,7 +18,8 @@ from ..design.matrices import ModelMatrices
 from ..design.terms import add_simulated_effects
 from ..likelihood.lmm import LmmControl, LmmObjective, optimize_theta
 
-__all__ = ["RefitEstimate", "Refitter", "ml_fit", "portable_design", "restore_design", "simulate_response"]
+__all__ = ["RefitEstimate", "Refitter", "ml_fit", "portable_design", "restore_design", "same_data",
+           "simulate_response"]
 
 
 @dataclass(frozen=True)
@@ -88,3 +89,15 @@ def simulate_response(design: ModelMatrices, beta: np.ndarray, theta: np.ndarray
     if include_random:
         y = add_simulated_effects(y, design.terms, theta, rng, sigma)
     return y + sigma * rng.standard_normal(design.n_obs) / np.sqrt(design.weights)
+
+
+def same_data(fits: list[Any]) -> bool:
+    """Whether the fits were fitted to the same observations, response and family (what a likelihood-ratio
+    test of them needs)."""
+    ref = fits[0]
+    for f in fits[1:]:
+        if f.nobs != ref.nobs or not np.array_equal(f.design.row_index, ref.design.row_index):
+            return False
+        if not np.allclose(f.design.y, ref.design.y) or f.design.family.name != ref.design.family.name:
+            return False
+    return True

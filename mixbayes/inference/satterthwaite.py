@@ -20,7 +20,7 @@ from ..likelihood.derivatives import richardson_hessian, richardson_jacobian
 from .contrasts import t_table
 
 if TYPE_CHECKING:
-    from ..results.lmm import LmmFit
+    from ..protocols import LmmFitLike as LmmFit
 
 __all__ = ["VarparDerivatives", "satterthwaite_df", "satterthwaite_table", "varpar_derivatives"]
 
@@ -36,7 +36,7 @@ class VarparDerivatives:
 
 
 def varpar_derivatives(fit: LmmFit) -> VarparDerivatives:
-    cached = getattr(fit, "_varpar_derivs", None)
+    cached = fit.estimate.varpar_derivs
     if cached is not None:
         return cached
     from ..likelihood.lmm import blas_limit
@@ -46,7 +46,7 @@ def varpar_derivatives(fit: LmmFit) -> VarparDerivatives:
 
 
 def _varpar_derivatives(fit: LmmFit) -> VarparDerivatives:
-    obj = fit._objective
+    obj = fit.estimate.objective
     varpar = np.concatenate([fit.theta, [fit.sigma]])
     p = fit.design.n_fixef
     H = richardson_hessian(obj.deviance_varpar, varpar)
@@ -57,8 +57,8 @@ def _varpar_derivatives(fit: LmmFit) -> VarparDerivatives:
     J = richardson_jacobian(lambda vp: obj.vcov_beta_varpar(vp).ravel(), varpar)
     jac = np.stack([J[:, k].reshape(p, p) for k in range(len(varpar))])
     obj(fit.theta)  # restore the factor at the optimum
-    out = VarparDerivatives(varpar, A, jac, fit._vcov_array())
-    fit._varpar_derivs = out
+    out = VarparDerivatives(varpar, A, jac, fit.estimate.vcov)
+    fit.estimate.varpar_derivs = out
     return out
 
 

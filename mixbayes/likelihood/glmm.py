@@ -60,9 +60,30 @@ class GlmmControl:
         return control_from(cls, control)
 
 
-@dataclass
+@dataclass(kw_only=True, eq=False)
 class GlmmEstimate:
-    """Raw output of :func:`fit_glmm` (wrapped by :class:`mixbayes.results.glmm.GlmmFit`)."""
+    """What :func:`fit_glmm` returns: the estimates of a GLMM and the workspace that evaluated them.
+
+    :class:`~mixbayes.results.glmm.GlmmFit` wraps one (``fit.estimate``).
+
+    Attributes
+    ----------
+    workspace : the PIRLS workspace (design, family, current predictor) of the fit.
+    nAGQ : 0 (lme4's fast fit), 1 (Laplace) or the number of adaptive Gauss-Hermite points.
+    theta, beta : relative covariance parameters and fixed effects.
+    u, b : spherical and scaled random effects at the conditional mode.
+    nb_theta : the negative binomial's estimated theta (None for the other families).
+    objective_value : -2 log-likelihood at the optimum (lme4's conventions).
+    vcov : (p, p) Wald covariance of the fixed effects.
+    optsummary, stage1 : the optimiser records of the final and the first stage.
+    gradient, hessian : derivatives of the objective at the optimum.
+    report : the convergence report.
+    exact_objective : cache: -2 log-likelihood by the Laplace approximation at the exactly converged conditional
+        mode (NaN until :meth:`~mixbayes.results.glmm.GlmmFit.exact_laplace` computes it).
+    mu, eta : fitted means and linear predictor.
+    stage_start : per optimisation stage, the linear predictor PIRLS started from.
+    sigma : residual SD of a Gaussian GLMM (1 otherwise).
+    """
 
     workspace: GlmmWorkspace
     nAGQ: int
@@ -333,8 +354,10 @@ def _fit_glmm(design: ModelMatrices, nAGQ: int, control: GlmmControl, start: Any
         from .convergence import emit_warnings as emit
 
         emit(report)
-    return GlmmEstimate(ws, nAGQ, np.asarray(theta), np.asarray(beta), u, b, nb_theta, float(value), vcov, summary,
-                        s1, grad, hess, report, float(exact_value), mu, eta, {1: lp0, 2: lp1}, sigma)
+    return GlmmEstimate(workspace=ws, nAGQ=nAGQ, theta=np.asarray(theta), beta=np.asarray(beta), u=u, b=b,
+                        nb_theta=nb_theta, objective_value=float(value), vcov=vcov, optsummary=summary, stage1=s1,
+                        gradient=grad, hessian=hess, report=report, exact_objective=float(exact_value), mu=mu,
+                        eta=eta, stage_start={1: lp0, 2: lp1}, sigma=sigma)
 
 
 def _safe(fun: Any) -> Any:

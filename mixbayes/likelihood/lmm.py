@@ -185,9 +185,29 @@ def _blas_controller() -> Any:
     return _CONTROLLER[0]
 
 
-@dataclass
+@dataclass(kw_only=True, eq=False)
 class LmmEstimate:
-    """Raw output of :func:`fit_lmm` (wrapped by :class:`mixbayes.results.lmm.LmmFit`)."""
+    """What :func:`fit_lmm` returns: the estimates of a linear mixed model, and the objective they optimise.
+
+    :class:`~mixbayes.results.lmm.LmmFit` wraps one (``fit.estimate``), and ``mixbayes.inference`` works on it and
+    on the design, never on the fit's private members.
+
+    Attributes
+    ----------
+    objective : the profiled REML/ML objective of theta, holding the design, the response and the factor.
+    theta : (n_theta,) relative covariance parameters at the optimum.
+    beta : (p,) fixed effects.
+    u, b : spherical and scaled random effects (b = Lambda(theta) u), level-major within each term.
+    sigma : residual standard deviation.
+    fmin : the objective at the optimum (-2 REML log-likelihood, or the deviance for ML).
+    optsummary : the optimiser record.
+    gradient, hessian : finite-difference derivatives of the objective at theta (zeros when not computed).
+    report : the convergence report.
+    unscaled_vcov : (p, p) covariance of beta divided by sigma^2.
+    varpar_derivs : cache of :func:`mixbayes.inference.satterthwaite.varpar_derivatives` (None until computed).
+    kr_adjustment : cache of :func:`mixbayes.inference.kenward_roger.kenward_roger_adjustment` (None until
+        computed).
+    """
 
     objective: LmmObjective
     theta: np.ndarray
@@ -201,6 +221,13 @@ class LmmEstimate:
     hessian: np.ndarray
     report: ConvergenceReport
     unscaled_vcov: np.ndarray
+    varpar_derivs: Any = field(default=None, repr=False)
+    kr_adjustment: Any = field(default=None, repr=False)
+
+    @property
+    def vcov(self) -> np.ndarray:
+        """(p, p) covariance of the fixed effects, sigma^2 times :attr:`unscaled_vcov`."""
+        return self.sigma**2 * self.unscaled_vcov
 
 
 EXPENSIVE_RANDOM = 1000
@@ -335,4 +362,5 @@ def fit_lmm(design: ModelMatrices, reml: bool = True, control: Any = None, start
         unscaled = objective.factor.unscaled_vcov_beta()
         report = check_convergence(design, theta, design.lower, grad, hess, control.optimizer, summary.feval,
                                    summary.converged, summary.message, control.maxeval, emit=emit_warnings)
-    return LmmEstimate(objective, theta, beta, u, b, sigma, fmin, summary, grad, hess, report, unscaled)
+    return LmmEstimate(objective=objective, theta=theta, beta=beta, u=u, b=b, sigma=sigma, fmin=fmin,
+                       optsummary=summary, gradient=grad, hessian=hess, report=report, unscaled_vcov=unscaled)

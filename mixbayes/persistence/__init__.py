@@ -19,48 +19,16 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import zipfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ..exceptions import FileFormatError, NotSupportedError
-from .objects import KINDS, decode_object, encode_object
+from ..exceptions import FileFormatError
+from .encode import FORMAT, FORMAT_VERSION, KINDS, MANIFEST, save
+from .objects import decode_object
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "load", "save"]
-
-FORMAT = "mixbayes"
-FORMAT_VERSION = 1
-"""The version of the file format this mixbayes writes and reads (files of a newer version are refused)."""
-
-MANIFEST = "manifest.json"
-
-
-def save(obj: Any, path: str | os.PathLike[str]) -> Path:
-    """Write a :class:`~mixbayes.Model` or a fit (``LmmFit``, ``GlmmFit``, ``MapFit``, ``BayesFit``) to ``path``
-    (a mixbayes file, conventionally ``*.mixbayes``); returns the path.  The file is written whole or not at all."""
-    from .. import __version__
-
-    target = Path(path)
-    if target.is_dir():
-        raise NotSupportedError(f"{target} is a directory; give a file name such as fit.mixbayes")
-    if not target.parent.exists():
-        raise NotSupportedError(f"the directory {target.parent} does not exist")
-    manifest, members = encode_object(obj)
-    manifest = {"format": FORMAT, "format_version": FORMAT_VERSION, "mixbayes_version": __version__, **manifest}
-    fd, tmp = tempfile.mkstemp(prefix=".mixbayes-", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh, zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-            zf.writestr(MANIFEST, json.dumps(manifest, indent=1))
-            for name, content in members.items():
-                zf.writestr(name, content)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
-
 
 class Archive:
     """Read access to the members of a mixbayes file (by name only: nothing is extracted to disk)."""
@@ -83,7 +51,7 @@ class Archive:
 
 
 def _check_manifest(manifest: Any, path: Path) -> dict[str, Any]:
-    from .. import __version__
+    from ..version import __version__
 
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise FileFormatError(f"{path} is not a mixbayes file (its manifest does not name the format {FORMAT!r})")

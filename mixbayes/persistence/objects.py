@@ -1,12 +1,12 @@
-"""What each kind of object writes into a mixbayes file and how it is rebuilt (see :mod:`mixbayes.persistence`).
+"""How each kind of object is rebuilt from a mixbayes file (see :mod:`mixbayes.persistence`; what is written is
+in :mod:`mixbayes.persistence.encode`).  This half sits above the models and fits: it builds a Model and refits it.
 
 Nothing heavy is imported here: the Bayesian pieces (xarray for the DataTree) load only when a Bayesian fit is
-saved or loaded.
+loaded.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import warnings
 from typing import TYPE_CHECKING, Any
@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import FileFormatError, LoadMismatchWarning, MixbayesWarning, NotSupportedError
-from .table import frame_from_csv, frame_to_csv
+from .encode import DATA, KINDS, PARAMS, POSTERIOR, encode_object
+from .table import frame_from_csv
 
 if TYPE_CHECKING:
     from ..model import Model
@@ -23,50 +24,11 @@ if TYPE_CHECKING:
 
 __all__ = ["KINDS", "decode_object", "encode_object"]
 
-KINDS = ("Model", "LmmFit", "GlmmFit", "MapFit", "BayesFit")
-DATA, POSTERIOR, PARAMS = "data.csv", "posterior.nc", "params.npz"
 RTOL, ATOL = 1e-5, 1e-6
 """How closely a refit must reproduce the saved estimates (np.allclose) before a LoadMismatchWarning."""
 
 
-def jsonable(value: Any, what: str) -> Any:
-    """``value`` as plain JSON types (numbers, strings, lists, dicts), or a NotSupportedError naming ``what``."""
-    if value is None or isinstance(value, (bool, str)):
-        return value
-    if isinstance(value, (np.generic, np.ndarray)):
-        return jsonable(value.tolist(), what)
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, float):
-        return float(value)
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v, what) for v in value]
-    if isinstance(value, dict):
-        if not all(isinstance(k, str) for k in value):
-            raise NotSupportedError(f"{what} cannot be saved: its keys must be strings")
-        return {k: jsonable(v, what) for k, v in value.items()}
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return jsonable({f.name: getattr(value, f.name) for f in dataclasses.fields(value)}, what)
-    raise NotSupportedError(f"{what} cannot be saved: {type(value).__name__} values are not numbers, strings, "
-                            "lists or dicts")
-
-
 # ---- the model -----------------------------------------------------------------------------------------------------
-
-def _argument(value: Any, what: str) -> dict[str, Any] | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return {"column": value}
-    return {"values": jsonable(np.asarray(value, dtype=float), what)}
-
-
-def _model_part(model: Model) -> dict[str, Any]:
-    fam = model.family
-    return {"formula": model.formula.text, "family": fam.name, "link": fam.link.name, "family_theta": fam.theta,
-            "weights": _argument(model._weights_arg, "weights"), "offset": _argument(model._offset_arg, "offset"),
-            "functions": sorted(getattr(model, "functions", {}))}  # names only: the file holds no code
-
 
 def _decode_argument(spec: Any) -> Any:
     if spec is None:
@@ -108,11 +70,6 @@ def _decode_model(part: dict[str, Any], data: pd.DataFrame, functions: Any) -> M
 
 # ---- priors --------------------------------------------------------------------------------------------------------
 
-def _priors_part(priors: PriorSet) -> list[dict[str, Any]]:
-    return [{"name": e.name, "distribution": e.prior.distribution, "params": jsonable(e.prior.params, "a prior"),
-             "kind": e.kind, "rationale": e.rationale} for e in priors.entries]
-
-
 def _decode_priors(saved: Any, model: Model) -> PriorSet:
     """The model's default priors with the saved ones put back (checked to give exactly the saved set)."""
     from ..priors.prior import Prior, default_priors
@@ -130,24 +87,6 @@ def _decode_priors(saved: Any, model: Model) -> PriorSet:
 
 
 # ---- likelihood and MAP fits ---------------------------------------------------------------------------------------
-
-def _likelihood_part(fit: Any, kind: str) -> dict[str, Any]:
-    est: dict[str, Any] = {"theta": fit.theta, "beta": fit.beta}
-    if kind == "LmmFit":
-        if not np.array_equal(fit.y, fit.design.y):
-            raise NotSupportedError("a fit to a new response (fit.refit) cannot be saved; save the original fit")
-        part = {"method": "reml" if fit.reml else "ml", "control": jsonable(fit.control, "control")}
-        est.update(sigma=fit.sigma, objective=fit.objective_value)
-    elif kind == "GlmmFit":
-        part = {"method": "nagq0" if fit.nAGQ == 0 else "laplace", "nAGQ": int(fit.nAGQ),
-                "control": jsonable(fit.control, "control")}
-        est.update(objective=fit.objective_value, dispersion=fit.dispersion)
-    else:
-        part = {"method": "map", "priors": _priors_part(fit.priors)}
-        est.update(log_posterior=fit.log_posterior, sigma=fit.sigma, dispersion=fit.dispersion)
-    part["estimates"] = jsonable(est, "the estimates")
-    return part
-
 
 def _refit(kind: str, model: Model, part: dict[str, Any]) -> Any:
     with warnings.catch_warnings():  # the fit's warnings were shown when it was made; fit.diagnose() keeps them
@@ -180,7 +119,7 @@ def _verify(fit: Any, saved: dict[str, Any], version: str) -> None:
         if value is None or now is None or a.shape != b.shape or not np.allclose(a, b, rtol=RTOL, atol=ATOL):
             off.append(name)
     if off:
-        from .. import __version__
+        from ..version import __version__
 
         warnings.warn(
             f"the refitted {', '.join(off)} differ from the estimates saved in the file (written by mixbayes "
@@ -189,30 +128,6 @@ def _verify(fit: Any, saved: dict[str, Any], version: str) -> None:
 
 
 # ---- Bayesian fits -------------------------------------------------------------------------------------------------
-
-def _bayes_part(fit: Any) -> tuple[dict[str, Any], dict[str, bytes]]:
-    p = fit.params
-    arrays: dict[str, np.ndarray] = {"beta": p.beta, "beta_c": p.beta_c}
-    if p.sigma is not None:
-        arrays["sigma"] = p.sigma
-    if p.dispersion is not None:
-        arrays["dispersion"] = p.dispersion
-    for k in range(len(p.sd)):
-        arrays.update({f"sd_{k}": p.sd[k], f"cor_chol_{k}": p.cor_chol[k], f"b_{k}": p.b[k]})
-    npz = io.BytesIO()
-    np.savez(npz, **{k: np.asarray(v, dtype=float) for k, v in arrays.items()})
-    nc = io.BytesIO()
-    fit.idata.to_netcdf(nc, engine="h5netcdf")
-    rep = fit.diagnose()
-    diagnostics = {f.name: getattr(rep, f.name) for f in dataclasses.fields(rep) if f.name != "table"}
-    table = rep.table
-    diagnostics["table"] = {"index": list(table.index), "columns": list(table.columns), "data": table.to_numpy()}
-    part = {"method": "bayes", "priors": _priors_part(fit.priors),
-            "sampler_info": jsonable(fit.sampler_info, "sampler_info"),
-            "log_likelihood_unit": fit.log_likelihood_unit, "n_terms": len(p.sd),
-            "diagnostics": jsonable(diagnostics, "the diagnostics")}
-    return part, {POSTERIOR: nc.getvalue(), PARAMS: npz.getvalue()}
-
 
 def _decode_bayes(model: Model, part: dict[str, Any], archive: Any) -> Any:
     import xarray as xr
@@ -252,36 +167,6 @@ def _decode_bayes(model: Model, part: dict[str, Any], archive: Any) -> Any:
 
 
 # ---- dispatch ------------------------------------------------------------------------------------------------------
-
-def _kind(obj: Any) -> str:
-    from ..model import Model
-    from ..results.glmm import GlmmFit
-    from ..results.lmm import LmmFit
-    from ..results.map import MapFit
-
-    for cls, name in ((Model, "Model"), (LmmFit, "LmmFit"), (GlmmFit, "GlmmFit"), (MapFit, "MapFit")):
-        if type(obj) is cls:
-            return name
-    if type(obj).__name__ == "BayesFit" and type(obj).__module__ == "mixbayes.bayes.results":
-        return "BayesFit"
-    raise NotSupportedError(f"a {type(obj).__name__} cannot be saved; save a Model, LmmFit, GlmmFit, MapFit or "
-                            "BayesFit (or pickle other objects)")
-
-
-def encode_object(obj: Any) -> tuple[dict[str, Any], dict[str, bytes | str]]:
-    """(manifest entries, archive members) of a model or fit."""
-    kind = _kind(obj)
-    model = obj if kind == "Model" else obj.model
-    text, schema = frame_to_csv(model.data)
-    manifest: dict[str, Any] = {"kind": kind, "model": _model_part(model), "data": {"file": DATA, **schema}}
-    members: dict[str, bytes | str] = {DATA: text}
-    if kind == "BayesFit":
-        manifest["fit"], extra = _bayes_part(obj)
-        members.update(extra)
-    elif kind != "Model":
-        manifest["fit"] = _likelihood_part(obj, kind)
-    return manifest, members
-
 
 def decode_object(manifest: dict[str, Any], archive: Any, functions: Any = None) -> Any:
     """The model or fit of a checked manifest (see :func:`mixbayes.persistence.load`)."""

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ..bayes.plots import divergence_pairs_plot, trace_rank_plot
 from . import _bayes
 from .pooling import PooledEstimates, group_columns, held_offset
 
@@ -36,8 +37,6 @@ NO_POOL = "#d95f02"
 PARTIAL = "#1b9e77"
 POSTERIOR = "#7570b3"
 POOLED = "#222222"
-DIVERGENT = "#e7298a"
-CHAIN_COLOURS = ["#1b9e77", "#d95f02", "#7570b3", "#e6ab02", "#66a61e", "#a6761d", "#666666", "#e7298a"]
 
 
 def _figure(width: float, height: float) -> Figure:
@@ -274,12 +273,11 @@ def caterpillar_plot(fit: Any, bayes_fit: Any = None, group: str | None = None, 
     """Random effects per level with intervals: the likelihood's conditional modes +- 1.96 conditional SDs and,
     beside them, the posterior means with central 95% intervals; one panel per random-effects column, levels
     sorted by the conditional mode.  Either fit may be the Bayesian one (then alone: posterior only)."""
-    from ..results.caterpillar import caterpillar_figure, fit_caterpillar
+    from ..bayes.plots import posterior_caterpillar
+    from ..results.caterpillar import fit_caterpillar
 
     if _bayes.is_bayes_fit(fit) and bayes_fit is None:
-        long = _bayes.ranef_posterior(fit)
-        group = str(long["grpvar"].iloc[0]) if group is None else group
-        return caterpillar_figure(group, None, None, long[long["grpvar"] == group], max_levels)
+        return posterior_caterpillar(fit, group, max_levels)
     if _bayes.is_bayes_fit(fit):
         fit, bayes_fit = bayes_fit, fit
     post = None if bayes_fit is None else _bayes.ranef_posterior(bayes_fit)
@@ -320,84 +318,4 @@ def comparison_plot(cmp: Comparison) -> Figure:
     return fig
 
 
-# ---- Bayesian diagnostics ------------------------------------------------------------------------------------------
-
-def _varcomp_draws(bayes_fit: Any, max_params: int) -> tuple[pd.DataFrame, list[str]]:
-    draws = _bayes.varcorr_draws(bayes_fit)
-    cols = list(draws.columns)[:max_params]
-    out = {}
-    labels = []
-    for c in cols:
-        v = draws[c].to_numpy(float)
-        is_cor = c.count(":") >= 2
-        if not is_cor and np.all(v > 0):
-            out[f"log sd {c}" if c != "Residual" else "log sigma"] = np.log(v)
-        else:
-            out[f"cor {c}" if is_cor else c] = v
-        labels.append(c)
-    return pd.DataFrame(out), labels
-
-
-def divergence_pairs_plot(bayes_fit: Any, max_params: int = 5) -> Figure:
-    """Pairs of the variance-component parameters (log SDs, correlations, log sigma), divergent transitions
-    highlighted: divergences that gather in one corner (typically small SDs: a funnel) locate the problem."""
-    frame, _ = _varcomp_draws(bayes_fit, max_params)
-    div = _bayes.divergent_mask(bayes_fit, len(frame))
-    k = frame.shape[1]
-    side = min(1.6, 7.0 / k)
-    fig = _figure(side * k + 0.6, side * k + 0.6)
-    axes = fig.subplots(k, k, squeeze=False)
-    names = list(frame.columns)
-    for i in range(k):
-        for j in range(k):
-            ax = axes[i, j]
-            if j > i:
-                ax.set_visible(False)
-                continue
-            if i == j:
-                ax.hist(frame.iloc[:, i], bins=30, color="#bbbbbb")
-                if div.any():
-                    ax.hist(frame.iloc[:, i][div], bins=30, color=DIVERGENT, alpha=0.8)
-            else:
-                ax.scatter(frame.iloc[:, j], frame.iloc[:, i], s=2, color="#888888", alpha=0.35, rasterized=True)
-                if div.any():
-                    ax.scatter(frame.iloc[:, j][div], frame.iloc[:, i][div], s=9, color=DIVERGENT)
-            if i == k - 1:
-                ax.set_xlabel(names[j], fontsize=7)
-            if j == 0 and i > 0:
-                ax.set_ylabel(names[i], fontsize=7)
-            ax.tick_params(labelsize=6)
-    n_div = int(div.sum())
-    fig.suptitle(f"Variance components: {n_div} divergent transition{'s' if n_div != 1 else ''}"
-                 + (" (highlighted)" if n_div else ""), fontsize=11)
-    return fig
-
-
-def trace_rank_plot(bayes_fit: Any, max_params: int = 6) -> Figure:
-    """Per variance-component parameter: trace plots of each chain and rank histograms (chains mixing well have
-    flat, overlapping rank histograms)."""
-    from scipy import stats
-
-    frame, _ = _varcomp_draws(bayes_fit, max_params)
-    S = len(frame)
-    chains = _bayes.chains_of(bayes_fit, S)
-    k = frame.shape[1]
-    fig = _figure(10.0, 1.7 * k + 0.8)
-    axes = fig.subplots(k, 2, squeeze=False, width_ratios=[2.2, 1])
-    for i, name in enumerate(frame.columns):
-        v = frame[name].to_numpy(float).reshape(chains, -1)
-        ranks = stats.rankdata(v.ravel()).reshape(v.shape)
-        bins = np.linspace(0.5, S + 0.5, 21)
-        for c in range(chains):
-            colour = CHAIN_COLOURS[c % len(CHAIN_COLOURS)]
-            axes[i, 0].plot(v[c], lw=0.5, color=colour, alpha=0.8)
-            counts, _ = np.histogram(ranks[c], bins=bins)
-            axes[i, 1].stairs(counts, bins, color=colour, lw=1.2, baseline=None)
-        axes[i, 0].set_ylabel(name, fontsize=7)
-        axes[i, 1].axhline(v.shape[1] / 20, color="#999999", lw=0.8, ls=":")
-        axes[i, 1].set_yticks([])
-        for ax in axes[i]:
-            ax.tick_params(labelsize=6)
-    axes[0, 0].set_title("trace (one colour per chain)", fontsize=9)
-    axes[0, 1].set_title("rank histograms (flat = well mixed)", fontsize=9)
-    return fig
+# ---- Bayesian diagnostics: drawn by mixbayes.bayes.plots (BayesFit's own plot methods use them too) ----------------

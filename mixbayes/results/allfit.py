@@ -48,9 +48,7 @@ class AllFit:
 
 def allfit(model_or_fit: Any, optimizers: list[str] | None = None, **fit_kwargs: Any) -> AllFit:
     """Refit with each optimiser (default: all in the registry except ``none``) and tabulate the results."""
-    from ..model import Model
-
-    if isinstance(model_or_fit, Model):
+    if getattr(model_or_fit, "model", None) is None:  # a Model (a fit holds the model it came from)
         model, method = model_or_fit, None
     else:
         model = model_or_fit.model

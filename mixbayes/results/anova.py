@@ -10,6 +10,7 @@ import pandas as pd
 from scipy import stats
 
 from ..exceptions import MixbayesError
+from ..inference.refit import same_data as _same_data
 
 __all__ = ["AnovaTable", "anova"]
 
@@ -72,16 +73,6 @@ class AnovaTable:
 
         return "\n\n".join([frame_latex(self._models()), frame_latex(self.formatted()),
                              *[latex_escape(n) for n in self.notes]]) + "\n"
-
-
-def _same_data(fits: list[Any]) -> bool:
-    ref = fits[0]
-    for f in fits[1:]:
-        if f.nobs != ref.nobs or not np.array_equal(f.design.row_index, ref.design.row_index):
-            return False
-        if not np.allclose(f.design.y, ref.design.y) or f.design.family.name != ref.design.family.name:
-            return False
-    return True
 
 
 def _variance_components(fit: Any) -> set[tuple[str, str]]:

@@ -18,7 +18,7 @@ from .varcorr import VarCorr
 from .views import FitViews
 
 if TYPE_CHECKING:
-    from ..model import Model
+    from ..protocols import ModelLike as Model
 
 __all__ = ["DesignSizes", "MixedFit"]
 
@@ -201,7 +201,7 @@ class MixedFit(FitViews, DesignSizes):
     def save(self, path: Any) -> Any:
         """Save the fit to a mixbayes file (formula, family, data, fitting options and the estimates);
         :func:`mixbayes.load` refits it from them and checks the estimates.  See docs/saving.md."""
-        from ..persistence import save
+        from ..persistence.encode import save
 
         return save(self, path)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import html
 import warnings
 from collections.abc import Callable
-from dataclasses import replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +27,7 @@ from .display import Exportable
 from .summary import residual_lines, summary_tail, wald_table
 
 if TYPE_CHECKING:
-    from ..model import Model
+    from ..protocols import ModelLike as Model
 
 __all__ = ["GlmmFit", "fit_glmm_model", "null_model_intercept"]
 
@@ -243,24 +242,21 @@ class GlmmFit(MixedFit):
         return pd.DataFrame(out, index=d.row_index, columns=[f"sim_{k + 1}" for k in range(nsim)])
 
     def refit(self, new_response: Any, emit_warnings: bool = False) -> GlmmFit:
-        """Refit the same design to a new response (as produced by :meth:`simulate`)."""
-        y = np.asarray(new_response, dtype=float).ravel()
-        d = self.design
-        successes = None if d.successes is None else y * (d.trials if d.trials is not None else 1.0)
-        design = replace(d, y=y, successes=successes)
-        from ..model import Model
-
-        clone = Model.__new__(Model)
-        clone.__dict__.update(self.model.__dict__)
-        clone.design = design
+        """Refit the same design to a new response (as produced by :meth:`simulate`); the refit's ``model`` is
+        ``self.model.with_response(new_response)``."""
+        model = self.model.with_response(new_response)
         # no warm start: lme4's objective depends on the predictor PIRLS restarts from, so a refit starts where
         # a fresh fit does and reproduces it for the same response
-        est = fit_glmm(design, nAGQ=self.nAGQ, control=self.control, emit_warnings=emit_warnings)
-        return GlmmFit(clone, est, self.control)
+        est = fit_glmm(model.design, nAGQ=self.nAGQ, control=self.control, emit_warnings=emit_warnings)
+        return GlmmFit(model, est, self.control)
 
     def null_intercept(self) -> float:
         """Intercept of the null model (same random effects, intercept only), as ``insight`` uses for the
-        Poisson latent variance."""
+        Poisson latent variance (fitted once per fit)."""
+        return self._null_intercept
+
+    @cached_property
+    def _null_intercept(self) -> float:
         return null_model_intercept(self.model)
 
     def icc(self) -> Any:
@@ -329,15 +325,12 @@ class GlmmFit(MixedFit):
 def null_model_intercept(model: Model) -> float:
     """The intercept of ``model``'s null model (same random effects and offsets, intercept only), fitted by
     likelihood with the default settings (its fit's warnings are not the model's, so they are not shown)."""
-    from ..model import Model
-
     f = model.design.formula
     text = f"{f.response_text} ~ 1" + "".join(f" + offset({o})" for o in f.offsets) + "".join(
         f" + {s.text}" for s in f.random)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        null = Model(text, model.data, family=model.family, weights=model._weights_arg,
-                     offset=model._offset_arg, functions=model.functions).fit(emit_warnings=False)
+        null = model.update(formula=text).fit(emit_warnings=False)
     return float(null.beta[0])
 
 

@@ -15,7 +15,7 @@ from ..likelihood.lmm import LmmEstimate, LmmObjective, fit_lmm
 from .base import MixedFit
 
 if TYPE_CHECKING:
-    from ..model import Model
+    from ..protocols import ModelLike as Model
 
 __all__ = ["LmmFit"]
 
@@ -39,11 +39,9 @@ class LmmFit(MixedFit):
         self.objective_value = float(estimate.fmin)
         self.gradient = estimate.gradient
         self.hessian = estimate.hessian
-        self._objective: LmmObjective = estimate.objective
-        self._unscaled_vcov = estimate.unscaled_vcov
+        self.estimate = estimate
         self.y = self.design.y if y is None else np.asarray(y, dtype=float)
         self.control = control
-        self._varpar_derivs: object | None = None
 
     # ---- estimates -------------------------------------------------------------------------------------
     @property
@@ -51,14 +49,14 @@ class LmmFit(MixedFit):
         return self.sigma
 
     def _vcov_array(self) -> np.ndarray:
-        return self.sigma**2 * self._unscaled_vcov
+        return self.estimate.vcov
 
     def _cond_blocks(self) -> list[np.ndarray]:
         from ..likelihood.lmm import blas_limit
 
         with blas_limit(self.design):
-            self._objective(self.theta)
-            blocks = self._objective.factor.conditional_u_blocks()
+            self.estimate.objective(self.theta)
+            blocks = self.estimate.objective.factor.conditional_u_blocks()
         return conditional_covariances(self.design.terms, self.theta, blocks, self.sigma**2)
 
     # ---- likelihood ----------------------------------------------------------------------------------------
@@ -118,13 +116,15 @@ class LmmFit(MixedFit):
         return pd.DataFrame(out, index=d.row_index, columns=[f"sim_{k + 1}" for k in range(nsim)])
 
     def refit(self, new_response: Any, start: np.ndarray | None = None, emit_warnings: bool = True) -> LmmFit:
-        """Refit the same design to a new response vector (e.g. a simulated one), starting from this theta."""
+        """Refit the same design to a new response vector (e.g. a simulated one), starting from this theta; the
+        refit's ``model`` is ``self.model.with_response(new_response)``."""
         y = np.asarray(new_response, dtype=float).ravel()
         if y.shape != (self.nobs,):
             raise ArgumentError(f"new_response has {y.size} values; the model has {self.nobs} observations")
-        est = fit_lmm(self.design, self.reml, self.control, start=self.theta if start is None else start, y=y,
+        model = self.model.with_response(y)
+        est = fit_lmm(model.design, self.reml, self.control, start=self.theta if start is None else start,
                       emit_warnings=emit_warnings)
-        return LmmFit(self.model, est, self.reml, y=y, control=self.control)
+        return LmmFit(model, est, self.reml, control=self.control)
 
     # ---- inference --------------------------------------------------------------------------------------------
     def satterthwaite(self, L: Any = None) -> pd.DataFrame:

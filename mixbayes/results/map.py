@@ -37,7 +37,7 @@ from .base import MixedFit
 from .display import Exportable
 
 if TYPE_CHECKING:
-    from ..model import Model
+    from ..protocols import ModelLike as Model
 
 __all__ = ["MapFit", "fit_map"]
 

@@ -13,8 +13,8 @@ from .display import Exportable
 from .format import SIGNIF_LEGEND, abbreviate, coef_table_text
 
 if TYPE_CHECKING:
+    from ..protocols import LmmFitLike as LmmFit
     from .base import MixedFit
-    from .lmm import LmmFit
 
 __all__ = ["LmmSummary", "fixed_correlation_text"]
 

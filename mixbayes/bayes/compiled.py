@@ -1,0 +1,49 @@
+"""What the Bayesian engine compiles for a model, cached on it (``model.bayes_cache``): the default priors and the
+PyMC model per form and priors.  Below both the sampling entry points and :class:`~mixbayes.bayes.results.BayesFit`
+(which rebuilds its PyMC model after unpickling)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from ..priors.prior import Prior, PriorSet, default_priors
+
+if TYPE_CHECKING:
+    from ..protocols import ModelLike as Model
+    from .builder import BuiltModel
+
+__all__ = ["built_model", "model_priors"]
+
+
+def _cache(model: Model) -> dict[Any, Any]:
+    return model.bayes_cache
+
+
+def model_priors(model: Model, priors: Mapping[str, Prior] | PriorSet | None) -> PriorSet:
+    """The default priors of the model with ``priors`` overriding them by name (a full PriorSet is used as is)."""
+    if isinstance(priors, PriorSet):
+        return priors
+    base = _cache(model).get("default_priors")
+    if base is None:
+        base = default_priors(model.design)
+        _cache(model)["default_priors"] = base
+    return base.with_overrides(priors)
+
+
+def built_model(model: Model, priors: PriorSet, marginalize: bool | str | None = None) -> BuiltModel:
+    """The (cached) PyMC model of ``model`` under ``priors``, in the form :func:`~mixbayes.bayes.forms.choose_form`
+    picks (or ``marginalize`` forces)."""
+    from .builder import build_model
+    from .forms import choose_form
+
+    cache = _cache(model)
+    ckey = ("form", marginalize)
+    if ckey not in cache:
+        cache[ckey] = choose_form(model.design, marginalize)
+    choice = cache[ckey]
+    key = ("built", priors.key(), choice.form)
+    if key not in cache:
+        cache[key] = build_model(model.design, priors, choice.form)
+        cache[key].form_costs = dict(choice.costs)
+    return cache[key]
