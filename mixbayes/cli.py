@@ -118,7 +118,7 @@ def _fit(args: argparse.Namespace) -> int:
         check_output_path(args.report, (".html", ".htm"), "report")
     data = _load_data(args.data)
     model = _quietly(lambda: Model(args.formula, data, family=args.family, link=args.link))
-    gaussian = model.family.name == "gaussian" and model.family.link.name == "identity"
+    gaussian = model.family.is_lmm
     # default: REML for a linear mixed model, maximum likelihood (Laplace) for other families
     method = args.method or ("reml" if gaussian else "ml")
     if method in ("reml", "ml") and not gaussian:
@@ -191,6 +191,8 @@ def _sampling_args(p: argparse.ArgumentParser) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from .families import family_names
+
     parser = _Parser(prog="mixbayes", description="lme4-style mixed models, fitted two ways and shown side by side.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="{fit,demo,datasets}")
     fit = sub.add_parser("fit", help="fit a model and print its summary",
@@ -199,7 +201,7 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument("--data", required=True, help="a CSV file, or the name of a bundled data set "
                                                    "(see 'mixbayes datasets')")
     fit.add_argument("--family", default="gaussian",
-                     choices=["gaussian", "binomial", "poisson", "negative_binomial"], help="response family")
+                     choices=list(family_names()), help="response family")
     fit.add_argument("--link", default=None, help="link function (default: the family's canonical link)")
     fit.add_argument("--method", default=None, choices=["reml", "ml", "bayes", "both"],
                      help="reml/ml: likelihood (ml means Laplace for non-Gaussian families); bayes: NUTS; both: "

@@ -203,7 +203,7 @@ class Model:
         if method is not None and not isinstance(method, str):
             raise ArgumentError(f"method must be a string such as 'reml', 'ml', 'laplace', 'map' or 'bayes', not "
                                 f"{method!r}")
-        method = (method or ("reml" if self._is_lmm else "laplace")).lower()
+        method = (method or self.family.default_method).lower()
         if self.is_out_of_core and method not in ("reml", "ml", "bayes", "nuts"):
             from .outofcore.design import DaskDataNotSupportedError
 
@@ -331,7 +331,7 @@ class Model:
 
     @property
     def _is_lmm(self) -> bool:
-        return self.family.name == "gaussian" and self.family.link.name == "identity"
+        return self.family.is_lmm
 
     def __repr__(self) -> str:
         d = self.design

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 import mixbayes as mb
-from mixbayes.families import Family, get_family, get_link
+from mixbayes.families import Family, get_family
 from mixbayes.likelihood.glmm import deviance_function
 from mixbayes.likelihood.lmm import LmmObjective
 
@@ -78,7 +78,7 @@ def family(case: dict[str, Any]) -> Family | None:
     if case["fun"] == "lmer":
         return None
     if case["family"] == "negative_binomial":
-        return Family("negative_binomial", get_link(case["link"]), float(case["nb_theta"]))
+        return get_family("negative_binomial", case["link"]).with_theta(float(case["nb_theta"]))
     return get_family(case["family"], case["link"])
 
 

@@ -27,7 +27,6 @@ from typing import Any
 import numpy as np
 
 from ..design.matrices import ModelMatrices
-from ..exceptions import FamilyError
 from ..priors.prior import Prior, PriorError, PriorSet, intercept_index, sd_entry_names, term_labels
 from .marginal import BlockMarginal, DenseMarginal
 from .schur import SchurMarginal
@@ -162,56 +161,22 @@ def _vector(name: str, labels: Sequence[str], priors: Sequence[Prior], initval: 
 
 
 def _likelihood_rows(design: ModelMatrices) -> np.ndarray:
-    w = np.asarray(design.weights, dtype=float)
-    rows = w > 0
-    if design.family.name == "binomial" and design.trials is not None:
-        rows &= np.asarray(design.trials) > 0
-    return rows
+    return design.family.used_rows(design.weights, design.trials)
 
 
 def observed_values(design: ModelMatrices) -> np.ndarray:
     """The observed values the likelihood takes: the response, or binomial counts of successes."""
-    if design.family.name == "binomial":
-        succ = design.successes if design.successes is not None else design.y * design.weights
-        return np.round(np.asarray(succ, dtype=float))
-    return np.asarray(design.y, dtype=float)
+    return design.family.observed_values(design.y, design.weights, design.successes)
 
 
-def binomial_trials(design: ModelMatrices) -> np.ndarray:
-    trials = design.trials if design.trials is not None else design.weights
-    return np.round(np.asarray(trials, dtype=float))
+def n_trials(design: ModelMatrices) -> np.ndarray | None:
+    """The numbers of trials per observation (binomial), else None."""
+    return design.family.n_trials(design.weights, design.trials)
 
 
 def prior_weights(design: ModelMatrices) -> np.ndarray:
     """Prior weights per observation (for the binomial: the weights divided by the trials)."""
-    w = np.asarray(design.weights, dtype=float)
-    if design.family.name == "binomial":
-        n = binomial_trials(design)
-        return np.divide(w, n, out=np.zeros_like(w), where=n > 0)
-    return w
-
-
-def inverse_link(name: str, eta: Any, backend: Any) -> Any:
-    """mu = g^-1(eta) for PyTensor (``backend`` = pytensor.tensor) or NumPy (``backend`` = numpy)."""
-    if name == "identity":
-        return eta
-    if name == "log":
-        return backend.exp(eta)
-    if name == "logit":
-        return 1.0 / (1.0 + backend.exp(-eta))
-    if name == "probit":
-        if backend is np:
-            from scipy import special
-
-            return special.ndtr(eta)
-        return 0.5 * backend.erfc(-eta / np.sqrt(2.0))
-    if name == "cloglog":
-        return 1.0 - backend.exp(-backend.exp(eta))
-    if name == "inverse":
-        return 1.0 / eta
-    if name == "sqrt":
-        return eta * eta
-    raise FamilyError(f"unknown link {name}")
+    return design.family.prior_weights(design.weights, design.trials)
 
 
 def build_model(design: ModelMatrices, priors: PriorSet, mode: str) -> BuiltModel:
@@ -250,8 +215,7 @@ def build_model(design: ModelMatrices, priors: PriorSet, mode: str) -> BuiltMode
             eta = pt.as_tensor_variable(offset)
         sigma = priors["sigma"].create("sigma") if fam.has_scale else None
         # a negative binomial given a theta holds it fixed (no dispersion parameter)
-        dispersion = (priors["dispersion"].create("dispersion")
-                      if fam.name == "negative_binomial" and fam.theta is None else None)
+        dispersion = priors["dispersion"].create("dispersion") if fam.estimates_dispersion else None
 
         term_specs: list[TermSpec] = []
         chols = []
@@ -291,7 +255,10 @@ def build_model(design: ModelMatrices, priors: PriorSet, mode: str) -> BuiltMode
                 eta = eta + (b[codes] * zt).sum(axis=1) if t.q > 1 else eta + b[codes, 0] * zt[:, 0]
             pw = prior_weights(design)[rows]
             lik_weights = None if np.allclose(pw, 1.0) else pw
-            _likelihood(design, eta, sigma, dispersion, data, rows, lik_weights)
+            trials = n_trials(design)
+            fam.add_pymc_likelihood(eta, data, n_trials=None if trials is None else trials[rows], sigma=sigma,
+                                    dispersion=dispersion, weights=np.asarray(design.weights, dtype=float)[rows],
+                                    prior_weights=lik_weights)
 
     free = [rv.name for rv in m.free_RVs]
     # starting values on the constrained scale (the sampler jitters them on the unconstrained scale)
@@ -316,30 +283,3 @@ def _split_start(start: dict[str, np.ndarray], param: VectorParam, values: np.nd
     for name, pos, scalar in param.parts:
         start[name] = np.asarray(values[pos[0]] if scalar else values[list(pos)], dtype=float)
 
-
-def _likelihood(design: ModelMatrices, eta: Any, sigma: Any, dispersion: Any, data: Any, rows: np.ndarray,
-                weights: np.ndarray | None) -> None:
-    import pymc as pm
-    import pytensor.tensor as pt
-
-    fam = design.family
-    link = fam.link.name
-    if fam.name == "gaussian":
-        w = np.asarray(design.weights, dtype=float)[rows]
-        scale = sigma if np.allclose(w, 1.0) else sigma / np.sqrt(w)
-        pm.Normal("y", mu=inverse_link(link, eta, pt), sigma=scale, observed=data, dims="obs")
-        return
-    if fam.name == "binomial":
-        n = binomial_trials(design)[rows]
-        cls = pm.Binomial
-        kwargs = ({"n": n, "logit_p": eta} if link == "logit" else
-                  {"n": n, "p": pt.clip(inverse_link(link, eta, pt), 1e-12, 1 - 1e-12)})
-    elif fam.name == "poisson":
-        cls, kwargs = pm.Poisson, {"mu": inverse_link(link, eta, pt)}
-    else:
-        cls, kwargs = pm.NegativeBinomial, {"mu": inverse_link(link, eta, pt),
-                                            "alpha": fam.theta if dispersion is None else dispersion}
-    if weights is None:
-        cls("y", **kwargs, observed=data, dims="obs")
-    else:
-        pm.Potential("y_weighted_loglik", pt.sum(weights * pm.logp(cls.dist(**kwargs), data)))

@@ -81,7 +81,7 @@ class FormChoice:
 
 def marginalisable(design: ModelMatrices) -> bool:
     fam = design.family
-    return fam.name == "gaussian" and fam.link.name == "identity" and bool(design.terms)
+    return fam.is_lmm and bool(design.terms)
 
 
 def form_costs(design: ModelMatrices) -> tuple[dict[str, float], str | None]:

@@ -12,11 +12,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special, stats
 
 from ..design.matrices import ModelMatrices
 from ..exceptions import NotSupportedError
-from .builder import BuiltModel, binomial_trials, inverse_link, prior_weights
+from ..families import Family
+from .builder import BuiltModel, n_trials, prior_weights
 
 __all__ = ["ParameterDraws", "draw_observations", "log_likelihood", "simulate_response"]
 
@@ -191,44 +191,24 @@ def log_likelihood(built: BuiltModel, design: ModelMatrices, pd_: ParameterDraws
 
 def _pointwise(design: ModelMatrices, rows: np.ndarray, y: np.ndarray, eta: np.ndarray, pd_: ParameterDraws,
                sl: slice) -> np.ndarray:
-    fam = design.family
-    mu = inverse_link(fam.link.name, eta, np)
-    w = prior_weights(design)[rows]
-    if fam.name == "gaussian":
-        sigma = pd_.flat(pd_.sigma)[sl][:, None]
-        wg = np.asarray(design.weights, dtype=float)[rows]
-        return stats.norm.logpdf(y, mu, sigma / np.sqrt(wg))
-    if fam.name == "binomial":
-        n = binomial_trials(design)[rows]
-        p = np.clip(mu, 1e-300, 1.0)
-        if fam.link.name == "logit":  # stable log p and log(1 - p)
-            lp, l1p = -np.logaddexp(0.0, -eta), -np.logaddexp(0.0, eta)
-        else:
-            lp, l1p = np.log(p), np.log1p(-np.clip(mu, 0.0, 1.0 - 1e-16))
-        logc = special.gammaln(n + 1) - special.gammaln(y + 1) - special.gammaln(n - y + 1)
-        return w * (logc + y * lp + (n - y) * l1p)
-    if fam.name == "poisson":
-        return w * stats.poisson.logpmf(y, mu)
-    theta = pd_.flat(pd_.dispersion)[sl][:, None]
-    return w * stats.nbinom.logpmf(y, theta, theta / (theta + mu))
+    trials = n_trials(design)
+    return design.family.pointwise_logpdf(
+        y, eta, sigma=_draws_of(pd_, pd_.sigma, sl), dispersion=_draws_of(pd_, pd_.dispersion, sl),
+        weights=np.asarray(design.weights, dtype=float)[rows], prior_weights=prior_weights(design)[rows],
+        trials=None if trials is None else trials[rows])
 
 
-def draw_observations(family_name: str, mu: np.ndarray, pd_: ParameterDraws, sl: slice, rng: np.random.Generator,
+def _draws_of(pd_: ParameterDraws, x: np.ndarray | None, sl: slice) -> np.ndarray | None:
+    """The draws ``sl`` of a scalar parameter as a column (S, 1), or None when the model has no such parameter."""
+    return None if x is None else pd_.flat(x)[sl][:, None]
+
+
+def draw_observations(family: Family, mu: np.ndarray, pd_: ParameterDraws, sl: slice, rng: np.random.Generator,
                       weights: np.ndarray | None = None, trials: np.ndarray | None = None) -> np.ndarray:
-    """New observations given their means ``mu`` (S, n) under the draws ``sl`` of the parameters: Gaussian with
-    SD sigma / sqrt(weights), binomial counts of successes out of ``trials`` (1 when None), Poisson, or the
-    negative binomial as a gamma-Poisson mixture."""
-    if family_name == "gaussian":
-        sigma = pd_.flat(pd_.sigma)[sl][:, None]
-        scale = sigma if weights is None else sigma / np.sqrt(weights)
-        return mu + scale * rng.standard_normal(mu.shape)
-    if family_name == "binomial":
-        n = 1 if trials is None else trials.astype(np.int64)
-        return rng.binomial(n, np.clip(mu, 0.0, 1.0)).astype(float)
-    if family_name == "poisson":
-        return rng.poisson(np.maximum(mu, 0.0)).astype(float)
-    theta = pd_.flat(pd_.dispersion)[sl][:, None]
-    return rng.poisson(rng.gamma(theta, mu / theta)).astype(float)
+    """New observations given their means ``mu`` (S, n) under the draws ``sl`` of the parameters (see
+    :meth:`~mixbayes.families.Family.simulate`; ``trials`` None: one trial)."""
+    return family.simulate(mu, rng, sigma=_draws_of(pd_, pd_.sigma, sl), dispersion=_draws_of(pd_, pd_.dispersion, sl),
+                           weights=weights, trials=trials)
 
 
 def simulate_response(design: ModelMatrices, built: BuiltModel, eta: np.ndarray, pd_: ParameterDraws, sl: slice,
@@ -236,9 +216,10 @@ def simulate_response(design: ModelMatrices, built: BuiltModel, eta: np.ndarray,
     """Draws of the observed values (response, or binomial successes) given the linear predictor."""
     fam = design.family
     rows = built.rows
-    mu = inverse_link(fam.link.name, eta, np)
-    return draw_observations(fam.name, mu, pd_, sl, rng, weights=np.asarray(design.weights, dtype=float)[rows],
-                             trials=binomial_trials(design)[rows] if fam.name == "binomial" else None)
+    trials = n_trials(design)
+    return draw_observations(fam, fam.link.inverse_numpy(eta), pd_, sl, rng,
+                             weights=np.asarray(design.weights, dtype=float)[rows],
+                             trials=None if trials is None else trials[rows])
 
 
 def predictive_draws(design: ModelMatrices, built: BuiltModel, pd_: ParameterDraws,

@@ -9,7 +9,6 @@ import pandas as pd
 
 from ..exceptions import ArgumentError
 from ..results.prediction import prediction_inputs
-from .builder import inverse_link
 from .posterior import draw_observations
 
 if TYPE_CHECKING:
@@ -66,6 +65,7 @@ def prediction_draws(fit: BayesFit, newdata: pd.DataFrame | None, include_random
 def _finish(fit: BayesFit, eta: np.ndarray, type: str, predictive: bool, rng: np.random.Generator) -> np.ndarray:
     if type == "link" and not predictive:
         return eta
-    mu = inverse_link(fit.design.family.link.name, eta, np)
+    fam = fit.design.family
+    mu = fam.link.inverse_numpy(eta)
     # new observations: unit weight, one binomial trial (a 0/1 outcome)
-    return draw_observations(fit.design.family.name, mu, fit.params, slice(None), rng) if predictive else mu
+    return draw_observations(fam, mu, fit.params, slice(None), rng) if predictive else mu

@@ -182,11 +182,10 @@ class BayesFit(BayesViews, DesignSizes):
         p = self.params
         S = p.n_samples
         covs = [p.flat(p.cov(k)) for k in range(len(self.design.terms))]
-        if self.design.family.name == "gaussian":
-            resid = p.flat(p.sigma) ** 2
-        else:
-            theta = None if p.dispersion is None else p.flat(p.dispersion)
-            resid = np.broadcast_to(np.asarray(latent_residual_variance(self, theta_nb=theta), dtype=float), (S,))
+        theta = None if p.dispersion is None else p.flat(p.dispersion)
+        sigma = None if p.sigma is None else p.flat(p.sigma)
+        resid = np.broadcast_to(np.asarray(latent_residual_variance(self, theta_nb=theta, sigma=sigma), dtype=float),
+                                (S,))
         d = icc_draws(self.design, covs, p.flat(p.beta), resid)
         groups = {g: PosteriorScalar(np.asarray(v["icc"]), f"icc[{g}]") for g, v in d.groups.items()}
         return BayesICC(PosteriorScalar(d.adjusted, "adjusted ICC"), PosteriorScalar(d.unadjusted, "unadjusted ICC"),
@@ -291,7 +290,7 @@ class BayesSummary(Exportable):
     @property
     def title(self) -> str:
         fam = self.fit.design.family
-        kind = "linear" if fam.name == "gaussian" and fam.link.name == "identity" else "generalized linear"
+        kind = "linear" if fam.is_lmm else "generalized linear"
         return f"Bayesian {kind} mixed model fit by NUTS ({self.fit.sampler_info.sampler})"
 
     def __str__(self) -> str:

@@ -15,7 +15,7 @@ __all__ = ["ICCDraws", "icc_draws"]
 def _observation_level(design: Any, term: Any) -> bool:
     """A term with one level per observation (e.g. ``(1 | obs)`` for overdispersion) is residual variance, as in
     insight."""
-    return design.family.name != "gaussian" and term.n_levels == design.n_obs
+    return not design.family.normal_residual and term.n_levels == design.n_obs
 
 
 @dataclass(frozen=True)

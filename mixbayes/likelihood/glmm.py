@@ -153,7 +153,7 @@ def _check_response(design: ModelMatrices) -> None:
 
 def _explain_failure(design: ModelMatrices, exc: PirlsFailure) -> FitError:
     """The error to raise when PIRLS fails: separation named when it is the cause, else the failure and remedies."""
-    if design.family.name == "binomial" and design.successes is not None and design.trials is not None:
+    if design.family.has_trials and design.successes is not None and design.trials is not None:
         from .separation import separated_columns
 
         cols = separated_columns(design.X, design.successes, design.trials, design.fixef_names)
@@ -172,15 +172,13 @@ def _explain_failure(design: ModelMatrices, exc: PirlsFailure) -> FitError:
 def _estimates_nb(family: Any) -> bool:
     """A negative binomial whose theta is estimated (a fixed theta makes it an ordinary GLM family, as
     ``glmer(family = MASS::negative.binomial(theta))``)."""
-    return family.name == "negative_binomial" and family.theta is None
+    return bool(family.estimates_dispersion)
 
 
 def _workspace(design: ModelMatrices) -> GlmmWorkspace:
     family = design.family
     if _estimates_nb(family):
-        from ..families import get_family
-
-        return GlmmWorkspace(design, family=get_family("poisson"))
+        return GlmmWorkspace(design, family=family.mean_family)
     # a fixed-theta negative binomial uses lme4's Fisher weights, like every family glmer fits
     return GlmmWorkspace(design, family=family, observed_info=False)
 

@@ -329,7 +329,7 @@ def fit_lmm(design: ModelMatrices, reml: bool = True, control: Any = None, start
             y: np.ndarray | None = None, emit_warnings: bool = True) -> LmmEstimate:
     """Fit a linear mixed model by REML or ML."""
     control = LmmControl.from_any(control)
-    if design.family.name != "gaussian" or design.family.link.name != "identity":
+    if not design.family.is_lmm:
         raise DesignError("fit_lmm fits Gaussian models with the identity link; use the GLMM engine")
     _check_identifiable(design, control)
     objective = LmmObjective(design, reml, y)  # checks that there are more observations than fixed effects

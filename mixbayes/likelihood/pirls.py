@@ -69,7 +69,7 @@ class GlmmWorkspace:
         self.beta = np.zeros(self.p)
         self.started = False
         # observed information in the log-determinant: glmmTMB's choice; lme4 uses the Fisher weights
-        self.observed_info = (self.family.name == "negative_binomial") if observed_info is None else observed_info
+        self.observed_info = self.family.observed_information if observed_info is None else observed_info
         self.factor: BlockedFactor | None = None
         self._empty_X = np.zeros((self.n, 0))
         self._scalar_single = len(self.terms) == 1 and self.terms[0].q == 1

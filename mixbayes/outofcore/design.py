@@ -164,7 +164,7 @@ def build_block_design(parsed: ParsedFormula, data: Any, family: Family, weights
     """The design of ``parsed`` on out-of-core ``data`` (a Dask DataFrame or a Parquet path): two passes."""
     import dask
 
-    if family.name != "gaussian" or family.link.name != "identity":
+    if not family.is_lmm:
         raise DaskDataNotSupportedError(
             f"generalised linear mixed models ({family}) are not fitted on Dask data: PIRLS needs a pass over "
             "the data per iteration, which is not implemented; fit a sample in memory instead (docs/dask.md)")

@@ -410,15 +410,15 @@ def response_scale(design: ModelMatrices) -> tuple[bool, float, float]:
     """(identity link, location, scale) of the response used to scale the default priors."""
     fam = design.family
     y = design.y
-    if fam.link.name == "identity" and fam.name == "gaussian":
+    if fam.is_lmm:
         sy = _sd(y)
         return True, float(np.mean(y)), sy if sy > 0 else 1.0
-    if fam.name == "binomial":
+    if fam.has_trials:
         w = design.weights
         m = float(np.sum(w * y) / np.sum(w)) if np.sum(w) > 0 else 0.5
         m = min(max(m, 0.01), 0.99)
     else:
-        m = float(max(np.mean(y), 0.01)) if fam.link.name in ("log", "inverse", "sqrt") else float(np.mean(y))
+        m = float(max(np.mean(y), 0.01)) if fam.link.positive_mean else float(np.mean(y))
     with np.errstate(all="ignore"):
         loc = float(fam.link.link(np.array([m]))[0])
     return False, loc if np.isfinite(loc) else 0.0, 1.0
@@ -464,7 +464,7 @@ def default_priors(design: ModelMatrices) -> PriorSet:
                 f"cor_{labels[k]}", Prior("LKJ", eta=LKJ_ETA), "cor", f"correlations of {t.expr}",
                 "LKJ(2): density (1 - rho^2) for two columns, away from +-1 (regularises like rstanarm's decov)",
                 term=k))
-    if design.family.name == "negative_binomial" and design.family.theta is None:
+    if design.family.estimates_dispersion:
         entries.append(PriorEntry(
             "dispersion", Prior("InverseGamma", alpha=0.5, beta=0.5), "dispersion",
             "NB2 dispersion theta (variance mu + mu^2 / theta)",

@@ -36,11 +36,11 @@ def fit_regression(X: np.ndarray, y: np.ndarray, weights: np.ndarray, offset: np
     p = X.shape[1]
     w = np.asarray(weights, dtype=float)
     keep = w > 0
-    if keep.sum() <= p - (0 if family.name != "gaussian" else 1) or p == 0:
+    if keep.sum() <= p - (1 if family.has_scale else 0) or p == 0:
         return _nan(p)
     if np.linalg.matrix_rank(X[keep]) < p:
         return _nan(p)
-    if family.name == "gaussian" and family.link.name == "identity":
+    if family.is_lmm:
         sw = np.sqrt(w)
         coef, *_ = np.linalg.lstsq(X * sw[:, None], (y - offset) * sw, rcond=None)
         resid = (y - offset - X @ coef) * sw
@@ -49,10 +49,7 @@ def fit_regression(X: np.ndarray, y: np.ndarray, weights: np.ndarray, offset: np
         xtx = (X * w[:, None]).T @ X
         se = sigma * np.sqrt(np.diag(np.linalg.inv(xtx))) if np.isfinite(sigma) else np.full(p, np.nan)
         return RegressionFit(coef, se, True, sigma)
-    if family.name == "negative_binomial":
-        from ..families import get_family
-
-        family = get_family("poisson", family.link.name)
+    family = family.mean_family
     link = family.link
     mu = family.mustart(y, w)
     eta = link.link(mu)

@@ -117,7 +117,7 @@ def naive_vs_mixed(fit: Any) -> NaiveVsMixed:
         groups = fit.icc().groups[["icc", "mean_size", "design_effect", "n_eff"]]
     except Exception:  # e.g. an ICC that cannot be computed for this family: the SE table still teaches
         groups = pd.DataFrame(columns=["icc", "mean_size", "design_effect", "n_eff"])
-    name = "least squares" if d.family.name == "gaussian" else f"a {d.family.name} GLM"
+    name = "least squares" if d.family.normal_residual else f"a {d.family.name} GLM"
     return NaiveVsMixed(table, groups, d.n_obs, name, fit)
 
 
@@ -128,7 +128,7 @@ def explain_icc(fit: Any, bayes_fit: Any = None) -> str:
     icc = fit.icc()
     d = fit.design
     groups = list(icc.groups.index)
-    gaussian = d.family.name == "gaussian"
+    gaussian = d.family.normal_residual
     slopes = any(t.q > 1 or t.columns != ("(Intercept)",) for t in d.terms)
     resid = ("the residual variance" if gaussian else
              f"the {d.family.name} distribution's variance on the latent ({d.family.link.name}) scale")

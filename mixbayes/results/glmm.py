@@ -132,7 +132,7 @@ class GlmmFit(MixedFit):
     def separation(self) -> list[str]:
         """Fixed effects along which a binomial response is (quasi-)completely separated."""
         d = self.design
-        if self.family.name != "binomial" or d.successes is None or d.trials is None:
+        if not self.family.has_trials or d.successes is None or d.trials is None:
             return []
         # a separated coefficient is pushed far out on the link scale; only then solve the (slower) LP
         reach = np.abs(self.beta) * np.max(np.abs(d.X), axis=0, initial=0.0)
@@ -143,7 +143,7 @@ class GlmmFit(MixedFit):
     @cached_property
     def overdispersion(self) -> dict[str, float] | None:
         """Pearson chi-square / residual df for Poisson models, with its chi-square p-value."""
-        if self.family.name != "poisson":
+        if not self.family.overdispersion_test:
             return None
         chisq = float(np.sum(self.residuals("pearson") ** 2))
         rdf = self.df_residual
@@ -228,17 +228,14 @@ class GlmmFit(MixedFit):
         d = self.design
         out = np.empty((d.n_obs, nsim))
         base = d.X @ self.beta + d.offset
+        fam = self.family
+        trials = fam.n_trials(d.weights, d.trials)
         for k in range(nsim):
             eta = add_simulated_effects(base, d.terms, self.theta, rng) if include_random else base
-            mu = self.family.link.inverse(eta)
-            if self.family.name == "binomial":
-                n = np.round(d.trials if d.trials is not None else d.weights).astype(int)
-                out[:, k] = np.divide(rng.binomial(n, mu), n, out=np.zeros(len(n)), where=n > 0)
-            elif self.family.name == "poisson":
-                out[:, k] = rng.poisson(mu)
-            else:
-                th = self.dispersion
-                out[:, k] = rng.poisson(rng.gamma(th, mu / th))
+            mu = fam.link.inverse(eta)
+            draw = fam.simulate(mu, rng, sigma=self.scale_sigma, dispersion=self.dispersion, weights=d.weights,
+                                trials=trials)
+            out[:, k] = fam.as_response(draw, trials)
         return pd.DataFrame(out, index=d.row_index, columns=[f"sim_{k + 1}" for k in range(nsim)])
 
     def refit(self, new_response: Any, emit_warnings: bool = False) -> GlmmFit:
@@ -367,8 +364,7 @@ class GlmmSummary(Exportable):
     def __str__(self) -> str:
         fit = self.fit
         fam = fit.family
-        family_line = (f" Family: {fam.name}  ( {fam.link.name} )" if fit.dispersion is None else
-                       f" Family: Negative Binomial({fit.dispersion:.4g})  ( {fam.link.name} )")
+        family_line = f" Family: {fam.display_name(fit.dispersion)}  ( {fam.link.name} )"
         lines = [self.title, family_line, f"Formula: {fit.formula}", "",
                  f"{'AIC':>9}{'BIC':>10}{'logLik':>10}{'deviance':>10}{'df.resid':>10}",
                  f"{fit.aic:9.1f}{fit.bic:10.1f}{fit.loglik:10.1f}{-2 * fit.loglik:10.1f}{fit.df_residual:10d}", ""]

@@ -52,21 +52,14 @@ class ICC:
                 f"{frame_html(self.groups)}</div>")
 
 
-def latent_residual_variance(fit: Any, theta_nb: float | np.ndarray | None = None) -> float | np.ndarray:
-    """Residual variance on the latent scale; ``theta_nb`` overrides the negative binomial's dispersion (one
-    value per posterior draw for Bayesian fits)."""
+def latent_residual_variance(fit: Any, theta_nb: float | np.ndarray | None = None,
+                             sigma: float | np.ndarray | None = None) -> float | np.ndarray:
+    """Residual variance on the latent scale (:meth:`~mixbayes.families.Family.latent_residual_variance`);
+    ``theta_nb`` overrides the negative binomial's dispersion and ``sigma`` the residual SD (one value per
+    posterior draw for Bayesian fits)."""
     fam = fit.design.family
-    if fam.name == "gaussian":
-        return float(fit.sigma**2)
-    link = fam.link.name
-    if fam.name == "binomial":
-        return {"logit": np.pi**2 / 3, "probit": 1.0, "cloglog": np.pi**2 / 6}[link]
-    # Poisson / negative binomial, log link: lognormal approximation log(1 + 1/lambda) (+ 1/theta for NB2),
-    # lambda = exp(intercept of the null model), as insight (0.18, used by performance 0.10.2) does
-    lam = _null_lambda(fit)
-    theta = fam.theta if theta_nb is None else theta_nb
-    extra = 0.0 if theta is None else 1.0 / np.asarray(theta, dtype=float)
-    out = np.log1p(1.0 / lam + extra)
+    out = fam.latent_residual_variance(sigma=sigma if sigma is not None or not fam.has_scale else fit.sigma,
+                                       null_lambda=lambda: _null_lambda(fit), dispersion=theta_nb)
     return float(out) if np.ndim(out) == 0 else out
 
 

@@ -89,7 +89,7 @@ def prediction_intervals(fit: Any, newdata: pd.DataFrame | None = None, interval
     X, complete = inputs.X, inputs.complete
     eta = X @ fit.beta + inputs.offset
     sigma = getattr(fit, "scale_sigma", None)
-    gaussian = design.family.name == "gaussian"
+    gaussian = design.family.normal_residual
     extra = np.zeros(len(eta))
     if interval == "prediction":
         extra = _random_variance(fit, newdata, complete, sigma**2 if sigma is not None else 1.0)

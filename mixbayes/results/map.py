@@ -374,7 +374,7 @@ def _fit_glmm_map(model: Model, priors: PriorSet, settings: dict[str, Any]) -> M
     from ..likelihood.pirls import GlmmWorkspace, PirlsFailure
 
     design = model.design
-    is_nb = design.family.name == "negative_binomial" and design.family.theta is None
+    is_nb = design.family.estimates_dispersion
     start = fit_glmm(design, nAGQ=1, emit_warnings=False)
     layout = _Layout(design, priors, False, design.n_fixef, is_nb)
     ws = GlmmWorkspace(design, family=start.workspace.family)
