@@ -24,9 +24,9 @@ HERE = Path(__file__).resolve().parent
 
 def time_mixbayes(fit: mb.results.lmm.LmmFit, nsim: int, n_jobs: int) -> tuple[float, np.ndarray]:
     backend = None if n_jobs == 1 else "loky"
-    fit.bootstrap(nsim=2 * n_jobs, statistic="fixef", seed=0, n_jobs=n_jobs, backend=backend, progress=False)
+    fit.bootstrap(nsim=2 * n_jobs, statistic="fixef", random_seed=0, n_jobs=n_jobs, backend=backend, progressbar=False)
     t0 = time.perf_counter()
-    boot = fit.bootstrap(nsim=nsim, statistic="fixef", seed=1, n_jobs=n_jobs, backend=backend, progress=False)
+    boot = fit.bootstrap(nsim=nsim, statistic="fixef", random_seed=1, n_jobs=n_jobs, backend=backend, progressbar=False)
     elapsed = time.perf_counter() - t0
     if boot.n_failed:
         print(f"  ({boot.n_failed} failed refits)")

@@ -40,5 +40,5 @@ shrink = mb.shrinkage(fit, posterior)
 print(shrink)
 
 # everything in one self-contained page
-path = mb.report((fit, posterior), OUT / "sleepstudy.html")
+path = mb.write_report((fit, posterior), OUT / "sleepstudy.html")
 print(f"report: {path}")

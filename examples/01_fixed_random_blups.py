@@ -28,7 +28,7 @@ blups = fit.ranef()["Subject"]
 print("\nBLUPs (conditional modes) with their conditional SDs, first five subjects:")
 print(blups.join(fit.ranef().condsd["Subject"], rsuffix=" condsd").head().round(3).to_string())
 print("\nSubject-level coefficients = fixed effects + BLUPs (lme4's coef):")
-print(fit.coef()["Subject"].head().round(3).to_string())
+print(fit.coef["Subject"].head().round(3).to_string())
 
 # BLUPs average to about zero and vary less than the subjects' own estimates: that is the shrinkage
 shrink = mb.shrinkage(fit)

@@ -107,5 +107,5 @@ pd.concat({"REML": fit.tidy(), "NUTS": posterior.tidy()}, names=["fit"])
 # Everything in one self-contained page.
 
 # %%
-path = mb.report((fit, posterior), OUT / "workflow.html")
+path = mb.write_report((fit, posterior), OUT / "workflow.html")
 print(f"report: {path}")

@@ -6,6 +6,7 @@ Bayesian engine loads them on first use.
 
 from __future__ import annotations
 
+from . import report as report
 from .api import glmer, lmer
 from .datasets import list_datasets, load_dataset
 from .exceptions import (
@@ -57,7 +58,7 @@ from .model import Model
 from .persistence import load
 from .priors import Prior, PriorSet
 from .report import compare, convergence_walkthrough, explain_icc, naive_vs_mixed, shrinkage
-from .report.html import report
+from .report.html import write_report
 from .results.allfit import allfit
 from .results.anova import anova
 from .version import __version__ as __version__
@@ -147,3 +148,4 @@ __all__ = [
     "tidy",
 ]
 __all__ += ["DegenerateResponseWarning", "negative_binomial"]
+__all__ += ["write_report"]  # issue 11: mb.report (deprecated) is the callable subpackage mixbayes.report

@@ -6,16 +6,18 @@ dictionaries whose keys exist, and output paths that can be written.  Each failu
 from __future__ import annotations
 
 import difflib
+import functools
 import numbers
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
 from .exceptions import ArgumentError
 
-__all__ = ["check_int", "check_number", "check_output_path", "closest", "control_from"]
+__all__ = ["OLD_NAMES", "check_int", "check_number", "check_output_path", "closest", "control_from", "reject_unknown",
+           "renamed_arguments", "renamed_kwargs"]
 
 
 def closest(name: str, choices: Iterable[str]) -> str:
@@ -65,6 +67,58 @@ def control_from[T](cls: type[T], control: Any, what: str = "control") -> T:
         return cls(**dict(control))
     except (TypeError, ValueError) as exc:
         raise ArgumentError(f"bad {what} options: {exc}") from None
+
+
+def reject_unknown(kwargs: Mapping[str, Any], known: Iterable[str], what: str) -> None:
+    """Raise an :class:`ArgumentError` for the first key of ``kwargs`` that is not in ``known``, naming the closest
+    known name (``what`` says whose argument it is, e.g. ``"Model.sample"``)."""
+    names = list(known)
+    for key in kwargs:
+        if key not in names:
+            raise ArgumentError(f"unexpected argument {key!r} for {what}.{closest(str(key), names)}")
+
+
+def renamed_arguments(kwargs: dict[str, Any], renames: Mapping[str, str], what: str) -> dict[str, Any]:
+    """``kwargs`` with deprecated argument names (``renames``: old -> new) replaced by the new ones.
+
+    Each old name still works for one release, with a :class:`FutureWarning` that names the new one (attributed to
+    the caller's line); giving both spellings is an :class:`ArgumentError`.
+    """
+    from .warn import warn_user
+
+    out = dict(kwargs)
+    for old, new in renames.items():
+        if old not in out:
+            continue
+        value = out.pop(old)
+        if new in out:
+            raise ArgumentError(f"{what} got both {old!r} and {new!r}; {old!r} is the deprecated spelling of {new!r}")
+        warn_user(f"{what}: the argument {old!r} is deprecated; use {new!r} (the old name will be removed in the "
+                  "next release)", FutureWarning)
+        out[new] = value
+    return out
+
+
+#: the old spellings of the public vocabulary (docs/api.md), accepted for one release with a FutureWarning
+OLD_NAMES = {"seed": "random_seed", "cores": "n_jobs", "progress": "progressbar"}
+
+
+def renamed_kwargs[**P, R](**renames: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Decorator: the function also takes the old keyword names ``renames`` (old -> new) for one release, each with
+    a FutureWarning naming the new one (see :func:`renamed_arguments`)."""
+
+    def wrap(func: Callable[P, R]) -> Callable[P, R]:
+        what = func.__qualname__
+
+        @functools.wraps(func)
+        def inner(*args: P.args, **kwargs: P.kwargs) -> R:
+            if any(old in kwargs for old in renames):
+                kwargs = renamed_arguments(kwargs, renames, what)  # type: ignore[assignment]
+            return func(*args, **kwargs)
+
+        return inner
+
+    return wrap
 
 
 def check_output_path(path: Any, suffixes: tuple[str, ...], what: str = "output") -> Path:

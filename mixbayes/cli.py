@@ -3,8 +3,8 @@
 ::
 
     mixbayes fit FORMULA --data FILE.csv|DATASET [--family F] [--link L] [--method reml|ml|bayes|both]
-                 [--report out.html] [--draws N] [--tune N] [--chains N] [--seed S]
-    mixbayes demo [--out PATH] [--draws N] [--tune N] [--chains N] [--seed S]
+                 [--report out.html] [--draws N] [--tune N] [--chains N] [--random-seed S]
+    mixbayes demo [--out PATH] [--draws N] [--tune N] [--chains N] [--random-seed S]
     mixbayes datasets
 
 Errors are reported as one line on stderr (``mixbayes: error: ...``) with exit status 2 for bad arguments and
@@ -54,7 +54,7 @@ def _sampling_defaults(args: argparse.Namespace) -> dict[str, Any]:
         "draws": args.draws if args.draws is not None else (500 if fast else 1000),
         "tune": args.tune if args.tune is not None else (500 if fast else 1000),
         "chains": args.chains if args.chains is not None else (2 if fast else 4),
-        "random_seed": args.seed,
+        "random_seed": args.random_seed,
     }
 
 
@@ -110,7 +110,7 @@ def _sample(model: Any, settings: dict[str, Any]) -> Any:
 def _fit(args: argparse.Namespace) -> int:
     from .model import Model
     from .report import compare
-    from .report.html import report
+    from .report.html import write_report as report
 
     if args.report:  # a bad report path fails now, not after the fits
         from .arguments import check_output_path
@@ -152,7 +152,7 @@ def _demo(args: argparse.Namespace) -> int:
     from .datasets import load_dataset
     from .model import Model
     from .report import compare
-    from .report.html import report
+    from .report.html import write_report as report
 
     check_output_path(args.out, (".html", ".htm"), "report")  # before the fits
     model = Model(DEMO_FORMULA, load_dataset("sleepstudy"))
@@ -187,7 +187,11 @@ def _sampling_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--draws", type=_positive, help="posterior draws per chain (default 1000)")
     p.add_argument("--tune", type=_positive, help="warm-up steps per chain (default 1000)")
     p.add_argument("--chains", type=_positive, help="number of chains (default 4)")
-    p.add_argument("--seed", type=int, default=1, help="random seed of the sampler (default 1)")
+    p.add_argument("--random-seed", dest="random_seed", type=int, default=1,
+                   help="random seed of the sampler (default 1)")
+    # the old spelling, for one release: argparse prints that it is deprecated
+    p.add_argument("--seed", dest="random_seed", type=int, default=argparse.SUPPRESS, help=argparse.SUPPRESS,
+                   deprecated=True)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -15,6 +15,19 @@ from .design.matrices import ModelMatrices, build_design
 from .exceptions import DesignWarning
 from .families import Family, get_family
 from .formula import ParsedFormula, parse_formula
+from .warn import warn_user
+
+if TYPE_CHECKING:
+    import os
+    from pathlib import Path
+
+    from xarray import DataTree
+
+    from .bayes.results import BayesFit
+    from .priors import PriorSet
+    from .results.glmm import GlmmFit
+    from .results.lmm import LmmFit
+    from .results.map import MapFit
 
 __all__ = ["Model"]
 
@@ -102,7 +115,7 @@ class Model:
         from .design.checks import design_issues
 
         for issue in design_issues(self.design):
-            warnings.warn(issue.message, DesignWarning, stacklevel=2)
+            warn_user(issue.message, DesignWarning)
 
     def update(self, formula: str | None = None, data: Any = None, family: str | Family | None = None,
                link: str | None = None, weights: Any = _KEEP, offset: Any = _KEEP,
@@ -190,14 +203,21 @@ class Model:
         return self.formula.explicit()
 
     def fit(self, method: str | None = None, control: Any = None, start: Any = None, nAGQ: int = 1,
-            emit_warnings: bool = True, **kwargs: Any) -> Any:
+            emit_warnings: bool = True, **kwargs: Any) -> LmmFit | GlmmFit | MapFit | BayesFit:
         """Fit by likelihood: ``"reml"`` (default for Gaussian) or ``"ml"``; for other families the Laplace
         approximation (``nAGQ=1``), adaptive Gauss-Hermite (``nAGQ>1``) or the fast ``nAGQ=0``;
         ``"map"`` gives the penalised (posterior-mode) fit under the default priors.
 
-        Returns an :class:`~mixbayes.results.lmm.LmmFit` or :class:`~mixbayes.results.glmm.GlmmFit`.
+        ``control`` (a dict or the record itself) is parsed once, here, into a
+        :class:`~mixbayes.likelihood.lmm.LmmControl`, :class:`~mixbayes.likelihood.glmm.GlmmControl` or
+        :class:`~mixbayes.results.map.MapControl`, which the fit keeps as ``fit.control``; an unknown option or
+        keyword is an :class:`~mixbayes.exceptions.ArgumentError` that names the closest one.
+
+        Returns an :class:`~mixbayes.results.lmm.LmmFit` or :class:`~mixbayes.results.glmm.GlmmFit` (a
+        :class:`~mixbayes.results.map.MapFit` for ``"map"``, a :class:`~mixbayes.bayes.results.BayesFit` for
+        ``"bayes"``).
         """
-        from .arguments import check_int, closest
+        from .arguments import check_int, closest, control_from
         from .exceptions import ArgumentError
 
         if method is not None and not isinstance(method, str):
@@ -209,14 +229,20 @@ class Model:
 
             raise DaskDataNotSupportedError(f"method {method!r} is not available for Dask data: use 'reml' or 'ml'")
         if method == "map":
-            from .results.map import fit_map
+            from .results.map import MapControl, fit_map
 
             unknown = [k for k in kwargs if k != "priors"]
             if unknown:
                 raise ArgumentError(f"unexpected argument {unknown[0]!r} for the MAP fit (it takes priors=)."
                                     f"{closest(unknown[0], ['priors', 'control', 'emit_warnings'])}")
-            return fit_map(self, **kwargs)
+            if start is not None:
+                raise ArgumentError("start= is not used by the MAP fit (it starts from the REML/Laplace fit)")
+            return fit_map(self, priors=kwargs.get("priors"), emit_warnings=emit_warnings,
+                           control=control_from(MapControl, control))
         if method in ("bayes", "nuts"):
+            if control is not None:
+                raise ArgumentError("control= holds options of the likelihood fit; give the sampler's settings as "
+                                    "keywords (draws=, chains=, ...: see Model.sample)")
             return self.sample(**kwargs)
         if kwargs:  # a likelihood fit takes no other options: a misspelt one must not be ignored
             name = next(iter(kwargs))
@@ -229,27 +255,37 @@ class Model:
 
                 raise NotSupportedError(f"method {method!r} is not a likelihood method for a linear mixed model; "
                                         "use 'reml', 'ml', 'map' or 'bayes'")
-            from .likelihood.lmm import fit_lmm
+            from .likelihood.convergence import emit_warnings as emit
+            from .likelihood.lmm import LmmControl, fit_lmm
             from .results.lmm import LmmFit
 
             reml = method == "reml"
-            est = fit_lmm(self.design, reml, control, start=start, emit_warnings=emit_warnings)
+            lmm_control = LmmControl.from_any(control)
+            est = fit_lmm(self.design, reml, lmm_control, start=start, emit_warnings=False)
+            if emit_warnings:
+                emit(est.report)
             if self.is_out_of_core:
                 from .outofcore.fit import DaskLmmFit
 
-                return DaskLmmFit(self, est, reml, control=control)
-            return LmmFit(self, est, reml, control=control)
+                return DaskLmmFit(self, est, reml, control=lmm_control)
+            return LmmFit(self, est, reml, control=lmm_control)
+        from .likelihood.glmm import GlmmControl
         from .results.glmm import fit_glmm_model
 
-        return fit_glmm_model(self, method=method, nAGQ=nAGQ, control=control, start=start,
-                              emit_warnings=emit_warnings, **kwargs)
+        return fit_glmm_model(self, method=method, nAGQ=nAGQ, control=GlmmControl.from_any(control), start=start,
+                              emit_warnings=emit_warnings)
 
     def sample(self, draws: int = 1000, tune: int = 1000, chains: int = 4, sampler: str = "blackjax",
                target_accept: float = 0.8, random_seed: int | None = None, priors: Mapping[str, Any] | None = None,
                progressbar: bool = True, posterior_predictive: bool = False, max_treedepth: int = 10,
-               marginalize: bool | str | None = None, cores: int | None = None,
-               sampler_kwargs: dict[str, Any] | None = None, emit_warnings: bool = True) -> Any:
+               marginalize: bool | str | None = None, n_jobs: int | None = None,
+               sampler_kwargs: dict[str, Any] | None = None, emit_warnings: bool = True,
+               **deprecated: Any) -> BayesFit:
         """Sample the posterior with NUTS; returns a :class:`~mixbayes.bayes.results.BayesFit`.
+
+        The arguments are parsed once into a :class:`~mixbayes.bayes.settings.SampleControl` (kept as
+        ``fit.settings``); an unknown name is an :class:`~mixbayes.exceptions.ArgumentError` that names the closest
+        one, and the old spellings ``cores``, ``seed`` and ``progress`` still work, with a FutureWarning.
 
         Parameters
         ----------
@@ -267,11 +303,20 @@ class Model:
         marginalize : how the random effects are handled: None (the form with the lowest estimated cost per
             gradient), True (the cheapest form that integrates them out), False (non-centred), or a form's name:
             ``"block"``, ``"schur"``, ``"dense"``, ``"noncentred"`` (see docs/bayes.md).
-        cores : processes for the nutpie and PyMC samplers (default: one per chain, at most the CPUs).
+        n_jobs : processes for the nutpie and PyMC samplers (default: one per chain, at most the CPUs; formerly
+            ``cores``).
         sampler_kwargs : sampler options: ``dense_mass=True`` for blackjax (adapt a dense mass matrix),
             ``backend="jax"`` for nutpie, ``nuts={...}`` for PyMC and numpyro.
         emit_warnings : issue :class:`~mixbayes.exceptions.SamplingWarning` s for failed diagnostics.
         """
+        from .bayes.settings import SampleControl
+
+        given = dict(draws=draws, tune=tune, chains=chains, sampler=sampler, target_accept=target_accept,
+                     random_seed=random_seed, progressbar=progressbar, posterior_predictive=posterior_predictive,
+                     max_treedepth=max_treedepth, marginalize=marginalize, n_jobs=n_jobs,
+                     sampler_kwargs=sampler_kwargs, emit_warnings=emit_warnings)
+        given.update(_explicit_renames(deprecated, progressbar, random_seed, n_jobs))
+        settings = SampleControl.from_kwargs("Model.sample", **given)
         if self.is_out_of_core:
             from .outofcore.design import DaskDataNotSupportedError
 
@@ -281,21 +326,20 @@ class Model:
                 "sample of the data")
         from .bayes import sample
 
-        return sample(self, draws=draws, tune=tune, chains=chains, sampler=sampler, target_accept=target_accept,
-                      random_seed=random_seed, priors=priors, progressbar=progressbar,
-                      posterior_predictive=posterior_predictive, max_treedepth=max_treedepth,
-                      marginalize=marginalize, cores=cores, sampler_kwargs=sampler_kwargs,
-                      emit_warnings=emit_warnings)
+        fit = sample(self, settings, priors)
+        if settings.emit_warnings:
+            fit.diagnose().emit()
+        return fit
 
     @property
-    def priors(self) -> Any:
+    def priors(self) -> PriorSet:
         """The default priors (a :class:`~mixbayes.priors.PriorSet`; ``print(model.priors)`` shows them)."""
         from .bayes.sampling import model_priors
 
         return model_priors(self, None)
 
     def sample_prior_predictive(self, draws: int = 500, random_seed: int | None = None,
-                                priors: Mapping[str, Any] | None = None) -> Any:
+                                priors: Mapping[str, Any] | None = None) -> DataTree:
         """Draws from the priors and the prior predictive distribution: a DataTree with ``prior``,
         ``prior_predictive`` and ``observed_data`` groups."""
         from .bayes import sample_prior_predictive
@@ -317,7 +361,7 @@ class Model:
         self.__dict__.update(state)
         self.bayes_cache = {}
 
-    def save(self, path: Any) -> Any:
+    def save(self, path: str | os.PathLike[str]) -> Path:
         """Save the model (formula, family, data) to a mixbayes file; :func:`mixbayes.load` reads it back.
         See docs/saving.md for the format."""
         from .persistence.encode import save
@@ -354,3 +398,22 @@ class Model:
                 f"{html.escape(', '.join(map(str, d.fixef_names)))}</p>"
                 "<table class='mb-table'><thead><tr><th>term</th><th>group</th><th>levels</th><th>columns</th></tr>"
                 f"</thead><tbody>{rows}</tbody></table></div>")
+
+
+def _explicit_renames(deprecated: dict[str, Any], progressbar: bool, random_seed: int | None,
+                      n_jobs: int | None) -> dict[str, Any]:
+    """The deprecated keywords of :meth:`Model.sample`, renamed (with a FutureWarning) when the new spelling was
+    left at its default; an unknown keyword is passed on to be rejected with a "did you mean"."""
+    from .arguments import renamed_arguments
+    from .bayes.settings import DEPRECATED_SAMPLE_NAMES
+
+    defaults = {"progressbar": progressbar is True, "random_seed": random_seed is None, "n_jobs": n_jobs is None}
+    old = {k: v for k, v in deprecated.items() if k in DEPRECATED_SAMPLE_NAMES}
+    for key in old:
+        if not defaults[DEPRECATED_SAMPLE_NAMES[key]]:
+            from .exceptions import ArgumentError
+
+            raise ArgumentError(f"Model.sample got both {key!r} and {DEPRECATED_SAMPLE_NAMES[key]!r}; {key!r} is the "
+                                f"deprecated spelling of {DEPRECATED_SAMPLE_NAMES[key]!r}")
+    renamed = renamed_arguments(old, DEPRECATED_SAMPLE_NAMES, "Model.sample")
+    return {**{k: v for k, v in deprecated.items() if k not in old}, **renamed}

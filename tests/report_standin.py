@@ -101,9 +101,9 @@ class StandInBayesFit:
     method = "NUTS"
 
     def __init__(self, lfit: Any, shift: dict[str, float] | None = None, spread: float = 1.0, draws: int = 400,
-                 chains: int = 2, seed: int = 0, sd_floor: float = 0.0, divergent: int = 0,
+                 chains: int = 2, random_seed: int = 0, sd_floor: float = 0.0, divergent: int = 0,
                  rhat: dict[tuple, float] | None = None) -> None:
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(random_seed)
         shift = shift or {}
         self.model = lfit.model
         self.design = lfit.design
@@ -149,7 +149,7 @@ class StandInBayesFit:
                 parts.append(pd.DataFrame({"grpvar": g, "term": c, "grp": frame.index.astype(str), "mean": m, "sd": s,
                                            "lower": m - 1.96 * s, "upper": m + 1.96 * s}))
         self._ranef = _Ranef(frames, pd.concat(parts, ignore_index=True))
-        self._coef = {g: f.copy() for g, f in lfit.coef().items()}
+        self._coef = {g: f.copy() for g, f in lfit.coef.items()}
         div = np.zeros((chains, draws), dtype=bool)
         div.ravel()[:divergent] = True
         self.idata = {"sample_stats": {"diverging": _Values(div)}}
@@ -169,6 +169,7 @@ class StandInBayesFit:
     def ranef(self) -> _Ranef:
         return self._ranef
 
+    @property
     def coef(self) -> dict[str, pd.DataFrame]:
         return self._coef
 

@@ -168,15 +168,16 @@ ARGUMENTS: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
     ("refit with a response of another length", lambda: sleep_fit().refit(np.ones(3)),
      ArgumentError, r"new_response has 3 values; the model has 180"),
     ("pbtest without simulations", lambda: mb.pbtest(sleep_fit(), sleep_fit(), nsim=0), ArgumentError, r"nsim.*0"),
-    ("report under a file", lambda: mb.report(sleep_fit(), Path(__file__) / "sub" / "out.html"),
+    ("report under a file", lambda: mb.write_report(sleep_fit(), Path(__file__) / "sub" / "out.html"),
      ArgumentError, r"test_bad_input.py' is a file, not a directory"),
-    ("report with another suffix", lambda: mb.report(sleep_fit(), "out.pdf"), ArgumentError, r"must end in .html"),
-    ("report onto a directory", lambda: mb.report(sleep_fit(), Path(__file__).parent / "golden.html" / ".."),
+    ("report with another suffix", lambda: mb.write_report(sleep_fit(), "out.pdf"), ArgumentError,
+     r"must end in .html"),
+    ("report onto a directory", lambda: mb.write_report(sleep_fit(), Path(__file__).parent / "golden.html" / ".."),
      ArgumentError, r"must end in .html|is a directory"),
-    ("report path of a wrong type", lambda: mb.report(sleep_fit(), 5), ArgumentError, r"str or a Path, not int"),
-    ("report with fractional draws", lambda: mb.report(sleep_model(), "out.html", draws=2.5),
+    ("report path of a wrong type", lambda: mb.write_report(sleep_fit(), 5), ArgumentError, r"str or a Path, not int"),
+    ("report with fractional draws", lambda: mb.write_report(sleep_model(), "out.html", draws=2.5),
      ArgumentError, r"draws must be an integer, not 2.5"),
-    ("report of three fits", lambda: mb.report((sleep_fit(),) * 3), ArgumentError, r"got 3 objects"),
+    ("report of three fits", lambda: mb.write_report((sleep_fit(),) * 3), ArgumentError, r"got 3 objects"),
 ]
 
 # ---- sampling arguments (checked before PyMC or JAX is touched) -----------------------------------------------
@@ -196,7 +197,7 @@ SAMPLING: list[tuple[str, dict[str, Any], type[Exception], str]] = [
     ("fractional seed", {"random_seed": 1.5}, ArgumentError, r"random_seed.*1.5"),
     ("unknown sampler", {"sampler": "stan"}, mb.NotSupportedError, r"unknown sampler 'stan'"),
     ("misspelt sampler", {"sampler": "nutpi"}, mb.NotSupportedError, r"'nutpi'.*Did you mean 'nutpie'"),
-    ("zero cores", {"cores": 0}, ArgumentError, r"cores must be an integer >= 1, not 0"),
+    ("zero n_jobs", {"n_jobs": 0}, ArgumentError, r"n_jobs must be an integer >= 1, not 0"),
     ("sampler_kwargs not a dict", {"sampler_kwargs": [1]}, ArgumentError, r"sampler_kwargs must be a dict, not list"),
     ("prior for an unknown parameter", {"priors": {"sigam": mb.Prior("HalfNormal", sigma=1)}},
      mb.PriorError, r"no parameter is called 'sigam'.*'sigma'"),
@@ -325,7 +326,7 @@ def test_compare_fits_of_different_models() -> None:
 
     other = mb.Model("Reaction ~ 1 + (1 | Subject)", sleep()).fit()
     with pytest.raises(ModelMismatchError, match=r"different models.*Reaction ~ Days.*Reaction ~ 1"):
-        mb.compare(sleep_fit(), StandInBayesFit(other, seed=1))
+        mb.compare(sleep_fit(), StandInBayesFit(other, random_seed=1))
 
 
 def test_poisson_non_counts_fit_with_a_warning_as_glmer_does() -> None:

@@ -39,7 +39,7 @@ def test_sleepstudy_map_is_close_to_reml() -> None:
     assert fit.se.to_numpy() == pytest.approx(list(case["se"].values()), rel=0.1)
     # ranef / coef / predict come from the likelihood fits' machinery
     assert fit.ranef()["Subject"].shape == (18, 2)
-    assert fit.coef()["Subject"].shape == (18, 2)
+    assert fit.coef["Subject"].shape == (18, 2)
     assert np.isfinite(fit.predict(mb.load_dataset("sleepstudy").head())).all()
     text = str(fit.summary())
     assert "posterior mode" in text and "sd_Subject[Days]" in text

@@ -108,7 +108,7 @@ def test_results_api(sleep_fit: BayesFit) -> None:
     long = re.as_frame()
     assert list(long.columns) == ["grpvar", "term", "grp", "mean", "sd", "lower", "upper"] and len(long) == 36
     assert (long["lower"] < long["mean"]).all() and (long["mean"] < long["upper"]).all()
-    coef = sleep_fit.coef()["Subject"]
+    coef = sleep_fit.coef["Subject"]
     np.testing.assert_allclose(coef["Days"], sleep_fit.fixef["Days"] + re["Subject"]["Days"])
     assert 20 < float(sleep_fit.sigma) < 32
     icc = sleep_fit.icc()
@@ -123,7 +123,7 @@ def test_results_api(sleep_fit: BayesFit) -> None:
     text = str(sleep_fit.summary())
     assert "Bayesian linear mixed model" in text and "ess_bulk" in text and "Subject" in text
     assert "<table" in sleep_fit.summary()._repr_html_()
-    assert "blackjax" in str(sleep_fit.sampler_info) and sleep_fit.sampler_info.seed == SEED
+    assert "blackjax" in str(sleep_fit.sampler_info) and sleep_fit.sampler_info.random_seed == SEED
     assert sleep_fit.vcov.shape == (2, 2) and (sleep_fit.se > 0).all()
 
 

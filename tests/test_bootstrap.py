@@ -51,13 +51,13 @@ def _check_pbtest(res: mb.inference.bootstrap.PBTest, nsim: int) -> None:
 
 
 def test_pbtest_sleepstudy_nsim100(models: tuple) -> None:
-    _check_pbtest(mb.pbtest(*models, nsim=100, seed=20240607), 100)
+    _check_pbtest(mb.pbtest(*models, nsim=100, random_seed=20240607), 100)
 
 
 @pytest.mark.slow
 def test_pbtest_sleepstudy_nsim500(models: tuple) -> None:
     """The acceptance check: nsim = 500, p-value consistent with the chi-square p of 0.80."""
-    _check_pbtest(mb.pbtest(*models, nsim=500, seed=20240607), 500)
+    _check_pbtest(mb.pbtest(*models, nsim=500, random_seed=20240607), 500)
 
 
 def _check_days_sd(boot: mb.inference.bootstrap.BootstrapResult) -> None:
@@ -72,33 +72,33 @@ def _check_days_sd(boot: mb.inference.bootstrap.BootstrapResult) -> None:
 
 
 def test_bootstrap_days_sd_covers_profile_centre_nsim100(models: tuple) -> None:
-    boot = models[1].bootstrap(nsim=100, seed=11)
+    boot = models[1].bootstrap(nsim=100, random_seed=11)
     assert boot.n_failed == 0 and boot.replicates.shape == (100, 7)
     _check_days_sd(boot)
 
 
 @pytest.mark.slow
 def test_bootstrap_days_sd_covers_profile_centre_nsim500(models: tuple) -> None:
-    _check_days_sd(models[1].bootstrap(nsim=500, seed=11))
+    _check_days_sd(models[1].bootstrap(nsim=500, random_seed=11))
 
 
 def test_results_do_not_depend_on_chunking(models: tuple) -> None:
     fit = models[1]
-    a = mb.inference.bootstrap.bootstrap(fit, nsim=12, seed=5, chunk_size=5)
-    b = mb.inference.bootstrap.bootstrap(fit, nsim=12, seed=5, chunk_size=1)
-    c = mb.inference.bootstrap.bootstrap(fit, nsim=12, seed=5)
+    a = mb.inference.bootstrap.bootstrap(fit, nsim=12, random_seed=5, chunk_size=5)
+    b = mb.inference.bootstrap.bootstrap(fit, nsim=12, random_seed=5, chunk_size=1)
+    c = mb.inference.bootstrap.bootstrap(fit, nsim=12, random_seed=5)
     pd.testing.assert_frame_equal(a.replicates, b.replicates)
     pd.testing.assert_frame_equal(a.replicates, c.replicates)
-    d = mb.inference.bootstrap.bootstrap(fit, nsim=12, seed=6)
+    d = mb.inference.bootstrap.bootstrap(fit, nsim=12, random_seed=6)
     assert not np.allclose(a.replicates, d.replicates)
-    again = mb.inference.bootstrap.bootstrap(fit, nsim=12, seed=a.seed_entropy)
+    again = mb.inference.bootstrap.bootstrap(fit, nsim=12, random_seed=a.seed_entropy)
     pd.testing.assert_frame_equal(a.replicates, again.replicates)
 
 
 def test_user_statistic_and_fixef(models: tuple) -> None:
     fit = models[1]
-    fast = fit.bootstrap(nsim=6, statistic="fixef", seed=3)
-    user = fit.bootstrap(nsim=6, statistic=lambda f: f.fixef, seed=3)
+    fast = fit.bootstrap(nsim=6, statistic="fixef", random_seed=3)
+    user = fit.bootstrap(nsim=6, statistic=lambda f: f.fixef, random_seed=3)
     assert list(user.t0.index) == ["(Intercept)", "Days"]
     np.testing.assert_allclose(user.replicates.to_numpy(), fast.replicates.to_numpy(), rtol=1e-9)
     # each replicate is the refit of the response drawn from its own stream
@@ -106,9 +106,9 @@ def test_user_statistic_and_fixef(models: tuple) -> None:
     y = refit.simulate_response(fit.design, fit.beta, fit.theta, fit.sigma, np.random.default_rng(ss[4]))
     np.testing.assert_allclose(fast.replicates.iloc[4], fit.refit(y, emit_warnings=False).fixef, rtol=1e-8)
     np.testing.assert_array_equal(
-        y, fit.simulate(1, seed=np.random.default_rng(ss[4])).to_numpy()[:, 0])
-    assert fit.bootstrap(nsim=2, seed=1).t0["icc"] == pytest.approx(fit.icc().adjusted, rel=1e-12)
-    scalar = fit.bootstrap(nsim=3, statistic=lambda f: f.sigma, seed=1)
+        y, fit.simulate(1, random_seed=np.random.default_rng(ss[4])).to_numpy()[:, 0])
+    assert fit.bootstrap(nsim=2, random_seed=1).t0["icc"] == pytest.approx(fit.icc().adjusted, rel=1e-12)
+    scalar = fit.bootstrap(nsim=3, statistic=lambda f: f.sigma, random_seed=1)
     assert list(scalar.t0.index) == ["t1"] and scalar.replicates.shape == (3, 1)
 
 
@@ -123,14 +123,14 @@ def test_failed_refits_are_recorded(models: tuple, monkeypatch: pytest.MonkeyPat
         return original(self, y, start)
 
     monkeypatch.setattr(refit.Refitter, "fit", flaky)
-    boot = models[1].bootstrap(nsim=8, seed=1)
+    boot = models[1].bootstrap(nsim=8, random_seed=1)
     assert boot.n_failed == 2
     assert boot.failures == {"ArithmeticError: simulated failure": 2}
     assert boot.replicates.isna().all(axis=1).sum() == 2
     assert "2 failed" in str(boot)
     assert np.isfinite(boot.confint().to_numpy()).all()
     calls["n"] = 0
-    res = mb.pbtest(*models, nsim=6, seed=1)  # two refits per replicate: every second replicate fails
+    res = mb.pbtest(*models, nsim=6, random_seed=1)  # two refits per replicate: every second replicate fails
     assert res.n_failed == 3 and np.isnan(res.simulated).sum() == 3
 
     def broken(self: refit.Refitter, y: np.ndarray, start: np.ndarray | None = None) -> refit.RefitEstimate:
@@ -138,7 +138,7 @@ def test_failed_refits_are_recorded(models: tuple, monkeypatch: pytest.MonkeyPat
 
     monkeypatch.setattr(refit.Refitter, "fit", broken)
     with pytest.raises(mb.BootstrapError, match="all 3 bootstrap refits failed"):
-        models[1].bootstrap(nsim=3, seed=1)
+        models[1].bootstrap(nsim=3, random_seed=1)
 
 
 def test_statistic_errors_are_recorded(models: tuple) -> None:
@@ -149,7 +149,7 @@ def test_statistic_errors_are_recorded(models: tuple) -> None:
             raise ValueError("too steep")
         return f.fixef
 
-    boot = fit.bootstrap(nsim=10, statistic=stat, seed=2)
+    boot = fit.bootstrap(nsim=10, statistic=stat, random_seed=2)
     assert 0 < boot.n_failed < 10
     assert boot.failures == {"ValueError: too steep": boot.n_failed}
 
@@ -158,7 +158,7 @@ def test_pbtest_checks_its_input(models: tuple) -> None:
     other = mb.lmer("Reaction ~ Days + (Days | Subject)", mb.load_dataset("sleepstudy").iloc[:170])
     with pytest.raises(mb.MixbayesError, match="same data"):
         mb.pbtest(models[0], other, nsim=2)
-    swapped = mb.pbtest(models[1], models[0], nsim=2, seed=1)
+    swapped = mb.pbtest(models[1], models[0], nsim=2, random_seed=1)
     assert swapped.df == 1 and swapped.stat > 0
     assert "PBtest" in str(swapped)
 
@@ -188,8 +188,8 @@ def test_progress_is_silent_unless_asked() -> None:
 
 
 def test_loky_workers_give_the_same_results(models: tuple, shutdown_loky: object) -> None:
-    ref = mb.pbtest(*models, nsim=20, seed=7)
-    par = mb.pbtest(*models, nsim=20, seed=7, backend="loky", n_jobs=2)
+    ref = mb.pbtest(*models, nsim=20, random_seed=7)
+    par = mb.pbtest(*models, nsim=20, random_seed=7, backend="loky", n_jobs=2)
     np.testing.assert_array_equal(ref.simulated, par.simulated)
 
 
@@ -197,13 +197,13 @@ def _dask_run(models: tuple, nsim: int) -> None:
     import joblib
     from distributed import Client, LocalCluster, get_task_stream
 
-    loky_pb = mb.pbtest(*models, nsim=nsim, seed=99, backend="loky", n_jobs=2)
-    loky_boot = models[1].bootstrap(nsim=nsim, seed=98, backend="loky", n_jobs=2)
+    loky_pb = mb.pbtest(*models, nsim=nsim, random_seed=99, backend="loky", n_jobs=2)
+    loky_boot = models[1].bootstrap(nsim=nsim, random_seed=98, backend="loky", n_jobs=2)
     with (LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                        dashboard_address=None) as cluster, Client(cluster) as client,
           get_task_stream(client) as tasks, joblib.parallel_config(backend="dask")):
-        dask_pb = mb.pbtest(*models, nsim=nsim, seed=99)
-        dask_boot = models[1].bootstrap(nsim=nsim, seed=98)
+        dask_pb = mb.pbtest(*models, nsim=nsim, random_seed=99)
+        dask_boot = models[1].bootstrap(nsim=nsim, random_seed=98)
     assert len({t["worker"] for t in tasks.data}) == 2  # the refits ran on both cluster workers
     np.testing.assert_array_equal(dask_pb.simulated, loky_pb.simulated)
     assert dask_pb.p_value == loky_pb.p_value

@@ -99,7 +99,7 @@ def test_unreadable_csv(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> N
 def test_fit_both_prints_the_side_by_side_table(capsys: pytest.CaptureFixture[str],
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MIXBAYES_FAST", "1")
-    status, out, _ = _run(capsys, "fit", SLEEP, "--data", "sleepstudy", "--method", "both", "--seed", "3")
+    status, out, _ = _run(capsys, "fit", SLEEP, "--data", "sleepstudy", "--method", "both", "--random-seed", "3")
     assert status == 0
     assert out.startswith("Linear mixed model fit by REML")
     assert "Side by side: Reaction ~ Days + (Days | Subject)" in out and "95% interval" in out

@@ -236,7 +236,7 @@ def test_summary_and_exact_mode(fits: dict) -> None:
 def test_simulate_and_refit() -> None:
     cbpp = mb.load_dataset("cbpp")
     fit = mb.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", cbpp, family="binomial")
-    sims = fit.simulate(3, seed=4)
+    sims = fit.simulate(3, random_seed=4)
     assert sims.shape == (56, 3)
     assert np.all((sims.to_numpy() >= 0) & (sims.to_numpy() <= 1))
     again = fit.refit(fit.design.y)

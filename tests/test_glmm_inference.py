@@ -87,14 +87,14 @@ def test_grouseticks_profile_intervals_match_lme4() -> None:
 
 
 def test_bootstrap_and_boot_intervals(cbpp_fit: object) -> None:
-    res = cbpp_fit.bootstrap(nsim=8, seed=3)
+    res = cbpp_fit.bootstrap(nsim=8, random_seed=3)
     assert list(res.t0.index) == ["sd_(Intercept)|herd", "(Intercept)", "period2", "period3", "period4"]
     assert res.replicates.shape == (8, 5) and res.n_failed == 0
     # reproducible from the seed, and centred near the estimates
-    again = cbpp_fit.bootstrap(nsim=8, seed=3)
+    again = cbpp_fit.bootstrap(nsim=8, random_seed=3)
     np.testing.assert_array_equal(res.replicates.to_numpy(), again.replicates.to_numpy())
     assert abs(res.replicates["(Intercept)"].mean() - cbpp_fit.beta[0]) < 0.5
-    ci = cbpp_fit.confint(method="boot", nsim=8, seed=3)
+    ci = cbpp_fit.confint(method="boot", nsim=8, random_seed=3)
     assert (ci["2.5 %"] <= ci["97.5 %"]).all()
     np.testing.assert_allclose(ci.to_numpy(), res.confint().to_numpy())
 
@@ -106,7 +106,7 @@ def test_pbtest_and_anova_for_glmms(cbpp_fit: object) -> None:
     chisq = golden("glmm")["anova"]["table"]["columns"]["Chisq"][1]
     stat = lrt.table["Chisq"].iloc[1]
     assert stat == pytest.approx(chisq, abs=1e-3)
-    res = mb.pbtest(small, cbpp_fit, nsim=8, seed=1)
+    res = mb.pbtest(small, cbpp_fit, nsim=8, random_seed=1)
     assert res.stat == pytest.approx(stat, abs=1e-8) and res.df == 3
     assert res.simulated.shape == (8,) and np.all(np.isfinite(res.simulated))
     # the data are far from the null model: no simulated LRT reaches the observed one

@@ -271,11 +271,11 @@ def test_unseen_levels_error_or_population() -> None:
 
 def test_simulate_and_refit() -> None:
     fit = mb.lmer("Reaction ~ Days + (Days | Subject)", mb.load_dataset("sleepstudy"))
-    sims = fit.simulate(200, seed=1)
+    sims = fit.simulate(200, random_seed=1)
     assert sims.shape == (180, 200)
     # simulated responses have the model's marginal mean and variance (Monte Carlo error allowed)
     assert abs(sims.to_numpy().mean() - fit.fitted.mean()) < 4 * np.sqrt(np.var(sims.to_numpy()) / 200 / 18)
-    again = fit.simulate(1, seed=1)
+    again = fit.simulate(1, random_seed=1)
     np.testing.assert_array_equal(again["sim_1"], sims["sim_1"])
     refit = fit.refit(sims["sim_1"])
     assert refit.nobs == 180 and not np.allclose(refit.fixef, fit.fixef)
@@ -285,7 +285,7 @@ def test_simulate_and_refit() -> None:
 
 def test_coef_adds_fixed_and_random() -> None:
     fit = mb.lmer("Reaction ~ Days + (Days | Subject)", mb.load_dataset("sleepstudy"))
-    coef = fit.coef()["Subject"]
+    coef = fit.coef["Subject"]
     re = fit.ranef()["Subject"]
     np.testing.assert_allclose(coef["Days"], fit.fixef["Days"] + re["Days"])
     ref = golden("lmm")["cases"][0]["coef"]["Subject"]

@@ -65,7 +65,7 @@ def test_posterior_intervals_emmeans_and_tidy_agree_with_the_likelihood_fit(fits
     # flat-ish priors and 180 observations: posterior mean within 1 SE of the estimate, SDs within 30%
     assert np.all(np.abs(post["estimate"] - delta["estimate"]) < delta["std_error"])
     np.testing.assert_allclose(post["std_error"], delta["std_error"], rtol=0.3)
-    pred = marg.predict_intervals(nd, interval="prediction", seed=1)
+    pred = marg.predict_intervals(nd, interval="prediction", random_seed=1)
     lik_pred = lik.predict_intervals(nd, interval="prediction")
     np.testing.assert_allclose(pred["std_error"], lik_pred["std_error"], rtol=0.3)
     emm = mb.emmeans(marg, "Days", at={"Days": [0.0, 9.0]})

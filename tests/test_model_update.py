@@ -28,7 +28,7 @@ def sleep() -> pd.DataFrame:
 def new_y(sleep: pd.DataFrame) -> np.ndarray:
     # a response far from the original one (twice the scale, another seed), so that mixing them up shows
     fit = mb.lmer(FORMULA, sleep)
-    return 2.0 * fit.simulate(seed=11)["sim_1"].to_numpy()
+    return 2.0 * fit.simulate(random_seed=11)["sim_1"].to_numpy()
 
 
 def test_update_replaces_the_parts_it_is_given(sleep: pd.DataFrame) -> None:
@@ -84,7 +84,7 @@ def test_refitted_glmm_model_has_its_own_bayesian_cache() -> None:
     fit = mb.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", cbpp, family="binomial")
     _ = fit.model.priors  # fills the original model's Bayesian cache
     assert fit.model.bayes_cache
-    y = fit.simulate(seed=3)["sim_1"].to_numpy()
+    y = fit.simulate(random_seed=3)["sim_1"].to_numpy()
     refit = fit.refit(y)
     assert refit.model is not fit.model
     assert refit.model.bayes_cache is not fit.model.bayes_cache and not refit.model.bayes_cache

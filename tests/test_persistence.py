@@ -308,7 +308,7 @@ def test_refit_that_differs_from_the_saved_estimates_warns(fits: dict[str, objec
 def test_what_cannot_be_saved_says_so(fits: dict[str, object], tmp_path: Path) -> None:
     lmm = fits["lmm"]
     with pytest.raises(NotSupportedError, match="new response"):
-        lmm.refit(lmm.simulate(seed=1).iloc[:, 0]).save(tmp_path / "refit.mixbayes")
+        lmm.refit(lmm.simulate(random_seed=1).iloc[:, 0]).save(tmp_path / "refit.mixbayes")
     with pytest.raises(NotSupportedError, match="is a directory"):
         lmm.save(tmp_path)
     with pytest.raises(NotSupportedError, match="a VarCorr cannot be saved"):

@@ -77,7 +77,7 @@ def test_glmm_response_scale_intervals(cbpp_fit: object) -> None:
 
 def test_bootstrap_intervals(sleep_fit: object) -> None:
     nd = pd.DataFrame({"Days": [0.0, 9.0]})
-    boot = sleep_fit.predict_intervals(nd, method="boot", nsim=40, seed=2)
+    boot = sleep_fit.predict_intervals(nd, method="boot", nsim=40, random_seed=2)
     delta = sleep_fit.predict_intervals(nd)
     np.testing.assert_allclose(boot["estimate"], delta["estimate"])
     # 40 replicates: the bootstrap SE is within ~25% of the delta-method SE

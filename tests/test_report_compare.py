@@ -73,7 +73,7 @@ def test_variance_parameter_intervals_are_lme4s_profile() -> None:
 
 
 def test_agreeing_posterior_raises_no_flag(sleep_reml) -> None:
-    post = StandInBayesFit(sleep_reml, seed=1)
+    post = StandInBayesFit(sleep_reml, random_seed=1)
     cmp = mb.compare(sleep_reml, post, intervals="none")
     assert cmp.flagged.empty, cmp.flagged[["flag"]]
     for col in ("post_mean", "post_sd", "post_lower", "post_upper"):
@@ -86,7 +86,7 @@ def test_agreeing_posterior_raises_no_flag(sleep_reml) -> None:
 
 
 def test_disagreements_are_flagged(sleep_reml) -> None:
-    post = StandInBayesFit(sleep_reml, seed=2, shift={"Days": 6.0, "sd_(Intercept)|Subject": 25.0},
+    post = StandInBayesFit(sleep_reml, random_seed=2, shift={"Days": 6.0, "sd_(Intercept)|Subject": 25.0},
                            rhat={("Subject", "Days", None): 1.08})
     cmp = mb.compare(sleep_reml, post, intervals="none")
     flags = cmp.table["flag"]
@@ -96,7 +96,7 @@ def test_disagreements_are_flagged(sleep_reml) -> None:
     assert flags["(Intercept)"] == "" and flags["sigma"] == ""
     assert set(cmp.flagged.index) == {"Days", "sd_(Intercept)|Subject", "sd_Days|Subject"}
     # a posterior much wider than the SE
-    wide = mb.compare(sleep_reml, StandInBayesFit(sleep_reml, seed=3, spread=2.5), intervals="none")
+    wide = mb.compare(sleep_reml, StandInBayesFit(sleep_reml, random_seed=3, spread=2.5), intervals="none")
     assert "se: posterior SD / SE" in wide.table.loc["Days", "flag"]
 
 
@@ -104,14 +104,14 @@ def test_singular_reml_against_a_posterior_away_from_zero() -> None:
     with pytest.warns(mb.SingularFitWarning, match=r"'\(Intercept\)' in \(1 \| Batch\) is estimated as zero"):
         fit = mb.lmer("Yield ~ 1 + (1 | Batch)", dataset("Dyestuff2"))
     assert fit.is_singular
-    cmp = mb.compare(fit, StandInBayesFit(fit, sd_floor=1.0, seed=4), intervals="none")
+    cmp = mb.compare(fit, StandInBayesFit(fit, sd_floor=1.0, random_seed=4), intervals="none")
     flag = cmp.table.loc["sd_(Intercept)|Batch", "flag"]
     assert flag.startswith("singular"), flag
     assert "outside" not in flag  # the boundary case is reported once, as singular
 
 
 def test_renderings(sleep_reml) -> None:
-    post = StandInBayesFit(sleep_reml, seed=2, shift={"Days": 6.0})
+    post = StandInBayesFit(sleep_reml, random_seed=2, shift={"Days": 6.0})
     cmp = mb.compare(sleep_reml, post, intervals="none")
     text = cmp.to_text()
     assert str(cmp) == text and repr(cmp) == text
@@ -132,7 +132,7 @@ def test_renderings(sleep_reml) -> None:
 
 
 def test_argument_order_and_errors(sleep_reml) -> None:
-    post = StandInBayesFit(sleep_reml, seed=1)
+    post = StandInBayesFit(sleep_reml, random_seed=1)
     a = mb.compare(sleep_reml, post, intervals="none").table
     b = mb.compare(post, sleep_reml, intervals="none").table
     pd.testing.assert_frame_equal(a, b)
@@ -148,7 +148,7 @@ def test_argument_order_and_errors(sleep_reml) -> None:
 def test_glmm_comparison_has_no_residual_row() -> None:
     case = lme4_case("cbpp_binomial_laplace")
     fit = mb.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", mb.load_dataset("cbpp"))
-    cmp = mb.compare(fit, StandInBayesFit(fit, seed=5))
+    cmp = mb.compare(fit, StandInBayesFit(fit, random_seed=5))
     tab = cmp.table
     assert "sigma" not in tab.index
     np.testing.assert_allclose(tab.loc[list(case["fixef"]), "estimate"], list(case["fixef"].values()), rtol=1e-4)

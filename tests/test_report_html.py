@@ -1,4 +1,4 @@
-"""mb.report: the self-contained HTML page, its sections, tables and images; checked in headless Chromium (skipped
+"""mb.write_report: the self-contained HTML page, its sections, tables and images; checked in headless Chromium (skipped
 only where /usr/bin/chromium is absent); and `mixbayes demo` end to end with the real sampler."""
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ SECTIONS = ["comparison", "summaries", "shrinkage", "ranef", "teaching", "diagno
 @pytest.fixture(scope="module")
 def standin_page(sleep_reml, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A report from the REML fit and a stand-in posterior (no sampler run)."""
-    post = StandInBayesFit(sleep_reml, seed=1, divergent=5)
-    return mb.report((sleep_reml, post), tmp_path_factory.mktemp("report") / "standin.html", intervals="none")
+    post = StandInBayesFit(sleep_reml, random_seed=1, divergent=5)
+    return mb.write_report((sleep_reml, post), tmp_path_factory.mktemp("report") / "standin.html", intervals="none")
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +71,7 @@ def test_build_report_records_what_it_drew(sleep_reml) -> None:
     assert content.sections == SECTIONS and content.errors == []
     assert set(content.images) == LIKELIHOOD_IMAGES
     assert content.comparison.posterior_method is None
-    html = mb.report(sleep_reml, intervals="none")
+    html = mb.write_report(sleep_reml, intervals="none")
     assert isinstance(html, str) and html.startswith("<!DOCTYPE html>")
 
 
@@ -79,7 +79,7 @@ def test_report_of_a_problem_fit_includes_the_walkthrough(tmp_path: Path) -> Non
     data = mb.load_dataset("sleepstudy")
     data["seconds"] = data["Days"] * 86400.0
     model = mb.Model("Reaction ~ seconds + (seconds | Subject)", data)
-    path = mb.report(model, tmp_path / "walk.html", sample=False, intervals="none")
+    path = mb.write_report(model, tmp_path / "walk.html", sample=False, intervals="none")
     page = path.read_text()
     assert "Convergence walkthrough" in page and "mb-walkthrough" in page
     assert "Resolved by: <b>rescale predictors</b>" in page
@@ -87,11 +87,11 @@ def test_report_of_a_problem_fit_includes_the_walkthrough(tmp_path: Path) -> Non
 
 def test_report_argument_errors(sleep_reml) -> None:
     with pytest.raises(TypeError, match="Model, a fit"):
-        mb.report("Reaction ~ Days")
+        mb.write_report("Reaction ~ Days")
     with pytest.raises(TypeError, match="pair"):
-        mb.report((sleep_reml, sleep_reml, sleep_reml))
+        mb.write_report((sleep_reml, sleep_reml, sleep_reml))
     with pytest.raises(TypeError, match="one likelihood fit"):
-        mb.report((sleep_reml, sleep_reml))
+        mb.write_report((sleep_reml, sleep_reml))
 
 
 def _check_in_chromium(page_path: Path, tmp: Path) -> tuple[dict[str, str], list[str]]:

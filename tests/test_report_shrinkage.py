@@ -1,5 +1,5 @@
 """mb.shrinkage and the report's plots: no pooling is each group's own regression, complete pooling one
-regression, partial pooling the mixed model's coef(), and it lies between the first two."""
+regression, partial pooling the mixed model's coef, and it lies between the first two."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from mixbayes.report import plots
 
 
 @pytest.fixture(scope="module")
-def sleep_shrinkage(sleep_reml) -> mb.report:
-    return mb.shrinkage(sleep_reml, StandInBayesFit(sleep_reml, seed=1))
+def sleep_shrinkage(sleep_reml) -> mb.report.Shrinkage:
+    return mb.shrinkage(sleep_reml, StandInBayesFit(sleep_reml, random_seed=1))
 
 
 def test_three_poolings_for_sleepstudy(sleep_reml, sleep_shrinkage) -> None:
@@ -27,7 +27,7 @@ def test_three_poolings_for_sleepstudy(sleep_reml, sleep_shrinkage) -> None:
         np.testing.assert_allclose(s.no_pooling.loc[str(subject)].to_numpy(), [intercept, slope], rtol=1e-10)
     slope, intercept = np.polyfit(data["Days"], data["Reaction"], 1)
     np.testing.assert_allclose(s.complete_pooling.to_numpy(), [intercept, slope], rtol=1e-10)
-    coef = sleep_reml.coef()["Subject"]
+    coef = sleep_reml.coef["Subject"]
     np.testing.assert_allclose(s.partial_pooling.to_numpy(), coef.to_numpy())
     np.testing.assert_allclose(s.population.to_numpy(), sleep_reml.beta)
     # the mixed model's slopes vary less than the subjects' own
@@ -117,7 +117,7 @@ def test_one_dimensional_plot_and_intercept_lines() -> None:
 
 
 def test_caterpillar_and_comparison_plots(sleep_reml) -> None:
-    post = StandInBayesFit(sleep_reml, seed=1)
+    post = StandInBayesFit(sleep_reml, random_seed=1)
     fig = plots.caterpillar_plot(sleep_reml, post)
     assert [ax.get_title() for ax in fig.axes] == ["(Intercept)", "Days"]
     labels = [t.get_text() for t in fig.legends[0].get_texts()]
@@ -128,7 +128,7 @@ def test_caterpillar_and_comparison_plots(sleep_reml) -> None:
 
 
 def test_bayesian_diagnostic_plots(sleep_reml) -> None:
-    post = StandInBayesFit(sleep_reml, seed=1, divergent=7)
+    post = StandInBayesFit(sleep_reml, random_seed=1, divergent=7)
     fig = plots.divergence_pairs_plot(post)
     assert "7 divergent transitions" in fig._suptitle.get_text()
     visible = [ax for ax in fig.axes if ax.get_visible()]

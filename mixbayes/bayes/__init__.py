@@ -11,20 +11,24 @@ from typing import TYPE_CHECKING, Any
 from ..priors.prior import Prior, PriorSet, default_priors
 
 if TYPE_CHECKING:
+    from xarray import DataTree
+
     from ..protocols import ModelLike as Model
     from .results import BayesFit
+    from .settings import SampleControl
 
 __all__ = ["Prior", "PriorSet", "default_priors", "sample", "sample_prior_predictive"]
 
 
-def sample(model: Model, **kwargs: Any) -> BayesFit:
-    """Sample the posterior of ``model``; the keyword arguments are those of :meth:`mixbayes.Model.sample`."""
+def sample(model: Model, settings: SampleControl | None = None, priors: Any = None) -> BayesFit:
+    """Sample the posterior of ``model`` under ``settings`` (a :class:`~mixbayes.bayes.settings.SampleControl`,
+    parsed by :meth:`mixbayes.Model.sample`) and ``priors`` (overrides of the default priors by name)."""
     from .sampling import sample as _sample
 
-    return _sample(model, **kwargs)
+    return _sample(model, settings, priors)
 
 
-def sample_prior_predictive(model: Model, **kwargs: Any) -> Any:
+def sample_prior_predictive(model: Model, **kwargs: Any) -> DataTree:
     """Prior and prior-predictive draws as a DataTree (see :meth:`mixbayes.Model.sample_prior_predictive`)."""
     from .sampling import sample_prior_predictive as _spp
 

@@ -9,7 +9,6 @@ individual random effects).
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,6 +22,7 @@ from ..exceptions import (
     SamplingWarning,
     TreeDepthWarning,
 )
+from ..warn import Notice, emit
 
 __all__ = ["RHAT_MAX", "DiagnosticReport", "diagnose", "parameter_table"]
 
@@ -36,7 +36,7 @@ _CATEGORY: dict[str, type[SamplingWarning]] = {
 }
 
 
-@dataclass
+@dataclass(kw_only=True)
 class DiagnosticReport:
     """The outcome of every check; ``str()`` prints it.
 
@@ -90,11 +90,14 @@ class DiagnosticReport:
 
         return f"<pre class='mixbayes'>{html.escape(str(self))}</pre>"
 
-    def emit(self, stacklevel: int = 3) -> None:
-        """Issue one typed warning per problem."""
-        for kind, param, msg, remedy in self.problems:
-            warnings.warn(f"{param}: {msg}. Remedy: {remedy}.", _CATEGORY.get(kind, SamplingWarning),
-                          stacklevel=stacklevel)
+    def notices(self) -> list[Notice]:
+        """The problems as typed warning records (:class:`~mixbayes.warn.Notice`), for the public layer to issue."""
+        return [Notice(f"{param}: {msg}. Remedy: {remedy}.", _CATEGORY.get(kind, SamplingWarning))
+                for kind, param, msg, remedy in self.problems]
+
+    def emit(self) -> None:
+        """Issue one typed warning per problem (attributed to the caller's line: :mod:`mixbayes.warn`)."""
+        emit(self.notices())
 
 
 def _labels(name: str, arr: np.ndarray, coords: list[str] | None) -> list[str]:
@@ -210,6 +213,7 @@ def diagnose(params: dict[str, tuple[np.ndarray, list[str] | None]], stats: dict
             f"E-BFMI below {EBFMI_MIN} in chain{'s' if len(low) > 1 else ''} {', '.join(map(str, low))} "
             f"({', '.join(f'{ebfmi[i]:.2f}' for i in low)}): the momentum resampling explores the energy poorly "
             "(heavy tails or a funnel)", reparam))
-    return DiagnosticReport(problems, n_div, int(div.size), float(table["r_hat"].max()),
-                            float(table["ess_bulk"].min()), float(table["ess_tail"].min()), hits, max_treedepth,
-                            ebfmi, table)
+    return DiagnosticReport(problems=problems, divergences=n_div, n_draws=int(div.size),
+                            max_rhat=float(table["r_hat"].max()), min_ess_bulk=float(table["ess_bulk"].min()),
+                            min_ess_tail=float(table["ess_tail"].min()), treedepth_hits=hits,
+                            max_treedepth=max_treedepth, ebfmi=ebfmi, table=table)

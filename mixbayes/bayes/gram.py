@@ -83,7 +83,7 @@ def gram_layout(terms: Sequence[Any], block_group: str) -> GramLayout:
                       tuple((terms[k].n_levels, terms[k].q) for k in rest))
 
 
-@dataclass
+@dataclass(kw_only=True)
 class GramBlocks:
     """Weighted cross-products of (Z1, Z2, X, y): see the module docstring for the fields."""
 
@@ -104,10 +104,11 @@ class GramBlocks:
     def __add__(self, other: GramBlocks) -> GramBlocks:
         if other.layout != self.layout:
             raise ValueError("Gram blocks of different layouts cannot be added")
-        return GramBlocks(self.layout, self.n + other.n, self.sum_logw + other.sum_logw, self.Z1Z1 + other.Z1Z1,
-                          (self.Z2Z1 + other.Z2Z1).tocsr(), self.Z2Z2 + other.Z2Z2, self.Z1X + other.Z1X,
-                          self.Z2X + other.Z2X, self.XX + other.XX, self.Z1y + other.Z1y, self.Z2y + other.Z2y,
-                          self.Xy + other.Xy, self.yy + other.yy)
+        return GramBlocks(layout=self.layout, n=self.n + other.n, sum_logw=self.sum_logw + other.sum_logw,
+                          Z1Z1=self.Z1Z1 + other.Z1Z1, Z2Z1=(self.Z2Z1 + other.Z2Z1).tocsr(),
+                          Z2Z2=self.Z2Z2 + other.Z2Z2, Z1X=self.Z1X + other.Z1X, Z2X=self.Z2X + other.Z2X,
+                          XX=self.XX + other.XX, Z1y=self.Z1y + other.Z1y, Z2y=self.Z2y + other.Z2y,
+                          Xy=self.Xy + other.Xy, yy=self.yy + other.yy)
 
     def __radd__(self, other: Any) -> GramBlocks:  # sum() starts from 0
         if isinstance(other, int) and other == 0:
@@ -127,7 +128,7 @@ class GramBlocks:
         Z2 : (n, Q2) the Schur terms' columns of Z (sparse).
         X : (n, p) fixed-effects columns; y : (n,) response minus offset; w : (n,) positive weights (None: 1).
         """
-        return RowData(layout, codes, Z1, Z2, X, w).response_blocks(y, np)
+        return RowData(layout=layout, codes=codes, Z1=Z1, Z2=Z2, X=X, w=w).response_blocks(y, np)
 
     def with_response(self, Z1y: Any, Z2y: Any, Xy: Any, yy: Any) -> GramBlocks:
         """The same design blocks with other response cross-products."""
@@ -141,7 +142,7 @@ class RowData:
     ``y`` given as a NumPy array or a PyTensor vector (then those four are symbolic).
     """
 
-    def __init__(self, layout: GramLayout, codes: np.ndarray, Z1: np.ndarray, Z2: sparse.spmatrix, X: np.ndarray,
+    def __init__(self, *, layout: GramLayout, codes: np.ndarray, Z1: np.ndarray, Z2: sparse.spmatrix, X: np.ndarray,
                  w: np.ndarray | None = None) -> None:
         n = len(codes)
         self.layout = layout
@@ -163,11 +164,11 @@ class RowData:
         self.Z1w = sparse.csr_matrix((wz1.ravel(), (rows, cols)), shape=(n, J * Q1))
         Z2w = self.Z2.multiply(self.w[:, None]).tocsr()
         self.Z2w_t = Z2w.T.tocsr()  # (Q2, n)
-        self.design = GramBlocks(layout, float(n), float(np.sum(np.log(self.w))), Z1Z1,
-                                 (self.Z2w_t @ Z1e).tocsr(),
-                                 np.asarray((self.Z2w_t @ self.Z2).todense()).reshape(layout.Q2, layout.Q2),
-                                 Z1X, np.asarray(self.Z2w_t @ self.X).reshape(layout.Q2, -1),
-                                 (self.X * self.w[:, None]).T @ self.X, None, None, None, None)
+        self.design = GramBlocks(layout=layout, n=float(n), sum_logw=float(np.sum(np.log(self.w))), Z1Z1=Z1Z1,
+                                 Z2Z1=(self.Z2w_t @ Z1e).tocsr(),
+                                 Z2Z2=np.asarray((self.Z2w_t @ self.Z2).todense()).reshape(layout.Q2, layout.Q2),
+                                 Z1X=Z1X, Z2X=np.asarray(self.Z2w_t @ self.X).reshape(layout.Q2, -1),
+                                 XX=(self.X * self.w[:, None]).T @ self.X, Z1y=None, Z2y=None, Xy=None, yy=None)
 
     def response_blocks(self, y: Any, backend: Any) -> GramBlocks:
         """The blocks for response ``y`` (minus offset): ``backend`` is ``numpy`` or ``pytensor.tensor``."""

@@ -29,7 +29,7 @@ def _chunks(S: int, width: int) -> Iterator[slice]:
         yield slice(start, min(S, start + step))
 
 
-@dataclass
+@dataclass(kw_only=True)
 class ParameterDraws:
     """Posterior (or prior) draws of the model's quantities, each with leading (chain, draw) dimensions.
 
@@ -101,7 +101,7 @@ class ParameterDraws:
             q = len(spec.columns)
             cors.append(np.asarray(draws[spec.cor]) if spec.cor else np.ones((*lead, 1, 1)))
             assert cors[-1].shape[-1] == q
-        out = cls(beta, beta_c, sigma, disp, sds, cors, [])
+        out = cls(beta=beta, beta_c=beta_c, sigma=sigma, dispersion=disp, sd=sds, cor_chol=cors, b=[])
         if random_effects == "none":
             return out
         if random_effects == "prior" or (built.mode == "noncentred" and random_effects == "posterior"):

@@ -10,11 +10,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ..arguments import renamed_kwargs
 from ..design.matrices import ModelMatrices
 from ..priors.prior import PriorSet
 from ..results.base import DesignSizes
 from ..results.display import Exportable
-from ..results.ranef import group_coefficients
+from ..results.ranef import CoefTable, group_coefficients
 from .builder import BuiltModel
 from .diagnostics import DiagnosticReport
 from .output import response_variable
@@ -31,7 +32,15 @@ from .summaries import (
 from .views import BayesViews
 
 if TYPE_CHECKING:
+    import os
+    from pathlib import Path
+
+    import pymc as pm
+    from arviz_stats.utils import ELPDData
+    from xarray import DataTree
+
     from ..protocols import ModelLike as Model
+    from .settings import SampleControl
 
 __all__ = ["WAIC", "BayesFit", "BayesICC", "BayesRandomEffects", "BayesVarCorr", "PosteriorScalar", "SamplerInfo"]
 
@@ -45,22 +54,24 @@ class BayesFit(BayesViews, DesignSizes):
     idata : the ArviZ DataTree (posterior, sample_stats, observed_data, log_likelihood, optionally
         posterior_predictive).
     priors : the :class:`~mixbayes.priors.PriorSet` used.
-    sampler_info : :class:`SamplerInfo` (sampler, seed, sizes, timings).
+    sampler_info : :class:`SamplerInfo` (sampler, random_seed, sizes, timings).
+    settings : the :class:`~mixbayes.bayes.settings.SampleControl` the fit was sampled with (None for a loaded fit).
     params : the :class:`~mixbayes.bayes.posterior.ParameterDraws`.
     log_likelihood_unit : ``"group"`` or ``"observation"`` (what one pointwise log-likelihood value covers).
     """
 
     method = "NUTS"
 
-    def __init__(self, model: Model, built: BuiltModel | None, params: ParameterDraws, idata: Any,
+    def __init__(self, model: Model, *, built: BuiltModel | None, params: ParameterDraws, idata: Any,
                  sampler_info: SamplerInfo, report: DiagnosticReport, log_likelihood_unit: str,
-                 priors: PriorSet | None = None) -> None:
+                 priors: PriorSet | None = None, settings: SampleControl | None = None) -> None:
         self.model = model
         self.design: ModelMatrices = model.design
         self._built: BuiltModel | None = built
         self.params = params
         self.idata = idata
         self.sampler_info = sampler_info
+        self.settings = settings
         # built is None for a loaded fit: the PyMC model is rebuilt from the priors on first use
         chosen = built.priors if built is not None else priors
         if chosen is None:
@@ -85,7 +96,7 @@ class BayesFit(BayesViews, DesignSizes):
         state["_built"] = None
         return state
 
-    def save(self, path: Any) -> Any:
+    def save(self, path: str | os.PathLike[str]) -> Path:
         """Save the fit (model, data, priors, sampler settings and the DataTree of draws) to a mixbayes file;
         :func:`mixbayes.load` reads it back without resampling.  See docs/saving.md."""
         from ..persistence.encode import save
@@ -93,12 +104,13 @@ class BayesFit(BayesViews, DesignSizes):
         return save(self, path)
 
     @property
-    def pymc_model(self) -> Any:
+    def pymc_model(self) -> pm.Model:
         """The PyMC model that was sampled."""
         return self.built.pm_model
 
     @property
-    def posterior(self) -> Any:
+    def posterior(self) -> DataTree:
+        """The ``posterior`` group of :attr:`idata`."""
         return self.idata["posterior"]
 
     # ---- fixed effects ---------------------------------------------------------------------------------------------
@@ -159,8 +171,10 @@ class BayesFit(BayesViews, DesignSizes):
         """Posterior means (and SDs, intervals, draws) of the random effects per grouping factor."""
         return BayesRandomEffects(self.design, self.params, prob)
 
-    def coef(self) -> dict[str, pd.DataFrame]:
-        """Per grouping factor: posterior means of fixed effects plus the level's random effects."""
+    @property
+    def coef(self) -> CoefTable:
+        """Per grouping factor: posterior means of fixed effects plus the level's random effects; a property (the
+        old call ``fit.coef`` still works for one release, with a FutureWarning)."""
         return group_coefficients(self.fixef, self.ranef())
 
     # ---- ICC -------------------------------------------------------------------------------------------------------
@@ -219,14 +233,15 @@ class BayesFit(BayesViews, DesignSizes):
             return pd.DataFrame({"mean": values.mean(axis=0), "sd": values.std(axis=0, ddof=1), lo: q[0], hi: q[1]},
                                 index=index)
 
+    @renamed_kwargs(seed="random_seed")
     def predict_intervals(self, newdata: pd.DataFrame | None = None, interval: str = "confidence",
-                          level: float = 0.95, type: str = "response", seed: Any = None) -> pd.DataFrame:
+                          level: float = 0.95, type: str = "response", random_seed: Any = None) -> pd.DataFrame:
         """Population-level posterior (``interval="confidence"``) or posterior predictive (``"prediction"``: a
         new group's observations) means and intervals, in the columns of the likelihood fits'
         ``predict_intervals`` (see :func:`mixbayes.results.intervals.prediction_intervals`)."""
         from ..results.intervals import prediction_intervals
 
-        return prediction_intervals(self, newdata, interval=interval, level=level, type=type, seed=seed)
+        return prediction_intervals(self, newdata, interval=interval, level=level, type=type, random_seed=random_seed)
 
     def tidy(self, conf_level: float = 0.95) -> pd.DataFrame:
         """One row per parameter, with the columns of the likelihood fits' ``tidy`` (see
@@ -247,7 +262,7 @@ class BayesFit(BayesViews, DesignSizes):
         ll = self.idata["log_likelihood"][response_variable(self.design)].values
         return ll.reshape(-1, ll.shape[-1])
 
-    def loo(self, **kwargs: Any) -> Any:
+    def loo(self, **kwargs: Any) -> ELPDData:
         """PSIS leave-one-out cross-validation (``arviz_stats.loo``), leaving one observation out whatever the
         parameterisation (per group: ``mb.loo_compare(..., unit="group")`` or :meth:`pointwise_loglik`)."""
         import arviz_stats as azs
@@ -263,8 +278,8 @@ class BayesFit(BayesViews, DesignSizes):
         lppd = logsumexp(ll, axis=0) - np.log(S)
         p = np.var(ll, axis=0, ddof=1)
         elpd = lppd - p
-        return WAIC(float(elpd.sum()), float(np.sqrt(len(elpd) * np.var(elpd))), float(p.sum()),
-                    float(-2 * elpd.sum()), elpd, int(np.sum(p > 0.4)))
+        return WAIC(elpd_waic=float(elpd.sum()), se=float(np.sqrt(len(elpd) * np.var(elpd))), p_waic=float(p.sum()),
+                    waic=float(-2 * elpd.sum()), pointwise=elpd, n_high_p=int(np.sum(p > 0.4)))
 
     # ---- reporting -------------------------------------------------------------------------------------------------
     def diagnose(self) -> DiagnosticReport:
@@ -299,7 +314,7 @@ class BayesSummary(Exportable):
         rep = fit.diagnose()
         fam = fit.design.family
         lines = [self.title, f" Family: {fam.name}  ( {fam.link.name} )", f"Formula: {fit.formula}",
-                 f"Draws: {info.chains} chains x {info.draws} (after {info.tune} warm-up), seed {info.seed}; "
+                 f"Draws: {info.chains} chains x {info.draws} (after {info.tune} warm-up), seed {info.random_seed}; "
                  f"{sum(v for k, v in info.timings.items() if k != 'total'):.1f} s",
                  f"Parameterisation: {info.parameterisation} - {info.parameterisation_text}", "",
                  f"Random effects (posterior medians of the SDs and correlations, {100 * self.prob:g}% intervals):",

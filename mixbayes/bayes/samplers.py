@@ -28,11 +28,10 @@ from typing import Any
 import numpy as np
 
 from .builder import BuiltModel
+from .settings import SAMPLERS, SampleControl
 
 __all__ = ["SAMPLERS", "BlackjaxSampler", "RawSamples", "blackjax_sampler", "configure_jax", "run_sampler",
            "single_blas_thread"]
-
-SAMPLERS = ("blackjax", "nutpie", "pymc", "numpyro")
 
 
 @dataclass
@@ -129,7 +128,7 @@ class BlackjaxSampler:
         informative groups) at a cost per step that grows with the square of the number of parameters.
     """
 
-    def __init__(self, built: BuiltModel, chains: int, draws: int, tune: int, target_accept: float,
+    def __init__(self, *, built: BuiltModel, chains: int, draws: int, tune: int, target_accept: float,
                  max_treedepth: int, dense_mass: bool = False) -> None:
         jax = configure_jax(chains)
         import jax.numpy as jnp
@@ -294,7 +293,9 @@ def blackjax_sampler(built: BuiltModel, chains: int, draws: int, tune: int, targ
     """The sampler for these settings, cached on the model (its compiled program is reused)."""
     key = ("blackjax", chains, draws, tune, float(target_accept), int(max_treedepth), dense_mass)
     if key not in built.cache:
-        built.cache[key] = BlackjaxSampler(built, chains, draws, tune, target_accept, max_treedepth, dense_mass)
+        built.cache[key] = BlackjaxSampler(built=built, chains=chains, draws=draws, tune=tune,
+                                           target_accept=target_accept, max_treedepth=max_treedepth,
+                                           dense_mass=dense_mass)
     return built.cache[key]
 
 
@@ -324,8 +325,8 @@ def _from_datatree(built: BuiltModel, idata: Any) -> tuple[dict[str, np.ndarray]
     return draws, stats
 
 
-def _cores(chains: int, cores: int | None) -> int:
-    return int(cores) if cores else max(1, min(chains, os.cpu_count() or 1))
+def _cores(chains: int, n_jobs: int | None) -> int:
+    return int(n_jobs) if n_jobs else max(1, min(chains, os.cpu_count() or 1))
 
 
 def _sample_nutpie(built: BuiltModel, chains: int, draws: int, tune: int, target_accept: float,
@@ -377,13 +378,13 @@ def _sample_pymc(built: BuiltModel, chains: int, draws: int, tune: int, target_a
     return RawSamples(d, s, {"compile": 0.0, "sample": time.perf_counter() - t0}, False)
 
 
-def run_sampler(built: BuiltModel, sampler: str, chains: int, draws: int, tune: int, target_accept: float,
-                max_treedepth: int, seed: int, progressbar: bool = False, cores: int | None = None,
-                sampler_kwargs: dict[str, Any] | None = None) -> RawSamples:
-    """Sample ``built`` with the named sampler (BLAS on one thread: :func:`single_blas_thread`)."""
+def run_sampler(built: BuiltModel, settings: SampleControl, seed: int) -> RawSamples:
+    """Sample ``built`` with the sampler and settings of ``settings``, from ``seed`` (BLAS on one thread:
+    :func:`single_blas_thread`)."""
+    s = settings
     with single_blas_thread():
-        return _run_sampler(built, sampler, chains, draws, tune, target_accept, max_treedepth, seed, progressbar,
-                            cores, sampler_kwargs)
+        return _run_sampler(built, s.sampler, s.chains, s.draws, s.tune, s.target_accept, s.max_treedepth, seed,
+                            s.progressbar, s.n_jobs, dict(s.sampler_kwargs))
 
 
 def _run_sampler(built: BuiltModel, sampler: str, chains: int, draws: int, tune: int, target_accept: float,

@@ -13,12 +13,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..arguments import check_int, check_number, closest
-from ..exceptions import ArgumentError, NotSupportedError
+from ..arguments import check_int
+from ..exceptions import ArgumentError
 from ..priors.prior import Prior, PriorSet
 from .compiled import built_model, model_priors
+from .settings import SampleControl
 
 if TYPE_CHECKING:
+    from xarray import DataTree
+
     from ..protocols import ModelLike as Model
     from .builder import BuiltModel
     from .results import BayesFit
@@ -35,8 +38,9 @@ def _seed(random_seed: int | None) -> int:
 
 
 def check_sampling(draws: Any, tune: Any, chains: Any, target_accept: Any = 0.8, sampler: Any = "blackjax",
-                   max_treedepth: Any = 10, cores: Any = None, random_seed: Any = None) -> None:
-    """Check the sampling arguments (integers where integers are meant, in range), before anything is built.
+                   max_treedepth: Any = 10, n_jobs: Any = None, random_seed: Any = None) -> SampleControl:
+    """Check the sampling arguments (integers where integers are meant, in range), before anything is built; the
+    checked settings as a :class:`~mixbayes.bayes.settings.SampleControl`.
 
     Raises
     ------
@@ -45,71 +49,52 @@ def check_sampling(draws: Any, tune: Any, chains: Any, target_accept: Any = 0.8,
     NotSupportedError
         For an unknown sampler.
     """
-    from .samplers import SAMPLERS
-
-    if not isinstance(sampler, str) or sampler not in SAMPLERS:
-        raise NotSupportedError(f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}"
-                                + (closest(sampler, SAMPLERS) if isinstance(sampler, str) else ""))
-    check_int(draws, "draws", 1)
-    check_int(tune, "tune", 0)
-    check_int(chains, "chains", 1)
-    check_int(max_treedepth, "max_treedepth", 1)
-    if cores is not None:
-        check_int(cores, "cores", 1)
-    check_number(target_accept, "target_accept", 0.0, 1.0)
-    _seed(random_seed)
+    return SampleControl(draws=draws, tune=tune, chains=chains, target_accept=target_accept, sampler=sampler,
+                         max_treedepth=max_treedepth, n_jobs=n_jobs, random_seed=random_seed)
 
 
-def sample(model: Model, draws: int = 1000, tune: int = 1000, chains: int = 4, sampler: str = "blackjax",
-           target_accept: float = 0.8, random_seed: int | None = None,
-           priors: Mapping[str, Prior] | PriorSet | None = None, progressbar: bool = True,
-           posterior_predictive: bool = False, max_treedepth: int = 10, marginalize: bool | str | None = None,
-           cores: int | None = None, sampler_kwargs: dict[str, Any] | None = None,
-           emit_warnings: bool = True) -> BayesFit:
-    """Sample the posterior of ``model`` with NUTS; see :meth:`mixbayes.Model.sample`."""
+def sample(model: Model, settings: SampleControl | None = None,
+           priors: Mapping[str, Prior] | PriorSet | None = None) -> BayesFit:
+    """Sample the posterior of ``model`` with NUTS under ``settings`` (parsed by :meth:`mixbayes.Model.sample`)."""
     t_start = time.perf_counter()
-    check_sampling(draws, tune, chains, target_accept, sampler, max_treedepth, cores, random_seed)
-    if sampler_kwargs is not None and not isinstance(sampler_kwargs, Mapping):
-        raise ArgumentError(f"sampler_kwargs must be a dict, not {type(sampler_kwargs).__name__}")
+    s = settings if settings is not None else SampleControl()
+    if not isinstance(s, SampleControl):
+        raise ArgumentError(f"settings must be a SampleControl, not {type(s).__name__}")
     from .progress import Progress, quiet_tqdm
 
     quiet_tqdm()
-    progress = Progress(progressbar)
-    seed = _seed(random_seed)
+    progress = Progress(s.progressbar)
+    seed = _seed(s.random_seed)
     prior_set = model_priors(model, priors)  # a bad prior fails before JAX or PyMC are imported
-    if sampler == "blackjax":
+    if s.sampler == "blackjax":
         from .samplers import configure_jax
 
-        configure_jax(chains)  # before PyMC can import JAX, so that the chains get their own host devices
+        configure_jax(s.chains)  # before PyMC can import JAX, so that the chains get their own host devices
     with progress.phase("build", "building the PyMC model"):
-        built = built_model(model, prior_set, marginalize)
+        built = built_model(model, prior_set, s.marginalize)
     from .samplers import run_sampler
 
-    message = (f"sampling {chains} chains x ({tune} warm-up + {draws} draws) with {sampler}"
-               + (" (first use compiles; reused afterwards)" if sampler == "blackjax" else ""))
+    message = (f"sampling {s.chains} chains x ({s.tune} warm-up + {s.draws} draws) with {s.sampler}"
+               + (" (first use compiles; reused afterwards)" if s.sampler == "blackjax" else ""))
     with progress.phase("sample_total", message):
-        raw = run_sampler(built, sampler, int(chains), int(draws), int(tune), float(target_accept), int(max_treedepth),
-                          seed, progressbar, cores, sampler_kwargs)
+        raw = run_sampler(built, s, seed)
     with progress.phase("postprocess", "post-processing and diagnostics"):
-        fit = _finish(model, built, raw, seed, sampler, chains, draws, tune, target_accept, max_treedepth,
-                      posterior_predictive)
+        fit = _finish(model, built, raw, seed, s)
     timings = {"build": progress.timings.get("build", 0.0), "compile": raw.timings.get("compile", 0.0),
                "sample": raw.timings.get("sample", 0.0), "postprocess": progress.timings.get("postprocess", 0.0)}
     timings["total"] = time.perf_counter() - t_start
     fit.sampler_info.timings = timings
-    if emit_warnings:
-        fit.diagnose().emit(stacklevel=5)
     return fit
 
 
-def _finish(model: Model, built: BuiltModel, raw: Any, seed: int, sampler: str, chains: int, draws: int, tune: int,
-            target_accept: float, max_treedepth: int, posterior_predictive: bool) -> BayesFit:
+def _finish(model: Model, built: BuiltModel, raw: Any, seed: int, settings: SampleControl) -> BayesFit:
     from .diagnostics import diagnose
     from .output import posterior_variables, response_variable, to_datatree
     from .posterior import ParameterDraws, log_likelihood, predictive_draws
     from .results import BayesFit, SamplerInfo
 
     design = model.design
+    sampler, posterior_predictive = settings.sampler, settings.posterior_predictive
     rng = np.random.default_rng([seed, 1])
     params = ParameterDraws.from_free(built, raw.draws, design, rng)
     post, dims, coords = posterior_variables(built, design, params)
@@ -137,15 +122,17 @@ def _finish(model: Model, built: BuiltModel, raw: Any, seed: int, sampler: str, 
             continue
         d = dims.get(name)
         diag_params[name] = (arr, [str(c) for c in coords[d[0]]] if d else None)
-    report = diagnose(diag_params, raw.stats, max_treedepth, built.mode)
-    info = SamplerInfo(sampler, seed, int(chains), int(draws), int(tune), float(target_accept), int(max_treedepth),
-                       built.mode, raw.reused, form_costs=dict(built.form_costs))
-    return BayesFit(model, built, params, idata, info, report, unit)
+    report = diagnose(diag_params, raw.stats, settings.max_treedepth, built.mode)
+    info = SamplerInfo(sampler=sampler, random_seed=seed, chains=settings.chains, draws=settings.draws,
+                       tune=settings.tune, target_accept=settings.target_accept, max_treedepth=settings.max_treedepth,
+                       parameterisation=built.mode, reused=raw.reused, form_costs=dict(built.form_costs))
+    return BayesFit(model, built=built, params=params, idata=idata, sampler_info=info, report=report,
+                    log_likelihood_unit=unit, settings=settings)
 
 
 def sample_prior_predictive(model: Model, draws: int = 500, random_seed: int | None = None,
                             priors: Mapping[str, Prior] | PriorSet | None = None,
-                            marginalize: bool | str | None = None) -> Any:
+                            marginalize: bool | str | None = None) -> DataTree:
     """Draws from the priors and the prior predictive distribution, as a DataTree with ``prior``,
     ``prior_predictive`` and ``observed_data`` groups (the random effects of each level are drawn from N(0, Sigma)
     of each prior draw; observed values are responses, or binomial counts of successes)."""

@@ -405,7 +405,7 @@ def design_rows(design: ModelMatrices, rows: np.ndarray, X: np.ndarray, group: s
 
     Z2 = sparse.hstack([Zc[:, Gp[k] : Gp[k + 1]] for k in layout.schur_terms]).tocsr()[rows]
     w = np.asarray(design.weights, dtype=float)[rows]
-    return RowData(layout, codes, Z1, Z2, X, w)
+    return RowData(layout=layout, codes=codes, Z1=Z1, Z2=Z2, X=X, w=w)
 
 
 class SchurMarginal:

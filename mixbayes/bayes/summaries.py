@@ -65,7 +65,7 @@ class PosteriorScalar:
         return f"{self.name or 'posterior'}: mean {self.mean:.4g} (sd {self.sd:.3g}), 95% interval [{lo:.4g}, {hi:.4g}]"
 
 
-@dataclass
+@dataclass(kw_only=True)
 class SamplerInfo:
     """How the posterior was sampled.
 
@@ -79,7 +79,7 @@ class SamplerInfo:
     """
 
     sampler: str
-    seed: int
+    random_seed: int
     chains: int
     draws: int
     tune: int
@@ -89,6 +89,14 @@ class SamplerInfo:
     reused: bool
     timings: dict[str, float] = field(default_factory=dict)
     form_costs: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def seed(self) -> int:
+        """Deprecated spelling of :attr:`random_seed`."""
+        from ..warn import warn_user
+
+        warn_user("SamplerInfo.seed is deprecated; use SamplerInfo.random_seed", FutureWarning)
+        return self.random_seed
 
     @property
     def parameterisation_text(self) -> str:
@@ -103,7 +111,7 @@ class SamplerInfo:
     def __str__(self) -> str:
         t = ", ".join(f"{k} {v:.2f} s" for k, v in self.timings.items())
         return (f"NUTS ({self.sampler}), {self.chains} chains x {self.draws} draws after {self.tune} warm-up steps, "
-                f"target_accept {self.target_accept}, seed {self.seed}; {self.parameterisation_text}; "
+                f"target_accept {self.target_accept}, seed {self.random_seed}; {self.parameterisation_text}; "
                 f"{'compiled sampler reused; ' if self.reused else ''}{t}")
 
 
@@ -264,7 +272,7 @@ class BayesICC:
             float_format=lambda x: f"{x:.3f}")
 
 
-@dataclass
+@dataclass(kw_only=True)
 class WAIC:
     """Widely applicable information criterion (Watanabe), computed from the pointwise log-likelihood.
 

@@ -13,7 +13,7 @@ from .matrices import ModelMatrices
 __all__ = ["Explanation", "explain"]
 
 
-@dataclass(frozen=True)
+@dataclass(kw_only=True, frozen=True)
 class Explanation:
     """Terms, grouping-factor relations and warnings of a model; prints as text, renders as HTML."""
 

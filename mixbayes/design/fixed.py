@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import keyword
-import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,6 +13,7 @@ import pandas as pd
 from ..exceptions import DesignError, FormulaSyntaxError, RankDeficiencyWarning
 from ..formula.expr import parse_expression
 from ..formula.nodes import BinOp, Call, Name, Neg, Node, Number, Paren, render, spine
+from ..warn import warn_user
 from .naming import r_column_names
 from .safe_formulaic import callable_names, check_code, python_code, safe_context
 
@@ -240,11 +240,9 @@ def drop_aliased(X: np.ndarray, names: list[str], tol: float = 1e-7) -> list[int
         keep = _sequential_keep(X, norms, tol)
     dropped = [names[j] for j in range(p) if j not in keep]
     if dropped:
-        warnings.warn(
+        warn_user(
             f"fixed-effect model matrix is rank deficient so dropping {len(dropped)} "
             f"column{'s' if len(dropped) > 1 else ''} / coefficient{'s' if len(dropped) > 1 else ''} "
             f"({', '.join(dropped)}); remove the aliased predictor(s) from the formula to silence this",
-            RankDeficiencyWarning,
-            stacklevel=4,
-        )
+            RankDeficiencyWarning)
     return keep

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +24,7 @@ from ..exceptions import (
 from ..families import Family
 from ..formula.nodes import Call, Expr, Name, Node, Number, leaves, render
 from ..formula.parsed import ParsedFormula, RandomSpec, _summands
+from ..warn import warn_user
 from .expressions import check_functions, evaluate, expression_variables
 from .factors import as_categorical, interaction_codes
 from .fixed import MatrixSpec, build_matrix, drop_aliased
@@ -263,11 +263,11 @@ def _warn_stray_strings(s: pd.Series, name: str) -> None:
     stray = values[~numeric]
     if numeric.mean() >= 0.8 and 0 < len(stray):
         shown = ", ".join(repr(v) for v in stray[:5]) + (", ..." if len(stray) > 5 else "")
-        warnings.warn(
+        warn_user(
             f"column {name!r} is mostly numbers but holds {len(stray)} other value(s) ({shown}), so it is treated "
             f"as a factor with {len(values)} levels. If it is a number, clean it first, e.g. "
             f"data[{name!r}] = pd.to_numeric(data[{name!r}], errors='coerce') (those values become missing)",
-            DataTypeWarning, stacklevel=5)
+            DataTypeWarning)
 
 
 def _random_term(spec: RandomSpec, frame: pd.DataFrame, functions: Mapping[str, Any]) -> RandomTerm:
@@ -360,12 +360,10 @@ def build_design(
                 f"no complete rows: all {len(data)} rows have missing values in the columns the model uses "
                 f"({detail})"
             )
-        warnings.warn(
+        warn_user(
             f"dropped {n_dropped} of {len(data)} rows with missing values in the columns the model uses "
             f"({detail}); their index labels are kept in model.dropped_index",
-            MissingDataWarning,
-            stacklevel=3,
-        )
+            MissingDataWarning)
     if len(data) == 0:
         raise EmptyDataError("the data frame has no rows")
     frame = _prepare_frame(data.loc[complete, used])
@@ -444,10 +442,10 @@ def _check_repeated_terms(terms: list[RandomTerm]) -> None:
         for b in terms[i + 1:]:
             shared = [c for c in a.columns if c in b.columns]
             if tuple(a.group_vars) == tuple(b.group_vars) and shared:
-                warnings.warn(
+                warn_user(
                     f"the random-effects terms {a.expr} and {b.expr} both give {', '.join(shared)} a variance over "
                     f"{a.group}: the two variances are not separately identified. Remedy: keep {', '.join(shared)} "
-                    "in one of them (e.g. (0 + x | g) for a slope alone)", DesignWarning, stacklevel=4)
+                    "in one of them (e.g. (0 + x | g) for a slope alone)", DesignWarning)
 
 
 def _with_offset(term: RandomTerm, offset: int) -> RandomTerm:

@@ -11,6 +11,7 @@ import numpy as np
 from scipy import special
 
 from ..exceptions import CountDataWarning, FamilyError, ResponseError
+from ..warn import warn_user
 from .links import Link
 
 __all__ = ["BoundFamily", "Family", "ResponseParts", "warn_non_integer"]
@@ -27,16 +28,16 @@ def ylogy(y: Array, mu: Array) -> Array:
         return special.xlogy(y, y) - special.xlogy(y, mu)
 
 
-def warn_non_integer(counts: Array, what: str, family: str, stacklevel: int = 6) -> None:
+def warn_non_integer(counts: Array, what: str, family: str) -> None:
     """glm's and glmer's warning for non-integer counts (the fit goes on, as theirs does)."""
     bad = np.abs(counts - np.round(counts)) > 1e-7
     if np.any(bad):
         shown = ", ".join(f"{v:.4g}" for v in counts[bad][:3]) + (", ..." if bad.sum() > 3 else "")
-        warnings.warn(
+        warn_user(
             f"non-integer counts in a {family} model: the {what} has {int(bad.sum())} non-integer value(s) "
             f"({shown}); glmer warns likewise and fits. Remedy: counts should be whole numbers; for a continuous "
             "response use another family (e.g. gaussian on a transformed scale)",
-            CountDataWarning, stacklevel=stacklevel)
+            CountDataWarning)
 
 
 #: Every family class by name, filled as each subclass that sets ``name`` is defined (see the registry module).

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ..arguments import renamed_kwargs
 from ..exceptions import ArgumentError, BootstrapError, MixbayesError, NotSupportedError
 from .bootstrap_results import BootstrapResult, PBTest, _user_names, _user_values, percentile_interval
 from .parallel import ChunkResult, replicate_seeds, run_replicates
@@ -118,8 +119,9 @@ def _failures(results: ChunkResult) -> dict[str, int]:
 
 # ---- pbtest ----------------------------------------------------------------------------------------------------
 
-def pbtest(small: LmmFit, large: LmmFit, nsim: int = 1000, seed: Any = None, backend: str | None = None,
-           n_jobs: int | None = None, progress: bool | None = None, chunk_size: int | None = None) -> PBTest:
+@renamed_kwargs(seed="random_seed", progress="progressbar")
+def pbtest(small: LmmFit, large: LmmFit, nsim: int = 1000, random_seed: Any = None, backend: str | None = None,
+           n_jobs: int | None = None, progressbar: bool | None = None, chunk_size: int | None = None) -> PBTest:
     """Parametric bootstrap likelihood-ratio test of ``small`` against ``large`` (pbkrtest's ``PBmodcomp``).
 
     Both fits are refitted by ML when fitted by REML.  Responses are simulated from the small (null) model; each
@@ -130,11 +132,11 @@ def pbtest(small: LmmFit, large: LmmFit, nsim: int = 1000, seed: Any = None, bac
     small, large : nested linear mixed models fitted to the same data; or two GLMMs (see
         :func:`~mixbayes.inference.glmm_bootstrap.pbtest_glmm`, refitted serially).
     nsim : number of simulated responses.
-    seed : seed of the replicates' random streams (int, sequence of ints or SeedSequence).
+    random_seed : seed of the replicates' random streams (int, sequence of ints or SeedSequence; formerly ``seed``).
     backend : joblib backend (``"loky"``, ``"threading"``, ``"dask"``...); None keeps the active
         ``joblib.parallel_config``.
     n_jobs : joblib's ``n_jobs``.
-    progress : progress bar on stderr (None: when stderr is a terminal).
+    progressbar : progress bar on stderr (None: when stderr is a terminal; formerly ``progress``).
 
     Examples
     --------
@@ -142,7 +144,7 @@ def pbtest(small: LmmFit, large: LmmFit, nsim: int = 1000, seed: Any = None, bac
     >>> ss = mb.load_dataset("sleepstudy")
     >>> m0 = mb.lmer("Reaction ~ Days + (Days || Subject)", ss)
     >>> m1 = mb.lmer("Reaction ~ Days + (Days | Subject)", ss)
-    >>> res = mb.pbtest(m0, m1, nsim=20, seed=1)
+    >>> res = mb.pbtest(m0, m1, nsim=20, random_seed=1)
     >>> round(res.stat, 4), round(res.p_chisq, 3)
     (0.0639, 0.8)
     """
@@ -154,7 +156,7 @@ def pbtest(small: LmmFit, large: LmmFit, nsim: int = 1000, seed: Any = None, bac
             raise MixbayesError("the models were not fitted to the same data (different observations or response)")
         from .glmm_bootstrap import pbtest_glmm
 
-        return pbtest_glmm(small, large, nsim=nsim, seed=seed, progress=progress)
+        return pbtest_glmm(small, large, nsim=nsim, random_seed=random_seed, progressbar=progressbar)
     for f in (small, large):
         if getattr(f, "reml", None) is None:
             raise NotSupportedError("pbtest compares linear mixed models fitted with mb.lmer")
@@ -168,11 +170,11 @@ def pbtest(small: LmmFit, large: LmmFit, nsim: int = 1000, seed: Any = None, bac
         s_ml, l_ml = l_ml, s_ml
     stat = 2.0 * (l_ml.loglik - s_ml.loglik)
     df = l_ml.npar - s_ml.npar
-    seeds, entropy = replicate_seeds(seed, nsim)
+    seeds, entropy = replicate_seeds(random_seed, nsim)
     payload = {"small_design": portable_design(s_ml.design), "large_design": portable_design(l_ml.design),
                "control": _control(s_ml), "beta": s_ml.beta, "theta": s_ml.theta, "sigma": s_ml.sigma,
                "small_start": s_ml.theta, "large_start": l_ml.theta}
-    results = run_replicates(_pb_chunk, payload, seeds, n_jobs=n_jobs, backend=backend, progress=progress,
+    results = run_replicates(_pb_chunk, payload, seeds, n_jobs=n_jobs, backend=backend, progress=progressbar,
                              chunk_size=chunk_size, label="LRT refits")
     sim = np.array([np.nan if v is None else v[0] for _, v, _ in results])
     return PBTest.from_simulated(stat, df, sim, _failures(results), entropy, t0)
@@ -181,8 +183,8 @@ def pbtest(small: LmmFit, large: LmmFit, nsim: int = 1000, seed: Any = None, bac
 # ---- bootMer --------------------------------------------------------------------------------------------------
 
 def bootstrap(fit: LmmFit, nsim: int = 1000, statistic: str | Callable[[LmmFit], Any] | None = None,
-              seed: Any = None, n_jobs: int | None = None, backend: str | None = None,
-              progress: bool | None = None, chunk_size: int | None = None) -> BootstrapResult:
+              random_seed: Any = None, n_jobs: int | None = None, backend: str | None = None,
+              progressbar: bool | None = None, chunk_size: int | None = None) -> BootstrapResult:
     """Parametric bootstrap of a fit, as lme4's ``bootMer``.
 
     Parameters
@@ -191,7 +193,7 @@ def bootstrap(fit: LmmFit, nsim: int = 1000, statistic: str | Callable[[LmmFit],
     statistic : None (default): SDs and correlations (lme4's names), sigma, the fixed effects and the adjusted
         ICC; ``"fixef"``: the fixed effects; or a function of a fitted model returning numbers (a scalar,
         array, Series or dict; a Series/dict names the statistics).
-    seed, n_jobs, backend, progress : as for :func:`pbtest`.
+    random_seed, n_jobs, backend, progressbar : as for :func:`pbtest`.
     """
     from .parameters import varpar_names
     from .refit import portable_design
@@ -215,14 +217,14 @@ def bootstrap(fit: LmmFit, nsim: int = 1000, statistic: str | Callable[[LmmFit],
         names = _user_names(value, len(t0))
     else:
         raise NotSupportedError(f"statistic must be None, 'fixef' or a function, not {statistic!r}")
-    seeds, entropy = replicate_seeds(seed, nsim)
+    seeds, entropy = replicate_seeds(random_seed, nsim)
     payload: dict[str, Any] = {"design": portable_design(design), "reml": fit.reml, "control": _control(fit),
                                "beta": fit.beta, "theta": fit.theta, "sigma": fit.sigma, "statistic": stat_name,
                                "n_values": len(t0)}
     if not isinstance(stat_name, str):
         payload["model"] = fit.model
         payload["control_dict"] = dict(vars(_control(fit)))
-    results = run_replicates(_boot_chunk, payload, seeds, n_jobs=n_jobs, backend=backend, progress=progress,
+    results = run_replicates(_boot_chunk, payload, seeds, n_jobs=n_jobs, backend=backend, progress=progressbar,
                              chunk_size=chunk_size, label="refits")
     values = np.full((nsim, len(t0)), np.nan)
     for i, v, _ in results:
@@ -231,5 +233,6 @@ def bootstrap(fit: LmmFit, nsim: int = 1000, statistic: str | Callable[[LmmFit],
     n_failed = sum(1 for _, v, _ in results if v is None)
     if n_failed == nsim:
         raise BootstrapError(f"all {nsim} bootstrap refits failed: {_failures(results)}")
-    return BootstrapResult(pd.Series(t0, index=names), pd.DataFrame(values, columns=names), nsim, n_failed,
-                           _failures(results), entropy, time.perf_counter() - t_start)
+    return BootstrapResult(t0=pd.Series(t0, index=names), replicates=pd.DataFrame(values, columns=names), nsim=nsim,
+                           n_failed=n_failed, failures=_failures(results), seed_entropy=entropy,
+                           elapsed=time.perf_counter() - t_start)

@@ -33,7 +33,7 @@ def _user_names(value: Any, n: int) -> list[str]:
     return [f"t{i + 1}" for i in range(n)]
 
 
-@dataclass
+@dataclass(kw_only=True)
 class PBTest:
     """A parametric-bootstrap likelihood-ratio test (pbkrtest's ``PBmodcomp``).
 
@@ -126,7 +126,7 @@ def percentile_interval(values: np.ndarray, level: float = 0.95) -> tuple[float,
     return float(out[0]), float(out[1])
 
 
-@dataclass
+@dataclass(kw_only=True)
 class BootstrapResult:
     """A parametric bootstrap of a fit (lme4's ``bootMer``).
 

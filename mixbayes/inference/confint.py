@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..arguments import renamed_kwargs
 from ..exceptions import NotSupportedError
 from .parameters import percent_labels, varpar_names
 
@@ -39,8 +40,9 @@ def wald_intervals(fit: LmmFit | GlmmFit, level: float = 0.95) -> pd.DataFrame:
                         index=vn + list(fit.design.fixef_names))
 
 
+@renamed_kwargs(seed="random_seed", progress="progressbar")
 def confint(fit: LmmFit | GlmmFit, method: str = "profile", level: float = 0.95, parm: list[str] | None = None,
-            nsim: int = 500, seed: Any = None, boot_type: str = "perc", **kwargs: Any) -> pd.DataFrame:
+            nsim: int = 500, random_seed: Any = None, boot_type: str = "perc", **kwargs: Any) -> pd.DataFrame:
     """Confidence intervals for the variance parameters and fixed effects (lme4's ``confint.merMod``).
 
     Parameters
@@ -48,9 +50,9 @@ def confint(fit: LmmFit | GlmmFit, method: str = "profile", level: float = 0.95,
     method : ``"profile"`` (default), ``"wald"`` or ``"boot"``.
     level : confidence level.
     parm : names of the rows wanted (default all); for profiles only those parameters are profiled.
-    nsim, seed, boot_type : bootstrap replicates, seed and interval type (``perc``, ``basic``, ``norm``).
+    nsim, random_seed, boot_type : bootstrap replicates, seed and interval type (``perc``, ``basic``, ``norm``).
     kwargs : passed to :func:`~mixbayes.inference.profile.profile` or
-        :func:`~mixbayes.inference.bootstrap.bootstrap` (``n_jobs``, ``backend``, ``progress``...).
+        :func:`~mixbayes.inference.bootstrap.bootstrap` (``n_jobs``, ``backend``, ``progressbar``...).
     """
     key = method.lower()
     glmm = not hasattr(fit, "reml")
@@ -62,16 +64,20 @@ def confint(fit: LmmFit | GlmmFit, method: str = "profile", level: float = 0.95,
 
         table = profile(fit, which=parm, **kwargs).confint(level)
     elif key == "wald":
+        if kwargs:  # Wald intervals take no options: a misspelt one must not be ignored
+            from ..arguments import reject_unknown
+
+            reject_unknown(kwargs, ["method", "level", "parm", "nsim", "random_seed", "boot_type"], "confint")
         table = wald_intervals(fit, level)
     elif key in ("boot", "bootstrap"):
         if glmm:
             from .glmm_bootstrap import bootstrap_glmm
 
-            table = bootstrap_glmm(fit, nsim=nsim, seed=seed, **kwargs).confint(level, type=boot_type)
+            table = bootstrap_glmm(fit, nsim=nsim, random_seed=random_seed, **kwargs).confint(level, type=boot_type)
         else:
             from .bootstrap import bootstrap
 
-            result = bootstrap(fit, nsim=nsim, seed=seed, **kwargs)
+            result = bootstrap(fit, nsim=nsim, random_seed=random_seed, **kwargs)
             table = result.confint(level, type=boot_type).drop(index="icc")
     else:
         raise NotSupportedError(f"unknown interval method {method!r}: use 'profile', 'wald' or 'boot'")

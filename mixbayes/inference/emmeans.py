@@ -109,7 +109,7 @@ def _fit_kind(fit: Any) -> str:
     return "glmm"
 
 
-@dataclass
+@dataclass(kw_only=True)
 class EMMeans:
     """Estimated marginal means (``table``) of a fit, with :meth:`pairs` for their pairwise contrasts.
 
@@ -313,7 +313,7 @@ def emmeans(fit: Any, specs: str | list[str], by: str | list[str] | None = None,
             rows.append(dict(zip(keys, values, strict=True)))
     Lm = np.array(L)
     table = pd.DataFrame(rows)[specs_l + by_l]
-    emm = EMMeans(table, Lm, fit, specs_l, by_l, ddf, type, regrid, level)
+    emm = EMMeans(table=table, L=Lm, fit=fit, specs=specs_l, by=by_l, ddf=ddf, type=type, regrid=regrid, level=level)
     a = (1 - level) / 2
     name = "response" if (type == "response" or regrid) else "emmean"
     if kind == "bayes":

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ..arguments import renamed_kwargs
 from ..exceptions import BootstrapError, MixbayesError, NotSupportedError
 from .bootstrap_results import BootstrapResult, PBTest, _user_names, _user_values
 from .parallel import replicate_seeds
@@ -52,8 +53,9 @@ def _replicates(nsim: int, seed: Any, one: Callable[[np.random.Generator], np.nd
     return values, dict(failures), entropy
 
 
+@renamed_kwargs(seed="random_seed", progress="progressbar")
 def bootstrap_glmm(fit: GlmmFit, nsim: int = 200, statistic: Callable[[GlmmFit], Any] | str | None = None,
-                   seed: Any = None, progress: bool | None = None) -> BootstrapResult:
+                   random_seed: Any = None, progressbar: bool | None = None) -> BootstrapResult:
     """Parametric bootstrap of a GLMM (lme4's ``bootMer``).
 
     Parameters
@@ -61,7 +63,7 @@ def bootstrap_glmm(fit: GlmmFit, nsim: int = 200, statistic: Callable[[GlmmFit],
     nsim : number of simulated responses, each refitted as the fit was (Laplace or AGQ).
     statistic : None (SDs, correlations and fixed effects, lme4's names), ``"fixef"``, or a function of a fitted
         model returning numbers (a Series or dict names them).
-    seed : seed of the replicates' random streams.
+    random_seed : seed of the replicates' random streams (formerly ``seed``).
     """
     if nsim < 1:
         raise ValueError("nsim must be at least 1")
@@ -80,22 +82,24 @@ def bootstrap_glmm(fit: GlmmFit, nsim: int = 200, statistic: Callable[[GlmmFit],
     names = _user_names(value, len(t0))
 
     def one(rng: np.random.Generator) -> np.ndarray:
-        y = fit.simulate(1, seed=rng).to_numpy()[:, 0]
+        y = fit.simulate(1, random_seed=rng).to_numpy()[:, 0]
         out = _user_values(fun(fit.refit(y)))
         if out.shape != t0.shape:
             raise ValueError(f"the statistic returned {out.size} values, expected {t0.size}")
         return out
 
-    values, failures, entropy = _replicates(nsim, seed, one, len(t0), progress)
+    values, failures, entropy = _replicates(nsim, random_seed, one, len(t0), progressbar)
     n_failed = sum(failures.values())
     if n_failed == nsim:
         raise BootstrapError(f"all {nsim} bootstrap refits failed: {failures}")
-    return BootstrapResult(pd.Series(t0, index=names), pd.DataFrame(values, columns=names), nsim, n_failed,
-                           failures, entropy, time.perf_counter() - t_start)
+    return BootstrapResult(t0=pd.Series(t0, index=names), replicates=pd.DataFrame(values, columns=names), nsim=nsim,
+                           n_failed=n_failed, failures=failures, seed_entropy=entropy,
+                           elapsed=time.perf_counter() - t_start)
 
 
-def pbtest_glmm(small: GlmmFit, large: GlmmFit, nsim: int = 200, seed: Any = None,
-                progress: bool | None = None) -> PBTest:
+@renamed_kwargs(seed="random_seed", progress="progressbar")
+def pbtest_glmm(small: GlmmFit, large: GlmmFit, nsim: int = 200, random_seed: Any = None,
+                progressbar: bool | None = None) -> PBTest:
     """Parametric bootstrap likelihood-ratio test of two nested GLMMs (pbkrtest's ``PBmodcomp``): responses
     simulated from the small model are refitted by both; the p-value is (1 + #{LRT* > LRT}) / (1 + #{LRT* > 0})."""
     t0 = time.perf_counter()
@@ -105,8 +109,8 @@ def pbtest_glmm(small: GlmmFit, large: GlmmFit, nsim: int = 200, seed: Any = Non
     df = large.npar - small.npar
 
     def one(rng: np.random.Generator) -> np.ndarray:
-        y = small.simulate(1, seed=rng).to_numpy()[:, 0]
+        y = small.simulate(1, random_seed=rng).to_numpy()[:, 0]
         return np.array([2.0 * (large.refit(y).loglik - small.refit(y).loglik)])
 
-    values, failures, entropy = _replicates(nsim, seed, one, 1, progress)
+    values, failures, entropy = _replicates(nsim, random_seed, one, 1, progressbar)
     return PBTest.from_simulated(stat, df, values[:, 0], failures, entropy, t0)

@@ -18,7 +18,7 @@ def _observation_level(design: Any, term: Any) -> bool:
     return not design.family.normal_residual and term.n_levels == design.n_obs
 
 
-@dataclass(frozen=True)
+@dataclass(kw_only=True, frozen=True)
 class ICCDraws:
     """ICC pieces for a set of parameter values (arrays over draws; length 1 for a point estimate)."""
 
@@ -71,4 +71,5 @@ def icc_draws(design: Any, covs: list[np.ndarray], beta: np.ndarray, var_residua
         deff = 1.0 + (size - 1.0) * rho
         groups[t.group] = {"variance": per[t.group], "icc": rho, "mean_size": size, "design_effect": deff,
                            "n_eff": n / deff}
-    return ICCDraws(var_random / total, var_random / (var_fixed + total), var_random, resid, var_fixed, groups)
+    return ICCDraws(adjusted=var_random / total, unadjusted=var_random / (var_fixed + total), var_random=var_random,
+                    var_residual=resid, var_fixed=var_fixed, groups=groups)

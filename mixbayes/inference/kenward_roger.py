@@ -49,7 +49,7 @@ __all__ = ["KRAdjustment", "KRTest", "kenward_roger_adjustment", "kenward_roger_
 MAX_NQ = 50_000_000
 
 
-@dataclass(frozen=True)
+@dataclass(kw_only=True, frozen=True)
 class KRAdjustment:
     """The pieces of pbkrtest's ``vcovAdj`` for one fit.
 
@@ -72,7 +72,7 @@ class KRAdjustment:
     parameters: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(kw_only=True, frozen=True)
 class KRTest:
     """A Kenward-Roger F test of L beta = beta_H (pbkrtest's ``KRmodcomp`` statistics).
 
@@ -200,7 +200,7 @@ def _kr_adjust(fit: LmmFit) -> KRAdjustment:
     for r in range(k):
         U += W[r, r] * (Qs[r, r] - P[r] @ Phi @ P[r])
     PhiA = Phi + 2.0 * Phi @ U @ Phi
-    return KRAdjustment(Phi, PhiA, P, W, condition, (*names,))
+    return KRAdjustment(vcov=Phi, vcov_adjusted=PhiA, P=P, W=W, condition=condition, parameters=(*names,))
 
 
 def kenward_roger_adjustment(fit: LmmFit) -> KRAdjustment:
@@ -280,9 +280,9 @@ def kr_test(fit: LmmFit, L: Any, rhs: Any = 0.0) -> KRTest:
     wald = float(Lb @ np.linalg.solve(L @ adj.vcov_adjusted @ L.T, Lb))
     FU = wald / q
     Fs = scaling * FU
-    return KRTest(q, float(ddf), float(Fs), float(FU), float(scaling), float(stats.f.sf(Fs, q, ddf)),
-                  float(stats.f.sf(FU, q, ddf)),
-                  {"A1": A1, "A2": A2, "V0": V0, "V1": V1, "V2": V2, "rho": rho, "F.scaling": scaling})
+    return KRTest(ndf=q, ddf=float(ddf), F=float(Fs), F_unscaled=float(FU), F_scaling=float(scaling),
+                  p_value=float(stats.f.sf(Fs, q, ddf)), p_value_unscaled=float(stats.f.sf(FU, q, ddf)),
+                  aux={"A1": A1, "A2": A2, "V0": V0, "V1": V1, "V2": V2, "rho": rho, "F.scaling": scaling})
 
 
 def kr_t_df(fit: LmmFit, L: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -20,7 +20,6 @@ psi(zeta = qnorm((1 -+ level) / 2)).  An end beyond the profiled range is the pa
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -32,17 +31,20 @@ from ..exceptions import MixbayesError, ProfileError
 from ..likelihood.factor import NotPositiveDefinite
 from ..likelihood.lmm import LmmControl, LmmObjective, optimize_theta
 from ..likelihood.optimizers import minimize
+from ..warn import warn_user
 from .parameters import percent_labels, sdcor_from_theta, theta_from_sdcor, varpar_bounds, varpar_names
 from .refit import ml_fit
 from .splines import PolySpline, back_spline, interp_spline
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
     from ..protocols import LmmFitLike as LmmFit
 
 __all__ = ["LikelihoodProfile", "ParameterProfile", "ProfileError", "profile"]
 
 
-@dataclass
+@dataclass(kw_only=True)
 class ParameterProfile:
     """The profile of one parameter.
 
@@ -93,10 +95,10 @@ class LikelihoodProfile:
                 x = prof.frame[name].to_numpy()
                 ok = np.isfinite(z)
                 if ok.sum() >= 2 and np.all(np.diff(z[ok]) >= -0.01):
-                    warnings.warn(f"bad spline fit for {name}: falling back to linear interpolation", stacklevel=2)
+                    warn_user(f"bad spline fit for {name}: falling back to linear interpolation")
                     lo, hi = np.interp(zeta, z[ok], x[ok], left=np.nan, right=np.nan)
                 else:
-                    warnings.warn(f"non-monotonic profile for {name}", stacklevel=2)
+                    warn_user(f"non-monotonic profile for {name}")
                     rows.append((np.nan, np.nan))
                     continue
             if np.isnan(lo):
@@ -107,7 +109,7 @@ class LikelihoodProfile:
         return pd.DataFrame(rows, index=names, columns=percent_labels(level))
 
     def plot(self, parm: list[str] | None = None, absolute: bool = False, levels: tuple[float, ...] = (
-            0.5, 0.8, 0.9, 0.95, 0.99), ncols: int | None = None) -> Any:
+            0.5, 0.8, 0.9, 0.95, 0.99), ncols: int | None = None) -> Figure:
         """Zeta traces (lme4's ``xyplot(profile)``): zeta against each parameter, the spline through the
         profiled points, and the profile intervals at ``levels`` (horizontal lines at +-sqrt(qchisq(level, 1))).
 
@@ -333,9 +335,9 @@ def _profile_one(w: int, pw: float, zetafun: Any, others: list[int], s: _Setting
     frame = _frame(upper, lower, columns, cc)
     fwd, bak, problem = _splines(frame, name)
     if problem:
-        warnings.warn(problem, stacklevel=3)
+        warn_user(problem)
     lo, hi = (np.nan, np.nan) if bounds_nan else (lowcut, upcut)
-    return ParameterProfile(name, frame, fwd, bak, lo, hi, problem)
+    return ParameterProfile(name=name, frame=frame, forward=fwd, backward=bak, lower=lo, upper=hi, problem=problem)
 
 
 def _select(which: Any, vnames: list[str], fnames: list[str]) -> set[str]:

@@ -22,7 +22,7 @@ __all__ = ["RefitEstimate", "Refitter", "ml_fit", "portable_design", "restore_de
            "simulate_response"]
 
 
-@dataclass(frozen=True)
+@dataclass(kw_only=True, frozen=True)
 class RefitEstimate:
     """theta, beta, sigma and the objective (REML criterion or deviance) of one refit."""
 
@@ -77,8 +77,8 @@ class Refitter:
         theta = summary.final
         value = obj(theta)
         beta, _ = obj.factor.solve()
-        return RefitEstimate(theta.copy(), beta, obj.sigma(), float(value), bool(summary.converged),
-                             summary.message)
+        return RefitEstimate(theta=theta.copy(), beta=beta, sigma=obj.sigma(), objective=float(value),
+                             converged=bool(summary.converged), message=summary.message)
 
 
 def simulate_response(design: ModelMatrices, beta: np.ndarray, theta: np.ndarray, sigma: float,

@@ -7,7 +7,6 @@ relative covariance factor below 1e-4).
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,6 +14,7 @@ import numpy as np
 from ..design.matrices import ModelMatrices
 from ..design.terms import RandomTerm
 from ..exceptions import ConvergenceWarning, SingularFitWarning
+from ..warn import Notice, emit
 
 __all__ = ["ConvergenceReport", "check_convergence", "scale_problems", "singular_components", "smallest_slope"]
 
@@ -53,6 +53,11 @@ class ConvergenceReport:
         import html
 
         return f"<pre class='mixbayes'>{html.escape(str(self))}</pre>"
+
+    def notices(self) -> list[Notice]:
+        """The problems as typed warning records (:class:`~mixbayes.warn.Notice`), for the public layer to issue."""
+        return [Notice(f"{msg}. Remedy: {remedy}.", SingularFitWarning if kind == "singular" else ConvergenceWarning)
+                for kind, msg, remedy in self.problems]
 
     def __str__(self) -> str:
         lines = [
@@ -233,10 +238,9 @@ def check_convergence(
     return report
 
 
-def emit_warnings(report: ConvergenceReport, stacklevel: int = 4) -> None:
-    for kind, msg, remedy in report.problems:
-        category = SingularFitWarning if kind == "singular" else ConvergenceWarning
-        warnings.warn(f"{msg}. Remedy: {remedy}.", category, stacklevel=stacklevel)
+def emit_warnings(report: ConvergenceReport) -> None:
+    """Issue one typed warning per problem of ``report`` (attributed to the caller's line: :mod:`mixbayes.warn`)."""
+    emit(report.notices())
 
 
 def _gradient_remedy(design: ModelMatrices, scale: list[str], singular: list[str], theta: np.ndarray,

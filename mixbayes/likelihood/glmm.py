@@ -13,6 +13,7 @@ with ``glmerControl(tolPwrss = 1e-13)``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +30,7 @@ from .pirls import GlmmWorkspace, PirlsFailure, gauss_hermite
 __all__ = ["GlmmControl", "GlmmEstimate", "deviance_function", "fit_glmm", "objective_function"]
 
 
-@dataclass
+@dataclass(kw_only=True)
 class GlmmControl:
     """Settings of a GLMM fit (cf. ``glmerControl``).
 
@@ -192,7 +193,7 @@ def _initial_predictor(design: ModelMatrices, ws: GlmmWorkspace, theta0: np.ndar
 
 
 def objective_function(ws: GlmmWorkspace, nAGQ: int, lp: np.ndarray, exact: bool = False,
-                       tol: float = 1e-7, estimate_nb: bool = False) -> Any:
+                       tol: float = 1e-7, estimate_nb: bool = False) -> Callable[[np.ndarray], float]:
     """The GLMM objective (-2 log-likelihood) as a function of its parameters, as lme4's deviance function:
     theta alone for nAGQ = 0 (beta estimated in PIRLS), (theta, beta) otherwise, plus log(dispersion) for an
     estimated negative-binomial theta.  ``lp`` is the linear predictor PIRLS restarts from at every call."""
@@ -218,7 +219,8 @@ def objective_function(ws: GlmmWorkspace, nAGQ: int, lp: np.ndarray, exact: bool
     return stage1 if nAGQ == 0 else stage2
 
 
-def deviance_function(design: ModelMatrices, nAGQ: int = 1, theta: Any = None, tol: float = 1e-7) -> Any:
+def deviance_function(design: ModelMatrices, nAGQ: int = 1, theta: Any = None,
+                      tol: float = 1e-7) -> Callable[[np.ndarray], float]:
     """lme4's ``getME(fit, "devfun")`` for a GLMM: the objective with PIRLS restarted, at every call, from the
     linear predictor of a first PIRLS (beta estimated alongside, from mustart) at ``theta`` (getME uses the
     fitted theta; default: the starting theta).  A pure function of its parameters, so it judges two sets of

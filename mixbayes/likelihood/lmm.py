@@ -11,7 +11,6 @@ and sigma^2 = pwrss / n (ML) or pwrss / (n - p) (REML).
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +19,7 @@ import numpy as np
 from ..design.matrices import ModelMatrices
 from ..design.terms import lambda_times
 from ..exceptions import DesignError, ResponseError
+from ..warn import warn_user
 from .convergence import ConvergenceReport, check_convergence
 from .crossprod import CrossProductPlan
 from .factor import BlockedFactor, NotPositiveDefinite
@@ -30,7 +30,7 @@ from .robust import needs_restart, restart
 __all__ = ["LmmControl", "LmmObjective", "fit_lmm"]
 
 
-@dataclass
+@dataclass(kw_only=True)
 class LmmControl:
     """Settings of the likelihood fit (cf. ``lmerControl``).
 
@@ -159,7 +159,7 @@ def _check_identifiable(design: ModelMatrices, control: LmmControl) -> None:
                 raise DesignError(msg + " (pass control={'check_nlev': 'ignore'} to fit anyway)")
             from ..exceptions import DesignWarning
 
-            warnings.warn(msg, DesignWarning, stacklevel=4)
+            warn_user(msg, DesignWarning)
 
 
 def blas_limit(design: ModelMatrices, threads: int | None = None) -> Any:

@@ -30,7 +30,7 @@ from .levels import FactorLevels, var_codes
 __all__ = ["GramBlocks", "PartitionSpec", "merge_blocks", "partition_blocks"]
 
 
-@dataclass
+@dataclass(kw_only=True)
 class GramBlocks:
     """Summed cross-product blocks and moments of a set of rows.
 
@@ -74,7 +74,7 @@ class TermCoding:
         return np.where(found, pos, -1).astype(np.int64)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class PartitionSpec:
     """The frozen design as a partition needs it (no rows): columns, level tables, model-matrix specs."""
 
@@ -134,8 +134,8 @@ def partition_blocks(part: pd.DataFrame, spec: PartitionSpec) -> GramBlocks:
     cp = plan.compute(X, y - off, w)
     cp = CrossProducts(cp.A11, cp.Ar1.copy(), cp.Ax1, cp.Arr)
     pos = w > 0
-    return GramBlocks(cp, len(y), float(np.sum(np.log(w[pos]))), X.sum(axis=0), X.T @ X,
-                      np.all((X == 0) | (X == 1), axis=0), [t.z.T @ t.z for t in terms])
+    return GramBlocks(cp=cp, n=len(y), log_w=float(np.sum(np.log(w[pos]))), xsum=X.sum(axis=0), xtx=X.T @ X,
+                      binary=np.all((X == 0) | (X == 1), axis=0), zz=[t.z.T @ t.z for t in terms])
 
 
 def merge_blocks(parts: list[GramBlocks]) -> GramBlocks:
@@ -161,7 +161,7 @@ def merge_blocks(parts: list[GramBlocks]) -> GramBlocks:
     Ar1 = sparse.csr_matrix(Ar1)
     Ar1.sum_duplicates()
     Ar1.sort_indices()
-    return GramBlocks(CrossProducts(A11, Ar1, Ax1, Arr), n, log_w, xsum, xtx, binary, zz)
+    return GramBlocks(cp=CrossProducts(A11, Ar1, Ax1, Arr), n=n, log_w=log_w, xsum=xsum, xtx=xtx, binary=binary, zz=zz)
 
 
 def restrict_fixed(blocks: GramBlocks, keep: list[int], m: int) -> GramBlocks:
@@ -173,5 +173,5 @@ def restrict_fixed(blocks: GramBlocks, keep: list[int], m: int) -> GramBlocks:
     idx = np.concatenate([np.arange(m), m + np.asarray(rows)])
     cp = blocks.cp
     new = CrossProducts(cp.A11, cp.Ar1, cp.Ax1[rows], cp.Arr[np.ix_(idx, idx)])
-    return GramBlocks(new, blocks.n, blocks.log_w, blocks.xsum[keep], blocks.xtx[np.ix_(keep, keep)],
-                      blocks.binary[keep], blocks.zz)
+    return GramBlocks(cp=new, n=blocks.n, log_w=blocks.log_w, xsum=blocks.xsum[keep],
+                      xtx=blocks.xtx[np.ix_(keep, keep)], binary=blocks.binary[keep], zz=blocks.zz)

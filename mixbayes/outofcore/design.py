@@ -34,6 +34,7 @@ from ..exceptions import (
 )
 from ..families import Family
 from ..formula.parsed import ParsedFormula
+from ..warn import warn_user
 from .blocks import GramBlocks, PartitionSpec, TermCoding, merge_blocks, partition_blocks, restrict_fixed
 from .levels import FactorLevels, level_tables, merge_scans, scan_partition, var_codes
 from .source import as_dask_frame, tree_reduce
@@ -45,7 +46,7 @@ class DaskDataNotSupportedError(NotSupportedError):
     """A model or method that needs the rows in memory was asked of out-of-core (Dask or Parquet) data."""
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(kw_only=True, frozen=True, eq=False)
 class BlockDesign(ModelMatrices):
     """A design whose rows stay in Dask: the row arrays (``y``, ``X``, codes ...) are empty.
 
@@ -197,9 +198,9 @@ def build_block_design(parsed: ParsedFormula, data: Any, family: Family, weights
         if scan.n_complete == 0:
             raise EmptyDataError(f"no complete rows: all {scan.n_rows} rows have missing values in the columns the "
                                  f"model uses ({detail})")
-        warnings.warn(f"dropped {n_dropped} of {scan.n_rows} rows with missing values in the columns the model "
+        warn_user(f"dropped {n_dropped} of {scan.n_rows} rows with missing values in the columns the model "
                       f"uses ({detail}); with Dask data only their number is kept (model.design.n_dropped)",
-                      MissingDataWarning, stacklevel=4)
+                      MissingDataWarning)
     levels = level_tables(scan, dtypes)
 
     # ---- the frozen design, from synthetic rows that carry every level ----------------------------------------
@@ -227,8 +228,8 @@ def build_block_design(parsed: ParsedFormula, data: Any, family: Family, weights
     for i in order:
         final.append(replace(terms[i], theta_offset=theta_offset))
         theta_offset += terms[i].n_theta
-    pspec = PartitionSpec(parsed, family, used, wcol, ocol, frame, full_spec, tuple(final),
-                          tuple(codings[i] for i in order))
+    pspec = PartitionSpec(parsed=parsed, family=family, used=used, weights=wcol, offset=ocol, reference=frame,
+                          fixed=full_spec, terms=tuple(final), codings=tuple(codings[i] for i in order))
 
     # ---- pass 2: cross-product blocks, summed as a tree -----------------------------------------------------
     shared = dask.delayed(pspec)  # one node of the graph, not a copy per task
@@ -240,10 +241,10 @@ def build_block_design(parsed: ParsedFormula, data: Any, family: Family, weights
     keep = _aliased_keep(blocks.xtx)
     dropped = tuple(n for j, n in enumerate(names) if j not in keep)
     if dropped:
-        warnings.warn(f"fixed-effect model matrix is rank deficient so dropping {len(dropped)} column"
+        warn_user(f"fixed-effect model matrix is rank deficient so dropping {len(dropped)} column"
                       f"{'s' if len(dropped) > 1 else ''} / coefficient{'s' if len(dropped) > 1 else ''} "
                       f"({', '.join(dropped)}); remove the aliased predictor(s) from the formula to silence this",
-                      RankDeficiencyWarning, stacklevel=4)
+                      RankDeficiencyWarning)
     m = sum(t.n_random for t in final[1:])
     blocks = restrict_fixed(blocks, keep, m)
     fixed_spec = MatrixSpec(fspec, tuple(perm), tuple(names[j] for j in keep), tuple(keep))

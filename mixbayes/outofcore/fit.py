@@ -8,7 +8,7 @@ simulation, bootstrap, profiles, Kenward-Roger) raises :class:`~.design.DaskData
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
 import pandas as pd
@@ -18,6 +18,9 @@ from ..results.lmm import LmmFit
 from ..results.prediction import new_linear_predictor
 from .design import BlockDesign, DaskDataNotSupportedError
 from .source import as_dask_frame, is_dask_data
+
+if TYPE_CHECKING:
+    from ..results.summary import LmmSummary
 
 __all__ = ["DaskLmmFit"]
 
@@ -101,10 +104,10 @@ class DaskLmmFit(LmmFit):
     def refit(self, *args: Any, **kwargs: Any) -> LmmFit:
         raise self._needs_rows("refit()")
 
-    def bootstrap(self, *args: Any, **kwargs: Any) -> Any:
+    def bootstrap(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise self._needs_rows("the parametric bootstrap")
 
-    def profile(self, *args: Any, **kwargs: Any) -> Any:
+    def profile(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise self._needs_rows("profile()")
 
     def confint(self, method: str = "wald", level: float = 0.95, parm: Any = None, **kwargs: Any) -> pd.DataFrame:
@@ -113,7 +116,7 @@ class DaskLmmFit(LmmFit):
             raise self._needs_rows(f"confint(method={method!r})")
         return super().confint(method=method, level=level, parm=parm, **kwargs)
 
-    def summary(self, ddf: str = "satterthwaite", correlation: bool = True) -> Any:
+    def summary(self, ddf: str = "satterthwaite", correlation: bool = True) -> LmmSummary:
         self._check_ddf(ddf)
         return super().summary(ddf=ddf, correlation=correlation)
 

@@ -22,11 +22,18 @@ import os
 import zipfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..exceptions import FileFormatError
 from .encode import FORMAT, FORMAT_VERSION, KINDS, MANIFEST, save
 from .objects import decode_object
+
+if TYPE_CHECKING:
+    from ..bayes.results import BayesFit
+    from ..model import Model
+    from ..results.glmm import GlmmFit
+    from ..results.lmm import LmmFit
+    from ..results.map import MapFit
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "load", "save"]
 
@@ -69,7 +76,8 @@ def _check_manifest(manifest: Any, path: Path) -> dict[str, Any]:
     return manifest
 
 
-def load(path: str | os.PathLike[str], functions: Mapping[str, Callable[..., Any]] | None = None) -> Any:
+def load(path: str | os.PathLike[str],
+         functions: Mapping[str, Callable[..., Any]] | None = None) -> Model | LmmFit | GlmmFit | MapFit | BayesFit:
     """Read a file written by :meth:`fit.save() <mixbayes.results.base.MixedFit.save>` or ``Model.save()``.
 
     Returns the :class:`~mixbayes.Model`, ``LmmFit``, ``GlmmFit``, ``MapFit`` or ``BayesFit`` that was saved.

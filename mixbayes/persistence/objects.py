@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import FileFormatError, LoadMismatchWarning, MixbayesWarning, NotSupportedError
+from ..warn import warn_user
 from .encode import DATA, KINDS, PARAMS, POSTERIOR, encode_object
 from .table import frame_from_csv
 
@@ -121,10 +122,10 @@ def _verify(fit: Any, saved: dict[str, Any], version: str) -> None:
     if off:
         from ..version import __version__
 
-        warnings.warn(
+        warn_user(
             f"the refitted {', '.join(off)} differ from the estimates saved in the file (written by mixbayes "
             f"{version}; this is {__version__}). The loaded fit is the refit. Remedy: load the file with mixbayes "
-            f"{version} to get the saved fit", LoadMismatchWarning, stacklevel=4)
+            f"{version} to get the saved fit", LoadMismatchWarning)
 
 
 # ---- Bayesian fits -------------------------------------------------------------------------------------------------
@@ -141,11 +142,14 @@ def _decode_bayes(model: Model, part: dict[str, Any], archive: Any) -> Any:
         with np.load(io.BytesIO(archive.read(PARAMS)), allow_pickle=False) as npz:
             arrays = {k: np.asarray(npz[k], dtype=float) for k in npz.files}
         n_terms = int(part["n_terms"])
-        params = ParameterDraws(arrays["beta"], arrays["beta_c"], arrays.get("sigma"), arrays.get("dispersion"),
-                                [arrays[f"sd_{k}"] for k in range(n_terms)],
-                                [arrays[f"cor_chol_{k}"] for k in range(n_terms)],
-                                [arrays[f"b_{k}"] for k in range(n_terms)])
-        info = SamplerInfo(**part["sampler_info"])
+        params = ParameterDraws(beta=arrays["beta"], beta_c=arrays["beta_c"], sigma=arrays.get("sigma"),
+                                dispersion=arrays.get("dispersion"), sd=[arrays[f"sd_{k}"] for k in range(n_terms)],
+                                cor_chol=[arrays[f"cor_chol_{k}"] for k in range(n_terms)],
+                                b=[arrays[f"b_{k}"] for k in range(n_terms)])
+        saved = dict(part["sampler_info"])
+        if "seed" in saved:  # files written before the vocabulary of issue 11 name it "seed"
+            saved["random_seed"] = saved.pop("seed")
+        info = SamplerInfo(**saved)
         diag = dict(part["diagnostics"])
         tab = diag.pop("table")
         diag["problems"] = [tuple(p) for p in diag["problems"]]
@@ -162,8 +166,8 @@ def _decode_bayes(model: Model, part: dict[str, Any], archive: Any) -> Any:
         idata = xr.open_datatree(io.BytesIO(archive.read(POSTERIOR)), engine="h5netcdf").load()
     except (OSError, ValueError, TypeError) as exc:
         raise FileFormatError(f"the DataTree of the Bayesian fit ({POSTERIOR}) cannot be read: {exc}") from None
-    return BayesFit(model, None, params, idata, info, report, str(part.get("log_likelihood_unit", "observation")),
-                    priors=priors)
+    return BayesFit(model, built=None, params=params, idata=idata, sampler_info=info, report=report,
+                    log_likelihood_unit=str(part.get("log_likelihood_unit", "observation")), priors=priors)
 
 
 # ---- dispatch ------------------------------------------------------------------------------------------------------

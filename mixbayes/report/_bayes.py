@@ -2,7 +2,7 @@
 
 The report code never touches a :class:`~mixbayes.bayes.results.BayesFit` directly: it calls these functions,
 which read the fit through its public names (``fixef_summary()``, ``varcorr.as_frame()``, ``varcorr.draws``,
-``ranef().as_frame()``, ``coef()``, ``icc()``, ``diagnose()``, ``summary()``, ``sampler_info`` and ``idata``).
+``ranef().as_frame()``, ``coef``, ``icc()``, ``diagnose()``, ``summary()``, ``sampler_info`` and ``idata``).
 Should one of those names change, this module is the only one to adapt.
 """
 
@@ -17,6 +17,7 @@ import pandas as pd
 from ..bayes.plots import chains_of, divergent_mask, varcorr_draws
 
 __all__ = [
+    "FIT_NAMES",
     "chains_of",
     "coef_posterior",
     "describe",
@@ -31,6 +32,10 @@ __all__ = [
     "varcorr_draws",
     "varcorr_posterior",
 ]
+
+#: the names this module reads from a Bayesian fit (the test stand-in must offer them too: tests/report_standin.py)
+FIT_NAMES = ("fixef_summary", "varcorr", "ranef", "coef", "icc", "diagnose", "summary", "sampler_info", "idata",
+             "model", "design", "formula")
 
 
 def is_bayes_fit(obj: Any) -> bool:
@@ -100,7 +105,7 @@ def ranef_posterior(fit: Any) -> pd.DataFrame:
 
 def coef_posterior(fit: Any) -> dict[str, pd.DataFrame]:
     """Per grouping factor: posterior means of the group-level coefficients (fixed plus random)."""
-    return dict(fit.coef())
+    return dict(fit.coef)
 
 
 def diagnostics_text(fit: Any) -> str:

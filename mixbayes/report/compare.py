@@ -89,7 +89,7 @@ class Comparison(Displayed):
             header += ["centre", "SD", "95% interval", "flag"]
             groups += [("posterior", 3), ("", 1)]
         right = [False, True, True, True, False] + ([True, True, True, False] if has_post else [])
-        t = TextTable(header, groups=groups, right=right, css_class="mb-table mb-compare")
+        t = TextTable(header=header, groups=groups, right=right, css_class="mb-table mb-compare")
         last = None
         for name, r in self.table.iterrows():
             if r["kind"] != last:
@@ -201,7 +201,7 @@ def likelihood_intervals(fit: Any, intervals: str = "auto", notes: list[str] | N
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             if key == "boot":
-                ci = fit.confint(method="boot", nsim=500, seed=1)
+                ci = fit.confint(method="boot", nsim=500, random_seed=1)
             else:
                 ci = fit.confint(method="profile")
     except Exception as exc:  # reported in the notes: the comparison goes on without these intervals

@@ -60,7 +60,7 @@ class Cell:
     css: str = ""
 
 
-@dataclass
+@dataclass(kw_only=True)
 class TextTable:
     """A table with optional section rows and a two-level header, rendered as text, Markdown or HTML.
 

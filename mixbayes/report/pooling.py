@@ -16,7 +16,7 @@ from ..exceptions import UnknownGroupError
 __all__ = ["PooledEstimates", "group_columns", "held_offset"]
 
 
-@dataclass(repr=False)
+@dataclass(kw_only=True, repr=False)
 class PooledEstimates:
     """Per-group estimates under no, complete and partial pooling (the numbers of
     :class:`~mixbayes.report.shrinkage.Shrinkage`, which adds its text, HTML and plots).
@@ -28,7 +28,7 @@ class PooledEstimates:
     n : observations per group.
     no_pooling : groups x columns; NaN where a group's own regression is not estimable.
     complete_pooling : one value per column (NaN for a column that is not a fixed effect).
-    partial_pooling : groups x columns, from the likelihood fit (``fit.coef()``).
+    partial_pooling : groups x columns, from the likelihood fit (``fit.coef``).
     posterior : groups x columns, posterior means of the Bayesian fit's coefficients (None without one).
     population : the mixed model's fixed effects for the columns (0 for a column that is not a fixed effect).
     """

@@ -5,7 +5,7 @@ random-effects terms (e.g. ``(Intercept)`` and ``Days`` for ``(Days | Subject)``
 
 - **no pooling**: a separate regression in each group on those columns (least squares, or a GLM by IRLS for other
   families).  Fixed effects outside the random term (and offsets) are held at the mixed model's estimates and
-  moved into the offset, so that the per-group coefficients are comparable to ``coef()``;
+  moved into the offset, so that the per-group coefficients are comparable to ``coef``;
 - **complete pooling**: one regression on all the fixed effects, ignoring the groups;
 - **partial pooling**: the mixed model's group-level coefficients, fixed plus random effects (lme4's ``coef``),
   from the likelihood fit and, when given, the posterior means of the Bayesian fit.
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -29,6 +29,10 @@ from .format import Displayed, TextTable, fmt
 from .pooling import PooledEstimates, group_columns, held_offset
 from .regression import fit_regression
 
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
 __all__ = ["Shrinkage", "shrinkage"]
 
 
@@ -37,7 +41,7 @@ class Shrinkage(PooledEstimates, Displayed):
     """Per-group estimates under no, complete and partial pooling (see :func:`shrinkage`), shown as a table, as
     HTML and as plots; the attributes are those of :class:`~mixbayes.report.pooling.PooledEstimates`."""
 
-    def plot(self, ax: Any = None) -> Any:
+    def plot(self, ax: Axes | None = None) -> Figure:
         """The shrinkage plot: two-dimensional (arrows in the plane of the first two columns) when the term has a
         slope, one-dimensional otherwise.  Returns the matplotlib Figure."""
         from . import plots
@@ -46,7 +50,7 @@ class Shrinkage(PooledEstimates, Displayed):
             return plots.shrinkage_plot_2d(self, ax=ax)
         return plots.shrinkage_plot_1d(self, ax=ax)
 
-    def plot_lines(self, max_groups: int = 24) -> Any:
+    def plot_lines(self, max_groups: int = 24) -> Figure:
         """Per-group fitted lines over the data (no, complete and partial pooling)."""
         from . import plots
 
@@ -61,7 +65,7 @@ class Shrinkage(PooledEstimates, Displayed):
         for title, _ in sources:
             header += list(self.columns)
             groups.append((title, len(self.columns)))
-        t = TextTable(header, groups=groups, right=[False] + [True] * (len(header) - 1),
+        t = TextTable(header=header, groups=groups, right=[False] + [True] * (len(header) - 1),
                       css_class="mb-table mb-shrinkage")
         levels = list(self.n.index)
         shown = levels if len(levels) <= max_rows else levels[: max_rows - 1]
@@ -131,11 +135,12 @@ def shrinkage(fit: Any, bayes_fit: Any = None, group: str | None = None) -> Shri
     pooled = fit_regression(d.X, d.y, d.weights, d.offset, fam)
     complete = pd.Series([pooled.coef[names.index(c)] if c in names else np.nan for c in cols], index=cols)
     population = pd.Series([float(fixef[c]) if c in names else 0.0 for c in cols], index=cols)
-    partial = fit.coef()[group][cols].copy()
+    partial = fit.coef[group][cols].copy()
     partial.index = index
     post = None
     if bayes_fit is not None:
         post = _bayes.coef_posterior(bayes_fit)[group][cols].copy()
         post.index = index
     n = pd.Series(np.bincount(codes, minlength=len(levels)), index=index, name="n")
-    return Shrinkage(group, cols, n, no_pool, complete, partial, post, population, fit, bayes_fit)
+    return Shrinkage(group=group, columns=cols, n=n, no_pooling=no_pool, complete_pooling=complete,
+                     partial_pooling=partial, posterior=post, population=population, fit=fit, bayes_fit=bayes_fit)

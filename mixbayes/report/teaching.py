@@ -71,7 +71,7 @@ class NaiveVsMixed(Displayed):
         return "\n\n".join(lines)
 
     def _text_table(self) -> TextTable:
-        t = TextTable(["fixed effect", "estimate", "SE", "estimate", "SE", "SE ratio"],
+        t = TextTable(header=["fixed effect", "estimate", "SE", "estimate", "SE", "SE ratio"],
                       groups=[("", 1), (self.naive_name, 2), ("mixed model", 2), ("", 1)],
                       right=[False, True, True, True, True, True], css_class="mb-table mb-naive")
         for name, r in self.table.iterrows():
@@ -80,7 +80,7 @@ class NaiveVsMixed(Displayed):
         return t
 
     def _groups_table(self) -> TextTable:
-        t = TextTable(["group", "ICC", "obs per group", "design effect", "effective n"],
+        t = TextTable(header=["group", "ICC", "obs per group", "design effect", "effective n"],
                       right=[False, True, True, True, True], css_class="mb-table mb-deff")
         for g, r in self.groups.iterrows():
             t.add([str(g), f"{r['icc']:.3f}", fmt(r["mean_size"]), f"{r['design_effect']:.3f}", f"{r['n_eff']:.1f}"])

@@ -23,7 +23,7 @@ __all__ = ["ConvergenceWalkthrough", "WalkthroughStep", "convergence_walkthrough
 
 # ---- the convergence walkthrough ----------------------------------------------------------------------------------
 
-@dataclass
+@dataclass(kw_only=True)
 class WalkthroughStep:
     """One remedy: what was done, and with what result.
 
@@ -46,7 +46,7 @@ class WalkthroughStep:
     fit: Any = field(default=None, repr=False)
 
 
-@dataclass(repr=False)
+@dataclass(kw_only=True, repr=False)
 class ConvergenceWalkthrough(Displayed):
     """The remedies applied to a model with a convergence warning, in order.
 
@@ -93,7 +93,7 @@ class ConvergenceWalkthrough(Displayed):
         if not self.initial_problems:
             return f"<p>{html.escape(self.formula)}: no convergence problem; nothing to do.</p>"
         probs = "".join(f"<li><b>[{html.escape(k)}]</b> {html.escape(m)}</li>" for k, m, _ in self.initial_problems)
-        t = TextTable(["#", "remedy", "tried", "action", "formula", "problems left", "resolved"],
+        t = TextTable(header=["#", "remedy", "tried", "action", "formula", "problems left", "resolved"],
                       right=[True, False, False, False, False, False, False], css_class="mb-table mb-walkthrough")
         for i, s in enumerate(self.steps, 1):
             t.add([str(i), s.remedy, "yes" if s.tried else "no", s.action, s.formula if s.tried else "",
@@ -228,14 +228,15 @@ def convergence_walkthrough(model: Any, method: str | None = None, stop_when_res
         raise DesignError(f"the model cannot be fitted at all ({err}); the walkthrough needs a fit to start from")
     initial = list(fit.convergence.problems) + _design_problems(model)
     steps: list[WalkthroughStep] = []
-    result = ConvergenceWalkthrough(model.formula.text, initial, steps, None, fit, notes)
+    result = ConvergenceWalkthrough(formula=model.formula.text, initial_problems=initial, steps=steps,
+                                    resolved_by=None, final_fit=fit, notes=notes)
     if not initial:
         return result
     current_model, current_fit = model, fit
     done = False
 
     def skip(remedy: str, why: str) -> None:
-        steps.append(WalkthroughStep(remedy, False, why))
+        steps.append(WalkthroughStep(remedy=remedy, tried=False, action=why))
 
     def record(step: WalkthroughStep) -> bool:
         steps.append(step)
@@ -243,6 +244,14 @@ def convergence_walkthrough(model: Any, method: str | None = None, stop_when_res
             result.resolved_by = step.remedy
             result.final_fit = step.fit
         return step.resolved and stop_when_resolved
+
+    def try_formula(remedy: str, action: str, formula: str) -> bool:
+        """Fit ``formula`` on the current data and record the step."""
+        m2 = _new_model(current_model, formula, current_model.data, notes)
+        f2, _ = _fit_quietly(m2, method)
+        kinds = _kinds(f2, m2)
+        return record(WalkthroughStep(remedy=remedy, tried=True, action=action, formula=formula, problems=kinds,
+                                      resolved=f2 is not None and not kinds, fit=f2))
 
     # 1. rescale
     remedy = "rescale predictors"
@@ -264,8 +273,8 @@ def convergence_walkthrough(model: Any, method: str | None = None, stop_when_res
         m2 = _new_model(current_model, current_model.formula.text, new_data, notes)
         f2, err = _fit_quietly(m2, method)
         kinds = _kinds(f2, m2)
-        step = WalkthroughStep(remedy, True, "centred and scaled " + "; ".join(desc), m2.formula.text, kinds,
-                               f2 is not None and not kinds, f2)
+        step = WalkthroughStep(remedy=remedy, tried=True, action="centred and scaled " + "; ".join(desc),
+                               formula=m2.formula.text, problems=kinds, resolved=f2 is not None and not kinds, fit=f2)
         if f2 is not None:
             current_model, current_fit = m2, f2
         done = record(step)
@@ -292,24 +301,16 @@ def convergence_walkthrough(model: Any, method: str | None = None, stop_when_res
         if lhs is None:
             skip(remedies[0], f"not applicable automatically: the columns of {term.expr} are not plain variables")
         else:
-            formula = _rewrite(current_model, term, [f"({lhs} | {term.group})"])
-            m2 = _new_model(current_model, formula, current_model.data, notes)
-            f2, err = _fit_quietly(m2, method)
-            kinds = _kinds(f2, m2)
-            done = record(WalkthroughStep(remedies[0], True, f"dropped {term.columns[k]!r} from {term.expr}{why}",
-                                          formula, kinds, f2 is not None and not kinds, f2))
+            done = try_formula(remedies[0], f"dropped {term.columns[k]!r} from {term.expr}{why}",
+                               _rewrite(current_model, term, [f"({lhs} | {term.group})"]))
         full = _lhs_text(list(term.columns))
         if done:
             skip(remedies[1], "not tried: already resolved")
         elif term.split_from is not None or full is None:
             skip(remedies[1], f"not applicable: {term.expr} is already uncorrelated or not plain variables")
         else:
-            formula = _rewrite(current_model, term, [f"({full} || {term.group})"])
-            m2 = _new_model(current_model, formula, current_model.data, notes)
-            f2, err = _fit_quietly(m2, method)
-            kinds = _kinds(f2, m2)
-            done = record(WalkthroughStep(remedies[1], True, f"{term.expr} made uncorrelated", formula, kinds,
-                                          f2 is not None and not kinds, f2))
+            done = try_formula(remedies[1], f"{term.expr} made uncorrelated",
+                               _rewrite(current_model, term, [f"({full} || {term.group})"]))
 
     # 3. switch optimizer
     remedy = "switch optimizer"
@@ -330,8 +331,8 @@ def convergence_walkthrough(model: Any, method: str | None = None, stop_when_res
         kinds = _kinds(f2, current_model) if f2 is not None else sorted({k for name, x in af.fits.items()
                                                           if not isinstance(x, Exception)
                                                           for k, _, _ in x.convergence.problems})
-        done = record(WalkthroughStep(remedy, True, action, current_model.formula.text, kinds,
-                                      f2 is not None and not kinds, f2))
+        done = record(WalkthroughStep(remedy=remedy, tried=True, action=action, formula=current_model.formula.text,
+                                      problems=kinds, resolved=f2 is not None and not kinds, fit=f2))
 
     # 4. raise the evaluation limit
     remedy = "raise the evaluation limit"
@@ -346,6 +347,7 @@ def convergence_walkthrough(model: Any, method: str | None = None, stop_when_res
         limit = int(old or 100000) * maxeval_factor
         f2, err = _fit_quietly(current_model, method, control={"maxeval": limit})
         kinds = _kinds(f2, current_model)
-        record(WalkthroughStep(remedy, True, f"maxeval raised to {limit}", current_model.formula.text, kinds,
-                               f2 is not None and not kinds, f2))
+        record(WalkthroughStep(remedy=remedy, tried=True, action=f"maxeval raised to {limit}",
+                               formula=current_model.formula.text, problems=kinds,
+                               resolved=f2 is not None and not kinds, fit=f2))
     return result

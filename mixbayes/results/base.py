@@ -8,16 +8,20 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ..arguments import renamed_kwargs
 from ..design.matrices import ModelMatrices
 from ..design.terms import effect_blocks
 from ..likelihood.convergence import ConvergenceReport
 from ..likelihood.optimizers import OptSummary
 from .prediction import new_linear_predictor
-from .ranef import RandomEffects, group_coefficients
+from .ranef import CoefTable, RandomEffects, group_coefficients
 from .varcorr import VarCorr
 from .views import FitViews
 
 if TYPE_CHECKING:
+    import os
+    from pathlib import Path
+
     from ..protocols import ModelLike as Model
 
 __all__ = ["DesignSizes", "MixedFit"]
@@ -140,8 +144,10 @@ class MixedFit(FitViews, DesignSizes):
             return self._ranef
         return RandomEffects(self.design, self.b, None)
 
-    def coef(self) -> dict[str, pd.DataFrame]:
-        """Per grouping factor: fixed effects plus the level's random effects (lme4's ``coef``)."""
+    @property
+    def coef(self) -> CoefTable:
+        """Per grouping factor: fixed effects plus the level's random effects (lme4's ``coef``); a property (the
+        old call ``fit.coef`` still works for one release, with a FutureWarning)."""
         return group_coefficients(self.fixef, self.ranef(condvar=False))
 
     # ---- linear predictor and predictions ---------------------------------------------------------------------
@@ -182,15 +188,16 @@ class MixedFit(FitViews, DesignSizes):
         values = eta if type == "link" else self.design.family.link.inverse(eta)
         return pd.Series(values, index=index, name="predicted")
 
+    @renamed_kwargs(seed="random_seed")
     def predict_intervals(self, newdata: pd.DataFrame | None = None, interval: str = "confidence",
                           method: str = "delta", level: float = 0.95, type: str = "response", nsim: int = 200,
-                          seed: Any = None) -> pd.DataFrame:
+                          random_seed: Any = None) -> pd.DataFrame:
         """Population-level predictions (lme4's ``re.form = NA``) with confidence or prediction intervals (see
         :func:`mixbayes.results.intervals.prediction_intervals`)."""
         from .intervals import prediction_intervals
 
         return prediction_intervals(self, newdata, interval=interval, method=method, level=level, type=type,
-                                    nsim=nsim, seed=seed)
+                                    nsim=nsim, random_seed=random_seed)
 
     def tidy(self, conf_level: float = 0.95, conf_method: str = "wald", **kwargs: Any) -> pd.DataFrame:
         """One row per parameter (see :func:`mixbayes.results.tidy.tidy`)."""
@@ -198,7 +205,7 @@ class MixedFit(FitViews, DesignSizes):
 
         return tidy(self, conf_level=conf_level, conf_method=conf_method, **kwargs)
 
-    def save(self, path: Any) -> Any:
+    def save(self, path: str | os.PathLike[str]) -> Path:
         """Save the fit to a mixbayes file (formula, family, data, fitting options and the estimates);
         :func:`mixbayes.load` refits it from them and checks the estimates.  See docs/saving.md."""
         from ..persistence.encode import save
@@ -212,5 +219,6 @@ class MixedFit(FitViews, DesignSizes):
     def __repr__(self) -> str:
         return str(self.summary())
 
-    def summary(self, **kwargs: Any) -> Any:
+    def summary(self, **kwargs: Any) -> object:
+        """The printed summary (each fit returns its own summary object)."""
         raise NotImplementedError

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..arguments import renamed_kwargs
 from ..design.terms import add_simulated_effects, conditional_covariances
 from ..exceptions import (
     ArgumentError,
@@ -20,20 +21,25 @@ from ..exceptions import (
     OverdispersionWarning,
     SeparationWarning,
 )
-from ..likelihood.glmm import GlmmEstimate, fit_glmm
+from ..likelihood.glmm import GlmmControl, GlmmEstimate, fit_glmm
 from ..likelihood.separation import separated_columns
+from ..warn import warn_user
 from .base import MixedFit
 from .display import Exportable
 from .summary import residual_lines, summary_tail, wald_table
 
 if TYPE_CHECKING:
+    from ..inference.bootstrap import BootstrapResult
+    from ..inference.profile import LikelihoodProfile
+    from ..likelihood.convergence import ConvergenceReport
     from ..protocols import ModelLike as Model
+    from .icc import ICC
 
 __all__ = ["GlmmFit", "fit_glmm_model", "null_model_intercept"]
 
 
-def fit_glmm_model(model: Model, method: str = "laplace", nAGQ: int = 1, control: Any = None, start: Any = None,
-                   emit_warnings: bool = True, **_: Any) -> GlmmFit:
+def fit_glmm_model(model: Model, method: str = "laplace", nAGQ: int = 1, control: GlmmControl | None = None,
+                   start: Any = None, emit_warnings: bool = True) -> GlmmFit:
     """Fit ``model`` (a non-Gaussian family) by likelihood."""
     method = method.lower()
     if method in ("agq", "quadrature") and nAGQ <= 1:
@@ -55,7 +61,7 @@ def fit_glmm_model(model: Model, method: str = "laplace", nAGQ: int = 1, control
     if emit_warnings:
         from ..likelihood.convergence import emit_warnings as emit
 
-        emit(est.report, stacklevel=3)
+        emit(est.report)
         fit._emit_diagnostics()
     return fit
 
@@ -68,7 +74,7 @@ class GlmmFit(MixedFit):
     ``dispersion`` is the negative binomial's theta (variance mu + mu^2 / theta).
     """
 
-    def __init__(self, model: Model, estimate: GlmmEstimate, control: Any = None) -> None:
+    def __init__(self, model: Model, estimate: GlmmEstimate, control: GlmmControl | None = None) -> None:
         super().__init__(model, estimate.theta, estimate.beta, estimate.u, estimate.b, estimate.optsummary,
                          estimate.report)
         self.estimate = estimate
@@ -76,7 +82,7 @@ class GlmmFit(MixedFit):
         self.family = estimate.workspace.family
         self.dispersion = estimate.nb_theta
         self.objective_value = estimate.objective_value
-        self.control = control
+        self.control: GlmmControl = GlmmControl.from_any(control)
         self.method = "Laplace" if self.nAGQ == 1 else ("nAGQ=0" if self.nAGQ == 0 else f"AGQ({self.nAGQ})")
         self.y = self.design.y
 
@@ -174,26 +180,26 @@ class GlmmFit(MixedFit):
 
     def _emit_diagnostics(self) -> None:
         for g in self.degenerate_groups:
-            warnings.warn(
+            warn_user(
                 f"the response is constant within every level of {g!r}: the grouping factor determines it, so the "
                 f"variance of the {g!r} random effects is not identified (the likelihood keeps rising as it grows, "
                 "and the optimum found depends on where the optimiser stops). Remedy: model "
                 f"{g!r} as a fixed effect or drop its random term, or fit method='map'/'bayes', whose prior keeps "
-                "the variance finite", DegenerateResponseWarning, stacklevel=3)
+                "the variance finite", DegenerateResponseWarning)
         if self.separation:
-            warnings.warn(
+            warn_user(
                 f"complete or quasi-complete separation: the estimate of {', '.join(map(repr, self.separation))} "
                 "runs off to infinity (fitted probabilities 0 or 1). Remedy: drop or merge the separating "
                 "predictor levels, or fit method='map'/'bayes' whose prior keeps the coefficients finite",
-                SeparationWarning, stacklevel=3)
+                SeparationWarning)
         od = self.overdispersion
         if od is not None and od["ratio"] > 1.0 and od["p"] < 0.05:
-            warnings.warn(
+            warn_user(
                 f"overdispersion: Pearson chi-square / df = {od['ratio']:.3g} (p = {od['p']:.3g}). Remedy: the "
                 "negative binomial (family='negative_binomial'), or an observation-level random effect "
-                "(1 | obs)", OverdispersionWarning, stacklevel=3)
+                "(1 | obs)", OverdispersionWarning)
 
-    def diagnose(self) -> Any:
+    def diagnose(self) -> ConvergenceReport:
         report = self.convergence
         lines = [str(report)]
         if self.separation:
@@ -221,10 +227,11 @@ class GlmmFit(MixedFit):
         return float(self.estimate.exact_objective)
 
     # ---- simulation, ICC -----------------------------------------------------------------------------------------
-    def simulate(self, nsim: int = 1, seed: int | np.random.Generator | None = None,
+    @renamed_kwargs(seed="random_seed")
+    def simulate(self, nsim: int = 1, random_seed: int | np.random.Generator | None = None,
                  include_random: bool = True) -> pd.DataFrame:
         """New responses from the fitted model: proportions for the binomial (successes / trials), counts else."""
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(random_seed)
         d = self.design
         out = np.empty((d.n_obs, nsim))
         base = d.X @ self.beta + d.offset
@@ -256,7 +263,7 @@ class GlmmFit(MixedFit):
     def _null_intercept(self) -> float:
         return null_model_intercept(self.model)
 
-    def icc(self) -> Any:
+    def icc(self) -> ICC:
         """Latent-scale ICC as ``performance::icc`` (pi^2/3 residual variance for the logit link)."""
         from .icc import icc
 
@@ -304,19 +311,21 @@ class GlmmFit(MixedFit):
 
         return confint(self, method=method, level=level, parm=parm, **kwargs)
 
-    def profile(self, which: Any = None, **kwargs: Any) -> Any:
+    def profile(self, which: Any = None, **kwargs: Any) -> LikelihoodProfile:
         """Likelihood profiles of every parameter, as lme4's ``profile`` for a GLMM (see
         :func:`mixbayes.inference.glmm_profile.profile_glmm`); ``.confint()`` and ``.plot()`` of the result."""
         from ..inference.glmm_profile import profile_glmm
 
         return profile_glmm(self, which=which, **kwargs)
 
-    def bootstrap(self, nsim: int = 200, statistic: Any = None, seed: Any = None, progress: bool | None = None) -> Any:
+    @renamed_kwargs(seed="random_seed", progress="progressbar")
+    def bootstrap(self, nsim: int = 200, statistic: Any = None, random_seed: Any = None,
+                  progressbar: bool | None = None) -> BootstrapResult:
         """Parametric bootstrap (lme4's ``bootMer``): responses simulated from the fit, each refitted (see
         :func:`mixbayes.inference.glmm_bootstrap.bootstrap_glmm`)."""
         from ..inference.glmm_bootstrap import bootstrap_glmm
 
-        return bootstrap_glmm(self, nsim=nsim, statistic=statistic, seed=seed, progress=progress)
+        return bootstrap_glmm(self, nsim=nsim, statistic=statistic, random_seed=random_seed, progressbar=progressbar)
 
 
 def null_model_intercept(model: Model) -> float:

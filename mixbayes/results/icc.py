@@ -26,7 +26,7 @@ from ..inference.icc_draws import ICCDraws, icc_draws
 __all__ = ["ICC", "ICCDraws", "icc", "icc_draws", "latent_residual_variance"]
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(kw_only=True, frozen=True, repr=False)
 class ICC:
     """ICC estimates; ``groups`` has per grouping factor: variance, icc, mean_size, design_effect, n_eff."""
 
@@ -73,5 +73,6 @@ def icc(fit: Any) -> ICC:
                   np.atleast_1d(latent_residual_variance(fit)))
     rows = [{"group": g, **{k: float(np.asarray(v).ravel()[0]) for k, v in vals.items()}}
             for g, vals in d.groups.items()]
-    return ICC(float(d.adjusted[0]), float(d.unadjusted[0]), float(d.var_random[0]), float(d.var_residual[0]),
-               float(d.var_fixed[0]), pd.DataFrame(rows).set_index("group"))
+    return ICC(adjusted=float(d.adjusted[0]), unadjusted=float(d.unadjusted[0]), var_random=float(d.var_random[0]),
+               var_residual=float(d.var_residual[0]), var_fixed=float(d.var_fixed[0]),
+               groups=pd.DataFrame(rows).set_index("group"))

@@ -49,7 +49,7 @@ def _random_variance(fit: Any, newdata: pd.DataFrame, complete: np.ndarray, sigm
 
 def prediction_intervals(fit: Any, newdata: pd.DataFrame | None = None, interval: str = "confidence",
                          method: str = "delta", level: float = 0.95, type: str = "response", nsim: int = 200,
-                         seed: Any = None) -> pd.DataFrame:
+                         random_seed: Any = None) -> pd.DataFrame:
     """Population-level predictions and intervals, one row per row of ``newdata`` (default: the fitted data).
 
     Parameters
@@ -72,9 +72,9 @@ def prediction_intervals(fit: Any, newdata: pd.DataFrame | None = None, interval
     a = (1 - level) / 2
     if hasattr(fit, "params") and hasattr(fit.params, "beta"):
         draws = fit.predict(newdata, include_random=False, type=type, summary=False,
-                            predictive=interval == "prediction", random_seed=seed)
+                            predictive=interval == "prediction", random_seed=random_seed)
         if interval == "prediction":  # a new group: its random effects are drawn from the population
-            draws = _bayes_new_group(fit, newdata, type, seed)
+            draws = _bayes_new_group(fit, newdata, type, random_seed)
         v = draws.to_numpy()
         q = np.nanquantile(v, [a, 1 - a], axis=0)
         return pd.DataFrame({"estimate": np.nanmean(v, axis=0), "std_error": np.nanstd(v, axis=0, ddof=1),
@@ -108,12 +108,12 @@ def prediction_intervals(fit: Any, newdata: pd.DataFrame | None = None, interval
         else:
             est = eta
     elif method in ("boot", "bootstrap"):
-        boot = fit.bootstrap(nsim=nsim, statistic="fixef", seed=seed, progress=False)
+        boot = fit.bootstrap(nsim=nsim, statistic="fixef", random_seed=random_seed, progressbar=False)
         B = boot.replicates.to_numpy()
         B = B[np.all(np.isfinite(B), axis=1)]
         sims = B @ X.T + inputs.offset
         if interval == "prediction":
-            rng = np.random.default_rng(seed)
+            rng = np.random.default_rng(random_seed)
             sims = sims + rng.standard_normal(sims.shape) * np.sqrt(extra)
         if type == "response":
             sims = link.inverse(sims)

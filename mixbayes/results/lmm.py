@@ -8,14 +8,19 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ..arguments import renamed_kwargs
 from ..design.terms import conditional_covariances
 from ..exceptions import ArgumentError
 from ..inference.refit import simulate_response
-from ..likelihood.lmm import LmmEstimate, LmmObjective, fit_lmm
+from ..likelihood.lmm import LmmControl, LmmEstimate, LmmObjective, fit_lmm
 from .base import MixedFit
 
 if TYPE_CHECKING:
+    from ..inference.bootstrap import BootstrapResult
+    from ..inference.profile import LikelihoodProfile
     from ..protocols import ModelLike as Model
+    from .icc import ICC
+    from .summary import LmmSummary
 
 __all__ = ["LmmFit"]
 
@@ -30,7 +35,7 @@ class LmmFit(MixedFit):
     """
 
     def __init__(self, model: Model, estimate: LmmEstimate, reml: bool, y: np.ndarray | None = None,
-                 control: Any = None) -> None:
+                 control: LmmControl | None = None) -> None:
         super().__init__(model, estimate.theta, estimate.beta, estimate.u, estimate.b, estimate.optsummary,
                          estimate.report)
         self.reml = reml
@@ -41,7 +46,7 @@ class LmmFit(MixedFit):
         self.hessian = estimate.hessian
         self.estimate = estimate
         self.y = self.design.y if y is None else np.asarray(y, dtype=float)
-        self.control = control
+        self.control: LmmControl = LmmControl.from_any(control)
 
     # ---- estimates -------------------------------------------------------------------------------------
     @property
@@ -102,13 +107,14 @@ class LmmFit(MixedFit):
         return pd.Series(out, index=self.design.row_index, name=f"{type} residuals")
 
     # ---- simulation and refitting ------------------------------------------------------------------------------
-    def simulate(self, nsim: int = 1, seed: int | np.random.Generator | None = None,
+    @renamed_kwargs(seed="random_seed")
+    def simulate(self, nsim: int = 1, random_seed: int | np.random.Generator | None = None,
                  include_random: bool = True) -> pd.DataFrame:
         """Draw new responses from the fitted model (new random effects and residuals), as lme4's ``simulate``.
 
         Returns an (nobs, nsim) DataFrame with columns ``sim_1``, ``sim_2``...
         """
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(random_seed)
         d = self.design
         out = np.empty((d.n_obs, nsim))
         for k in range(nsim):
@@ -151,16 +157,17 @@ class LmmFit(MixedFit):
 
         return contest(self, L, ddf=ddf, joint=joint, rhs=rhs, confint=confint, level=level)
 
-    def bootstrap(self, nsim: int = 1000, statistic: Any = None, seed: Any = None, n_jobs: int | None = None,
-                  backend: str | None = None, progress: bool | None = None) -> Any:
+    @renamed_kwargs(seed="random_seed", progress="progressbar")
+    def bootstrap(self, nsim: int = 1000, statistic: Any = None, random_seed: Any = None, n_jobs: int | None = None,
+                  backend: str | None = None, progressbar: bool | None = None) -> BootstrapResult:
         """Parametric bootstrap, as lme4's ``bootMer`` (see :func:`mixbayes.inference.bootstrap.bootstrap`);
         ``.confint()`` of the result gives percentile intervals."""
         from ..inference.bootstrap import bootstrap
 
-        return bootstrap(self, nsim=nsim, statistic=statistic, seed=seed, n_jobs=n_jobs, backend=backend,
-                         progress=progress)
+        return bootstrap(self, nsim=nsim, statistic=statistic, random_seed=random_seed, n_jobs=n_jobs, backend=backend,
+                         progressbar=progressbar)
 
-    def profile(self, which: Any = None, **kwargs: Any) -> Any:
+    def profile(self, which: Any = None, **kwargs: Any) -> LikelihoodProfile:
         """Likelihood profiles of the variance parameters and fixed effects, as lme4's ``profile``
         (see :func:`mixbayes.inference.profile.profile`); ``.confint()`` and ``.plot()`` of the result."""
         from ..inference.profile import profile
@@ -173,13 +180,13 @@ class LmmFit(MixedFit):
 
         return confint(self, method=method, level=level, parm=parm, **kwargs)
 
-    def icc(self) -> Any:
+    def icc(self) -> ICC:
         """ICC (adjusted and unadjusted, as ``performance::icc``), design effects and effective sample sizes."""
         from .icc import icc
 
         return icc(self)
 
-    def summary(self, ddf: str = "satterthwaite", correlation: bool = True) -> Any:
+    def summary(self, ddf: str = "satterthwaite", correlation: bool = True) -> LmmSummary:
         """lme4's summary, with lmerTest's df and p-values (``ddf``: ``satterthwaite``, ``kenward-roger``
         or ``none``)."""
         from .summary import LmmSummary

@@ -20,26 +20,40 @@ approximation on the unconstrained scale, transformed back by simulation.
 
 from __future__ import annotations
 
-import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from ..arguments import renamed_kwargs
 from ..design.matrices import ModelMatrices
 from ..design.terms import conditional_covariances, lambda_times
 from ..likelihood.convergence import ConvergenceReport
 from ..likelihood.derivatives import deriv12
 from ..likelihood.optimizers import OptSummary, minimize
 from ..priors.prior import PriorSet, default_priors, sd_entry_names, term_labels
+from ..warn import warn_user
 from .base import MixedFit
 from .display import Exportable
 
 if TYPE_CHECKING:
     from ..protocols import ModelLike as Model
 
-__all__ = ["MapFit", "fit_map"]
+__all__ = ["MapControl", "MapFit", "fit_map"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class MapControl:
+    """Settings of the MAP fit (``model.fit("map", control={...})``).
+
+    optimizer : the optimiser of both runs (a name of ``mixbayes.likelihood.optimizers.OPTIMIZERS``).
+    maxeval : the evaluation limit of each run.
+    """
+
+    optimizer: str = "bobyqa"
+    maxeval: int = 100000
 
 GRAD_TOL = 2e-3
 
@@ -167,7 +181,7 @@ def _cpc_from_cholesky(L: np.ndarray) -> np.ndarray:
 class MapFit(MixedFit):
     """A penalised (posterior-mode) fit: ``model.fit(method="map")``.
 
-    Besides the likelihood fits' attributes (``fixef``, ``vcov``, ``se``, ``varcorr``, ``ranef()``, ``coef()``,
+    Besides the likelihood fits' attributes (``fixef``, ``vcov``, ``se``, ``varcorr``, ``ranef()``, ``coef``,
     ``predict()``, ``summary()``, ``diagnose()``): ``sigma`` (Gaussian), ``dispersion`` (negative binomial),
     ``priors``, ``log_posterior`` (at the mode, up to a constant), ``phi`` and ``phi_vcov`` (the unconstrained
     parameters and their Laplace covariance) and :meth:`varcorr_intervals`.
@@ -175,11 +189,13 @@ class MapFit(MixedFit):
 
     method = "MAP"
 
-    def __init__(self, model: Model, theta: np.ndarray, beta: np.ndarray, u: np.ndarray, b: np.ndarray,
+    def __init__(self, model: Model, *, theta: np.ndarray, beta: np.ndarray, u: np.ndarray, b: np.ndarray,
                  optsummary: OptSummary, convergence: ConvergenceReport, sigma: float | None,
                  vcov_beta: np.ndarray, layout: _Layout, phi: np.ndarray, phi_vcov: np.ndarray,
-                 log_posterior: float, cond_blocks: list[np.ndarray], dispersion: float | None) -> None:
+                 log_posterior: float, cond_blocks: list[np.ndarray], dispersion: float | None,
+                 control: MapControl | None = None) -> None:
         super().__init__(model, theta, beta, u, b, optsummary, convergence)
+        self.control = control if control is not None else MapControl()
         self.sigma = sigma
         self.dispersion = dispersion
         self._vcov_beta = vcov_beta
@@ -200,10 +216,11 @@ class MapFit(MixedFit):
     def _cond_blocks(self) -> list[np.ndarray]:
         return self._blocks
 
-    def varcorr_intervals(self, prob: float = 0.95, draws: int = 4000, seed: int = 0) -> pd.DataFrame:
+    @renamed_kwargs(seed="random_seed")
+    def varcorr_intervals(self, prob: float = 0.95, draws: int = 4000, random_seed: int = 0) -> pd.DataFrame:
         """The variance components (rows of ``varcorr.as_frame()``) with intervals from the Laplace approximation
         on the unconstrained scale, transformed back by simulation."""
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(random_seed)
         phis = rng.multivariate_normal(self.phi, self.phi_vcov, size=draws, method="eigh")
         unpacked = [self._layout.unpack(ph) for ph in phis]
         thetas = np.array([u[0] for u in unpacked])
@@ -230,7 +247,10 @@ class MapFit(MixedFit):
     def diagnose(self) -> ConvergenceReport:
         return self.convergence
 
-    def summary(self, **_: Any) -> MapSummary:
+    def summary(self, **kwargs: Any) -> MapSummary:
+        from ..arguments import reject_unknown
+
+        reject_unknown(kwargs, [], "MapFit.summary (it takes no options)")
         return MapSummary(self)
 
 
@@ -303,11 +323,14 @@ def _report(opt: OptSummary, grad: np.ndarray, hess: np.ndarray) -> ConvergenceR
     return ConvergenceReport(opt.optimizer, opt.feval, opt.converged, opt.message, max_grad, scgrad, ev, [], problems)
 
 
-def fit_map(model: Model, priors: Any = None, emit_warnings: bool = True, control: Any = None, **_: Any) -> MapFit:
+def fit_map(model: Model, priors: Any = None, emit_warnings: bool = True,
+            control: MapControl | Mapping[str, Any] | None = None) -> MapFit:
     """Posterior mode and Laplace approximation of ``model`` under the default priors (with overrides)."""
+    from ..arguments import control_from
+
     design = model.design
     prior_set = default_priors(design).with_overrides(priors)
-    settings = dict(control or {})
+    settings = control_from(MapControl, control)
     if model._is_lmm:
         fit = _fit_lmm_map(model, prior_set, settings)
     else:
@@ -316,17 +339,17 @@ def fit_map(model: Model, priors: Any = None, emit_warnings: bool = True, contro
         from ..exceptions import ConvergenceWarning
 
         for _, msg, remedy in fit.convergence.problems:
-            warnings.warn(f"{msg}. Remedy: {remedy}.", ConvergenceWarning, stacklevel=4)
+            warn_user(f"{msg}. Remedy: {remedy}.", ConvergenceWarning)
     return fit
 
 
-def _optimise(fun: Any, x0: np.ndarray, settings: dict[str, Any]) -> tuple[OptSummary, np.ndarray, np.ndarray]:
+def _optimise(fun: Any, x0: np.ndarray, settings: MapControl) -> tuple[OptSummary, np.ndarray, np.ndarray]:
     lower = np.full(len(x0), -np.inf)
-    opt = minimize(fun, x0, lower, optimizer=settings.get("optimizer", "bobyqa"),
-                   settings={"initial_step": 0.2, "xtol_abs": 1e-8, "maxeval": settings.get("maxeval", 100000)})
+    opt = minimize(fun, x0, lower, optimizer=settings.optimizer,
+                   settings={"initial_step": 0.2, "xtol_abs": 1e-8, "maxeval": settings.maxeval})
     # polish with a second run from the optimum (BOBYQA's trust region restarts)
-    opt = minimize(fun, opt.final, lower, optimizer=settings.get("optimizer", "bobyqa"),
-                   settings={"initial_step": 0.02, "xtol_abs": 1e-9, "maxeval": settings.get("maxeval", 100000)},
+    opt = minimize(fun, opt.final, lower, optimizer=settings.optimizer,
+                   settings={"initial_step": 0.02, "xtol_abs": 1e-9, "maxeval": settings.maxeval},
                    summary=opt)
     grad, hess = deriv12(fun, opt.final)
     return opt, grad, hess
@@ -339,7 +362,7 @@ def _inverse(hess: np.ndarray) -> np.ndarray:
         return np.full_like(hess, np.nan)
 
 
-def _fit_lmm_map(model: Model, priors: PriorSet, settings: dict[str, Any]) -> MapFit:
+def _fit_lmm_map(model: Model, priors: PriorSet, settings: MapControl) -> MapFit:
     from ..likelihood.lmm import LmmObjective, fit_lmm
 
     design = model.design
@@ -365,11 +388,12 @@ def _fit_lmm_map(model: Model, priors: PriorSet, settings: dict[str, Any]) -> Ma
     vcov = sigma**2 * objective.factor.unscaled_vcov_beta()
     blocks = conditional_covariances(design.terms, theta, objective.factor.conditional_u_blocks(), sigma**2)
     # u on lme4's scale (b = Lambda u with u ~ N(0, sigma^2 I)) is what the factor returns
-    return MapFit(model, theta, beta, u, b, opt, _report(opt, grad, hess), sigma, vcov, layout, phi,
-                  _inverse(hess), -0.5 * opt.fmin, blocks, None)
+    return MapFit(model, theta=theta, beta=beta, u=u, b=b, optsummary=opt, convergence=_report(opt, grad, hess),
+                  sigma=sigma, vcov_beta=vcov, layout=layout, phi=phi, phi_vcov=_inverse(hess),
+                  log_posterior=-0.5 * opt.fmin, cond_blocks=blocks, dispersion=None, control=settings)
 
 
-def _fit_glmm_map(model: Model, priors: PriorSet, settings: dict[str, Any]) -> MapFit:
+def _fit_glmm_map(model: Model, priors: PriorSet, settings: MapControl) -> MapFit:
     from ..likelihood.glmm import fit_glmm
     from ..likelihood.pirls import GlmmWorkspace, PirlsFailure
 
@@ -402,5 +426,6 @@ def _fit_glmm_map(model: Model, priors: PriorSet, settings: dict[str, Any]) -> M
     vcov = cov[layout.beta_slice, layout.beta_slice]
     ws.beta = beta
     blocks = conditional_covariances(design.terms, theta, ws.condvar_blocks(theta, u))
-    return MapFit(model, theta, np.asarray(beta, dtype=float), u, b, opt, _report(opt, grad, hess), None, vcov,
-                  layout, phi, cov, -0.5 * opt.fmin, blocks, disp)
+    return MapFit(model, theta=theta, beta=np.asarray(beta, dtype=float), u=u, b=b, optsummary=opt,
+                  convergence=_report(opt, grad, hess), sigma=None, vcov_beta=vcov, layout=layout, phi=phi,
+                  phi_vcov=cov, log_posterior=-0.5 * opt.fmin, cond_blocks=blocks, dispersion=disp, control=settings)

@@ -13,16 +13,30 @@ from ..design.terms import effect_blocks
 __all__ = ["FrameMapping", "RandomEffects", "group_coefficients"]
 
 
-def group_coefficients(fixef: pd.Series, ranef: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+class CoefTable(dict[str, pd.DataFrame]):
+    """``fit.coef``: per grouping factor, a levels x coefficients frame (a dict).
+
+    ``coef`` became a property in issue 11 (no argument and cheap); calling it as before, ``fit.coef``, still
+    returns the table for one release, with a FutureWarning.
+    """
+
+    def __call__(self) -> CoefTable:
+        from ..warn import warn_user
+
+        warn_user("fit.coef is deprecated: coef is a property now; use fit.coef", FutureWarning)
+        return self
+
+
+def group_coefficients(fixef: pd.Series, ranef: Mapping[str, pd.DataFrame]) -> CoefTable:
     """lme4's ``coef``: per grouping factor, the fixed effects plus each level's random effects (a random-effects
     column that is not a fixed effect is added as it is)."""
-    out = {}
+    out: dict[str, pd.DataFrame] = {}
     for group, frame in ranef.items():
         tab = pd.DataFrame(np.tile(fixef.to_numpy(), (len(frame), 1)), index=frame.index, columns=fixef.index)
         for col in frame.columns:
             tab[col] = tab[col] + frame[col] if col in tab.columns else frame[col]
         out[group] = tab
-    return out
+    return CoefTable(out)
 
 
 class FrameMapping(Mapping[str, pd.DataFrame]):
