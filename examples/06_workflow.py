@@ -92,7 +92,7 @@ assert (pred["conf_high"] - pred["conf_low"] > 100).all()  # a new subject's rea
 pred
 
 # %% tags=["fit"]
-posterior.predict_intervals(new, interval="prediction", seed=1)
+posterior.predict_intervals(new, interval="prediction", random_seed=1)
 
 # %% tags=["figure"]
 mb.plot_predictions({"REML": fit, "NUTS": posterior}, "Days", interval="confidence")
