@@ -59,7 +59,7 @@ def prediction_intervals(fit: Any, newdata: pd.DataFrame | None = None, interval
     method : ``"delta"`` or ``"boot"`` for likelihood fits; Bayesian fits always use their draws (posterior,
         posterior predictive for ``interval="prediction"``).
     type : ``"response"`` or ``"link"``.
-    nsim, seed : bootstrap replicates and seed (``method="boot"``).
+    nsim, random_seed : bootstrap replicates and seed (``method="boot"``).
 
     Returns
     -------
