@@ -24,7 +24,7 @@ import matplotlib.pyplot as plt
 
 @pytest.fixture(scope="module")
 def standin(sleep_reml) -> StandInBayesFit:
-    return StandInBayesFit(sleep_reml, seed=1, divergent=5)
+    return StandInBayesFit(sleep_reml, random_seed=1, divergent=5)
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +74,7 @@ def _outside(fig) -> list[str]:
 
 def _figures(fit, intercept_fit, post) -> dict[str, object]:
     shr = mb.shrinkage(fit, post)
-    shr1 = mb.shrinkage(intercept_fit, post_1 := StandInBayesFit(intercept_fit, seed=2))
+    shr1 = mb.shrinkage(intercept_fit, post_1 := StandInBayesFit(intercept_fit, random_seed=2))
     cmp = mb.compare(fit, post, intervals="none")
     return {
         "shrinkage 2d": shr.plot(),
