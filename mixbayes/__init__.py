@@ -7,7 +7,7 @@ Bayesian engine loads them on first use.
 from __future__ import annotations
 
 from . import report as report
-from .api import glmer, lmer
+from .api import glmer, glmmTMB, lmer
 from .datasets import list_datasets, load_dataset
 from .exceptions import (
     ArgumentError,
@@ -149,3 +149,4 @@ __all__ = [
 ]
 __all__ += ["DegenerateResponseWarning", "negative_binomial"]
 __all__ += ["write_report"]  # issue 11: mb.report (deprecated) is the callable subpackage mixbayes.report
+__all__ += ["glmmTMB"]

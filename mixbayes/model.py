@@ -35,6 +35,21 @@ _KEEP: Any = object()
 """Default of :meth:`Model.update`'s arguments that may be set to None: keep this model's value."""
 
 
+def _family(family: str | Family, link: str | None) -> Family:
+    """get_family, pointing glmmTMB's families (zero-inflated, hurdle, nbinom1, beta-binomial) to mb.glmmTMB."""
+    from .exceptions import FamilyError
+    from .families.tmb import needs_glmmtmb
+
+    try:
+        return get_family(family, link)
+    except FamilyError as exc:
+        if needs_glmmtmb(family):
+            raise FamilyError(f"family {family!r} is one of glmmTMB's families: fit it with mb.glmmTMB(formula, data, "
+                              f"family={family!r}, zi=...) or mb.glmer(..., family={family!r}) (docs/families.md)"
+                              ) from exc
+        raise
+
+
 class Model:
     """A mixed model: formula + data + family, turned into one frozen design that both engines fit.
 
@@ -89,7 +104,7 @@ class Model:
 
         self.functions = check_functions(functions)
         self.formula: ParsedFormula = parse_formula(formula, self.functions)
-        self.family: Family = get_family(family, link)
+        self.family: Family = _family(family, link)
         from .outofcore.source import is_dask_data
 
         if not is_dask_data(data):  # polars, PyArrow, ... become pandas once, here

@@ -18,6 +18,10 @@ EXPECTED = {  # name: (rows, {factor column: first levels in R's order})
     "cake": (270, {"replicate": ["1", "2", "3"], "recipe": ["A", "B", "C"], "temperature": ["175", "185", "195"]}),
     "InstEval": (73421, {"dept": ["15", "5", "10", "12"], "d": ["1", "6", "7", "8"], "service": ["0", "1"]}),
 }
+EXPECTED |= {  # glmmTMB's data sets
+    "Salamanders": (644, {"site": ["R-1", "R-2", "R-3"], "mined": ["yes", "no"], "spp": ["GP", "PR", "DM", "EC-A"]}),
+    "Owls": (599, {"Nest": ["AutavauxTV", "Bochet"], "FoodTreatment": ["Deprived", "Satiated"]}),
+}
 
 
 @pytest.mark.parametrize("name", list(EXPECTED))

@@ -24,6 +24,10 @@ _DESCRIPTIONS = {
     "cake": "Breakage angle of chocolate cakes: 3 recipes, 6 baking temperatures, 15 replicates per recipe.",
     "InstEval": "Lecture evaluations at ETH Zurich: 73,421 ratings by 2,972 students of 1,128 lecturers.",
 }
+_DESCRIPTIONS |= {  # glmmTMB's
+    "Salamanders": "Salamander counts (glmmTMB): 7 species at 23 sites, some affected by mountaintop mining.",
+    "Owls": "Begging by barn-owl nestlings (glmmTMB): sibling negotiation calls by food treatment and parent sex.",
+}
 
 
 @cache

@@ -383,6 +383,10 @@ def compare(likelihood_fit: Any, bayes_fit: Any = None, intervals: str = "auto")
     >>> print(side)  # doctest: +SKIP
     """
     lfit, bfit = _split(likelihood_fit, bayes_fit)
+    if hasattr(lfit, "fixef_zi"):  # a glmmTMB-family fit: likelihood columns (no Bayesian side yet)
+        from .compare_tmb import tmb_comparison
+
+        return tmb_comparison(lfit, bfit, _empty_row, Comparison, COLUMNS)
     if lfit is None or not hasattr(lfit, "varcorr") or _bayes.is_bayes_fit(lfit):
         raise ArgumentError("compare() needs a likelihood fit (model.fit()); got "
                         f"{type(likelihood_fit).__name__} and {type(bayes_fit).__name__}")

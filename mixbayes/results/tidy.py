@@ -65,6 +65,8 @@ def tidy(fit: Any, conf_level: float = 0.95, conf_method: str = "wald", ddf: str
     """
     if hasattr(fit, "params") and hasattr(fit.params, "beta"):
         return _tidy_bayes(fit, conf_level)
+    if hasattr(fit, "fixef_zi"):  # glmmTMB-family fit: conditional, zero-inflation and dispersion rows
+        return fit.tidy(conf_level)
     names = list(fit.design.fixef_names)
     est, se = fit.beta, fit.se.to_numpy()
     if hasattr(fit, "reml") and ddf != "none":
