@@ -106,13 +106,17 @@ class Model:
         self.functions = check_functions(functions)
         self.formula: ParsedFormula = parse_formula(formula, self.functions)
         self.family: Family = _family(family, link)
+        from .outofcore.source import is_dask_data
+
+        if not is_dask_data(data):  # polars, PyArrow, ... become pandas once, here
+            from .frames import to_pandas
+
+            data = to_pandas(data)
         self.data = data
         self.weights = weights
         self.offset = offset
         self.replaced_response: np.ndarray | None = None
         self.bayes_cache: dict[Any, Any] = {}
-        from .outofcore.source import is_dask_data
-
         if is_dask_data(data):  # two passes over the partitions in Dask; only blocks and levels come back
             from .outofcore.design import build_block_design
 
@@ -409,6 +413,21 @@ class Model:
             f"Model({self.formula.text!r}, family={self.family}, nobs={d.n_obs}, "
             f"fixef={d.n_fixef}, terms={[t.expr for t in d.terms]})"
         )
+
+    def _repr_html_(self) -> str:
+        import html
+
+        d = self.design
+        if self.is_out_of_core:
+            return f"<pre class='mixbayes'>{html.escape(repr(self))}</pre>"
+        rows = "".join(f"<tr><td><code>{html.escape(str(t.expr))}</code></td><td>{html.escape(t.group)}</td>"
+                       f"<td>{t.n_levels}</td><td>{html.escape(', '.join(map(str, t.columns)))}</td></tr>"
+                       for t in d.terms)
+        return (f"<div class='mixbayes-summary'><p><b>Model</b> <code>{html.escape(self.formula.text)}</code><br>"
+                f"family {html.escape(str(self.family))}; {d.n_obs} observations; fixed effects: "
+                f"{html.escape(', '.join(map(str, d.fixef_names)))}</p>"
+                "<table class='mb-table'><thead><tr><th>term</th><th>group</th><th>levels</th><th>columns</th></tr>"
+                f"</thead><tbody>{rows}</tbody></table></div>")
 
 
 def _explicit_renames(deprecated: dict[str, Any], progressbar: bool, random_seed: int | None,

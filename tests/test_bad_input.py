@@ -104,7 +104,7 @@ DATA: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
      mb.ResponseError, r"'Reaction' is constant"),
     ("response fitted exactly, lmer", lambda: mb.lmer(SS, sleep().assign(Reaction=lambda f: 3 * f.Days + 1.0)),
      mb.ResponseError, r"'Reaction' is fitted exactly"),
-    ("data not a frame", lambda: mb.lmer(SS, 5), mb.DesignError, r"data must be a pandas DataFrame, not int"),
+    ("data not a frame", lambda: mb.lmer(SS, 5), mb.DesignError, r"data must be a data frame .*not an int"),
     ("no rows", lambda: mb.lmer(SS, sleep().iloc[:0]), mb.EmptyDataError, r"no rows"),
     ("all-missing column", lambda: mb.lmer(SS, sleep().assign(Days=np.nan)), mb.EmptyDataError, r"Days: 180"),
     ("one-level grouping factor", lambda: mb.lmer("Reaction ~ Days + (1 | site)", sleep().assign(site="only")),

@@ -66,6 +66,9 @@ def single_blas_thread() -> Any:
 def configure_jax(chains: int) -> Any:
     """Import JAX configured for sampling: 64-bit floats, one host device per chain (only possible before JAX's
     first import; the user's own ``XLA_FLAGS`` are respected) and the persistent compilation cache."""
+    from .progress import quiet_tqdm
+
+    quiet_tqdm()
     if "jax" not in sys.modules:
         flags = os.environ.get("XLA_FLAGS", "")
         if "xla_force_host_platform_device_count" not in flags:

@@ -67,8 +67,9 @@ def sample(model: Model, settings: SampleControl | None = None,
             "posterior_predictive=True draws a new value for every row; with Dask data the posterior is sampled "
             "from the summed blocks. Use fit.predict() (posterior means by partition, a Dask series), or sample "
             "an in-memory sample of the data")
-    from .progress import Progress
+    from .progress import Progress, quiet_tqdm
 
+    quiet_tqdm()
     progress = Progress(s.progressbar)
     seed = _seed(s.random_seed)
     prior_set = model_priors(model, priors)  # a bad prior fails before JAX or PyMC are imported

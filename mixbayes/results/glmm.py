@@ -25,6 +25,7 @@ from ..likelihood.glmm import GlmmControl, GlmmEstimate, fit_glmm
 from ..likelihood.separation import separated_columns
 from ..warn import warn_user
 from .base import MixedFit
+from .display import Exportable
 from .summary import residual_lines, summary_tail, wald_table
 
 if TYPE_CHECKING:
@@ -366,8 +367,11 @@ class _Report:
     def __repr__(self) -> str:
         return self.text
 
+    def _repr_html_(self) -> str:
+        return f"<pre class='mixbayes'>{html.escape(self.text)}</pre>"
 
-class GlmmSummary:
+
+class GlmmSummary(Exportable):
     """What ``summary(glmer(...))`` prints."""
 
     def __init__(self, fit: GlmmFit, correlation: bool = True) -> None:

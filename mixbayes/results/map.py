@@ -36,6 +36,7 @@ from ..likelihood.optimizers import OptSummary, minimize
 from ..priors.prior import PriorSet, default_priors, sd_entry_names, term_labels
 from ..warn import warn_user
 from .base import MixedFit
+from .display import Exportable
 
 if TYPE_CHECKING:
     from ..protocols import ModelLike as Model
@@ -253,7 +254,7 @@ class MapFit(MixedFit):
         return MapSummary(self)
 
 
-class MapSummary:
+class MapSummary(Exportable):
     """Text and HTML summary of a :class:`MapFit`."""
 
     def __init__(self, fit: MapFit) -> None:
