@@ -1,6 +1,6 @@
 """Benchmark of the Bayesian fit against bambi, rstanarm (``stan_lmer``) and brms, in the same run.
 
-    python benchmarks/bayes.py [--models sleepstudy,crossed] [--tools mixbayes,noncentred,bambi,rstanarm,brms]
+    python benchmarks/bayes.py [--models sleepstudy,crossed] [--tools mixbayes,noncentred,schur,bambi,rstanarm,brms]
                                [--cores 2] [--json OUT]
 
 Models (4 chains x 1000 draws after 1000 warm-up steps everywhere, same data files for every tool):
@@ -13,8 +13,9 @@ Models (4 chains x 1000 draws after 1000 warm-up steps everywhere, same data fil
 Tools, each in a fresh process from its launch to its printed summary (start-up, compilation and
 post-processing included; mixbayes and bambi with empty compilation caches):
 
-* ``mixbayes``: the automatic form (blocked-Schur for ``crossed``, block for ``sleepstudy``);
+* ``mixbayes``: the automatic form (non-centred for ``crossed``, block for ``sleepstudy``: docs/bayes.md);
 * ``noncentred``: mixbayes with ``marginalize=False`` (random effects sampled);
+* ``schur``: mixbayes with ``marginalize="schur"`` (the blocked-Schur form forced; ``crossed`` only);
 * ``bambi`` (optional: only when ``import bambi`` works; it is not a dependency of mixbayes); its default
   sampler, PyMC's NUTS.  Note bambi samples the SDs without correlations (its ``(1 + A | g)`` terms are
   uncorrelated), so its model is smaller than the others';
@@ -56,7 +57,7 @@ d = pd.read_csv(sys.argv[1])
 for f in sys.argv[4].split(","):
     d[f] = d[f].astype(str)
 m = mb.Model(sys.argv[2], d)
-marg = None if sys.argv[3] == "auto" else False
+marg = {"auto": None, "noncentred": False, "schur": "schur"}[sys.argv[3]]
 fit = m.sample(draws=1000, tune=1000, chains=4, random_seed=1, progressbar=False, marginalize=marg,
                emit_warnings=False)
 print(fit.summary(), flush=True)
@@ -150,7 +151,7 @@ def _available(tool: str, python: str) -> str | None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default="sleepstudy,crossed")
-    parser.add_argument("--tools", default="mixbayes,noncentred,bambi,rstanarm,brms")
+    parser.add_argument("--tools", default="mixbayes,noncentred,schur,bambi,rstanarm,brms")
     parser.add_argument("--bambi-python", default=os.environ.get("MIXBAYES_BAMBI_PYTHON", sys.executable))
     parser.add_argument("--cores", type=int, default=2, help="parallel chains for bambi, rstanarm and brms")
     parser.add_argument("--timeout", type=float, default=3600.0)
@@ -178,9 +179,11 @@ def main() -> None:
                 if why:
                     results[model][tool] = {"error": why}
                     continue
-                if tool in ("mixbayes", "noncentred"):
+                if tool in ("mixbayes", "noncentred", "schur"):
+                    if tool == "schur" and model == "sleepstudy":
+                        continue  # one grouping factor: no blocked-Schur form
                     cmd = [sys.executable, "-c", MIXBAYES, str(csv), formula,
-                           "auto" if tool == "mixbayes" else "noncentred", factors]
+                           "auto" if tool == "mixbayes" else tool, factors]
                 elif tool == "bambi":
                     cmd = [opts.bambi_python, "-c", BAMBI, str(csv), formula, factors, str(opts.cores)]
                 else:

@@ -119,7 +119,8 @@ def _fit(args: argparse.Namespace) -> int:
     data = _load_data(args.data)
     model = _quietly(lambda: Model(args.formula, data, family=args.family, link=args.link))
     gaussian = model.family.is_lmm
-    method = args.method
+    # default: REML for a linear mixed model, maximum likelihood (Laplace) for other families
+    method = args.method or ("reml" if gaussian else "ml")
     if method in ("reml", "ml") and not gaussian:
         if method == "reml":
             raise CliError(f"REML is for linear mixed models; a {model.family.name} model is fitted by maximum "
@@ -206,9 +207,9 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument("--family", default="gaussian",
                      choices=list(family_names()), help="response family")
     fit.add_argument("--link", default=None, help="link function (default: the family's canonical link)")
-    fit.add_argument("--method", default="reml", choices=["reml", "ml", "bayes", "both"],
+    fit.add_argument("--method", default=None, choices=["reml", "ml", "bayes", "both"],
                      help="reml/ml: likelihood (ml means Laplace for non-Gaussian families); bayes: NUTS; both: "
-                          "both, with the side-by-side table (default reml)")
+                          "both, with the side-by-side table (default: reml for the gaussian family, ml otherwise)")
     fit.add_argument("--report", metavar="OUT.html", help="also write the HTML report there")
     _sampling_args(fit)
     fit.set_defaults(func=_fit)

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from .results.glmm import GlmmFit
     from .results.lmm import LmmFit
     from .results.map import MapFit
+    from .results.pql import PqlFit
 
 __all__ = ["Model"]
 
@@ -105,13 +106,17 @@ class Model:
         self.functions = check_functions(functions)
         self.formula: ParsedFormula = parse_formula(formula, self.functions)
         self.family: Family = _family(family, link)
+        from .outofcore.source import is_dask_data
+
+        if not is_dask_data(data):  # polars, PyArrow, ... become pandas once, here
+            from .frames import to_pandas
+
+            data = to_pandas(data)
         self.data = data
         self.weights = weights
         self.offset = offset
         self.replaced_response: np.ndarray | None = None
         self.bayes_cache: dict[Any, Any] = {}
-        from .outofcore.source import is_dask_data
-
         if is_dask_data(data):  # two passes over the partitions in Dask; only blocks and levels come back
             from .outofcore.design import build_block_design
 
@@ -214,10 +219,16 @@ class Model:
         return self.formula.explicit()
 
     def fit(self, method: str | None = None, control: Any = None, start: Any = None, nAGQ: int = 1,
-            emit_warnings: bool = True, **kwargs: Any) -> LmmFit | GlmmFit | MapFit | BayesFit:
+            emit_warnings: bool = True, dispersion: str | None = None, niter: int = 10,
+            **kwargs: Any) -> LmmFit | GlmmFit | PqlFit | MapFit | BayesFit:
         """Fit by likelihood: ``"reml"`` (default for Gaussian) or ``"ml"``; for other families the Laplace
         approximation (``nAGQ=1``), adaptive Gauss-Hermite (``nAGQ>1``) or the fast ``nAGQ=0``;
+        ``"pql"`` is MASS::glmmPQL's penalised quasi-likelihood (binomial and Poisson; approximate, biased for
+        binary data with small clusters: see docs/pql.md; ``niter`` bounds its iterations);
         ``"map"`` gives the penalised (posterior-mode) fit under the default priors.
+
+        ``dispersion`` (Gamma and inverse Gaussian): ``"lme4"`` (default: glmer's Laplace and scale) or ``"ml"``
+        (glmmTMB's exact Laplace with the dispersion estimated by ML); see docs/gamma.md.
 
         ``control`` (a dict or the record itself) is parsed once, here, into a
         :class:`~mixbayes.likelihood.lmm.LmmControl`, :class:`~mixbayes.likelihood.glmm.GlmmControl` or
@@ -225,8 +236,8 @@ class Model:
         keyword is an :class:`~mixbayes.exceptions.ArgumentError` that names the closest one.
 
         Returns an :class:`~mixbayes.results.lmm.LmmFit` or :class:`~mixbayes.results.glmm.GlmmFit` (a
-        :class:`~mixbayes.results.map.MapFit` for ``"map"``, a :class:`~mixbayes.bayes.results.BayesFit` for
-        ``"bayes"``).
+        :class:`~mixbayes.results.pql.PqlFit` for ``"pql"``, a :class:`~mixbayes.results.map.MapFit` for ``"map"``,
+        a :class:`~mixbayes.bayes.results.BayesFit` for ``"bayes"``).
         """
         from .arguments import check_int, closest, control_from
         from .exceptions import ArgumentError
@@ -257,9 +268,19 @@ class Model:
             return self.sample(**kwargs)
         if kwargs:  # a likelihood fit takes no other options: a misspelt one must not be ignored
             name = next(iter(kwargs))
-            raise ArgumentError(f"unexpected argument {name!r} for a likelihood fit."
-                                f"{closest(name, ['method', 'control', 'start', 'nAGQ', 'emit_warnings', 'REML'])}")
+            known = ['method', 'control', 'start', 'nAGQ', 'emit_warnings', 'REML', 'dispersion', 'niter']
+            raise ArgumentError(f"unexpected argument {name!r} for a likelihood fit.{closest(name, known)}")
         check_int(nAGQ, "nAGQ", 0)
+        if method == "pql":
+            if dispersion is not None or start is not None or nAGQ != 1:
+                raise ArgumentError("method='pql' takes niter= and control= (for the working LMM fits), not "
+                                    "dispersion=, start= or nAGQ=")
+            from .results.pql import fit_pql_model
+
+            return fit_pql_model(self, niter=niter, control=control, emit_warnings=emit_warnings)
+        if dispersion is not None and not self.family.positive_response:
+            raise ArgumentError(f"dispersion= applies to the Gamma and inverse Gaussian families, not "
+                                f"{self.family.name}")
         if self._is_lmm:
             if method not in ("reml", "ml"):
                 from .exceptions import NotSupportedError
@@ -283,7 +304,12 @@ class Model:
         from .likelihood.glmm import GlmmControl
         from .results.glmm import fit_glmm_model
 
-        return fit_glmm_model(self, method=method, nAGQ=nAGQ, control=GlmmControl.from_any(control), start=start,
+        glmm_control = GlmmControl.from_any(control)
+        if dispersion is not None:
+            from dataclasses import replace
+
+            glmm_control = replace(glmm_control, dispersion=dispersion)
+        return fit_glmm_model(self, method=method, nAGQ=nAGQ, control=glmm_control, start=start,
                               emit_warnings=emit_warnings)
 
     def sample(self, draws: int = 1000, tune: int = 1000, chains: int = 4, sampler: str = "blackjax",
@@ -328,13 +354,6 @@ class Model:
                      sampler_kwargs=sampler_kwargs, emit_warnings=emit_warnings)
         given.update(_explicit_renames(deprecated, progressbar, random_seed, n_jobs))
         settings = SampleControl.from_kwargs("Model.sample", **given)
-        if self.is_out_of_core:
-            from .outofcore.design import DaskDataNotSupportedError
-
-            raise DaskDataNotSupportedError(
-                "the Bayesian fit of Dask data needs the marginal likelihood as a function of the summed Gram "
-                "blocks, which the Bayesian engine does not provide yet; fit by REML/ML, or sample an in-memory "
-                "sample of the data")
         from .bayes import sample
 
         fit = sample(self, settings, priors)
@@ -394,6 +413,21 @@ class Model:
             f"Model({self.formula.text!r}, family={self.family}, nobs={d.n_obs}, "
             f"fixef={d.n_fixef}, terms={[t.expr for t in d.terms]})"
         )
+
+    def _repr_html_(self) -> str:
+        import html
+
+        d = self.design
+        if self.is_out_of_core:
+            return f"<pre class='mixbayes'>{html.escape(repr(self))}</pre>"
+        rows = "".join(f"<tr><td><code>{html.escape(str(t.expr))}</code></td><td>{html.escape(t.group)}</td>"
+                       f"<td>{t.n_levels}</td><td>{html.escape(', '.join(map(str, t.columns)))}</td></tr>"
+                       for t in d.terms)
+        return (f"<div class='mixbayes-summary'><p><b>Model</b> <code>{html.escape(self.formula.text)}</code><br>"
+                f"family {html.escape(str(self.family))}; {d.n_obs} observations; fixed effects: "
+                f"{html.escape(', '.join(map(str, d.fixef_names)))}</p>"
+                "<table class='mb-table'><thead><tr><th>term</th><th>group</th><th>levels</th><th>columns</th></tr>"
+                f"</thead><tbody>{rows}</tbody></table></div>")
 
 
 def _explicit_renames(deprecated: dict[str, Any], progressbar: bool, random_seed: int | None,

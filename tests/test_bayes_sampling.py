@@ -3,7 +3,6 @@ results API, predictions for unseen levels, prior overrides, every sampler, GLMM
 
 from __future__ import annotations
 
-import time
 import warnings
 
 import numpy as np
@@ -54,11 +53,23 @@ def test_sleepstudy_acceptance(sleep_fit: BayesFit) -> None:
 
 
 def test_same_seed_same_draws_and_reuse(sleep_model: mb.Model, sleep_fit: BayesFit) -> None:
-    t0 = time.perf_counter()
-    again = sleep_model.sample(random_seed=SEED, progressbar=False)
-    elapsed = time.perf_counter() - t0
+    # reuse is counted, not timed (a time limit fails on a loaded machine): the second run traces, lowers and
+    # compiles nothing (JAX reports each of those steps as a /jax/core/compile/ event, persistent cache or not)
+    import jax.monitoring
+
+    compile_events: list[str] = []
+
+    def listener(event: str, duration: float, **kwargs: object) -> None:
+        if event.startswith("/jax/core/compile/"):
+            compile_events.append(event)
+
+    jax.monitoring.register_event_duration_secs_listener(listener)
+    try:
+        again = sleep_model.sample(random_seed=SEED, progressbar=False)
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listener)
+    assert compile_events == []
     assert again.sampler_info.reused and again.sampler_info.timings["compile"] == 0.0
-    assert elapsed < 5.0
     np.testing.assert_array_equal(again.params.beta, sleep_fit.params.beta)
     np.testing.assert_array_equal(again.params.b[0], sleep_fit.params.b[0])
     lp = again.idata["sample_stats"]["lp"].values

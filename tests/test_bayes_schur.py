@@ -157,3 +157,41 @@ def test_automatic_form_choice() -> None:
     assert choose_form(glmm.design).form == "noncentred"
     with pytest.raises(NotSupportedError, match="identity link"):
         choose_form(glmm.design, True)
+
+
+def test_logdet_quad_gradient_pytensor_and_jax() -> None:
+    """The Op's analytic gradient (PyTensor L_op and the JAX custom VJP) against finite differences."""
+    import jax
+    import pytensor
+    import pytensor.tensor as pt
+    from pytensor.link.jax.dispatch import jax_funcify
+
+    from mixbayes.bayes.logdet_op import LogdetQuad, logdet_quad
+
+    rng = np.random.default_rng(3)
+    B = rng.normal(size=(5, 5))
+    S0 = B @ B.T + 5 * np.eye(5)
+    c0 = rng.normal(size=5)
+
+    def f(S: np.ndarray, c: np.ndarray) -> float:
+        return float(np.linalg.slogdet(S)[1] + 0.3 * c @ np.linalg.solve(S, c))
+
+    S, c = pt.dmatrix("S"), pt.dvector("c")
+    ld, q = logdet_quad(S, c)
+    out = ld + 0.3 * q
+    grad = pytensor.function([S, c], [out, *pytensor.grad(out, [S, c])])
+    value, gS, gc = grad(S0, c0)
+    jf = jax_funcify(LogdetQuad())
+    jv, (jS, jc) = jax.value_and_grad(lambda s, v: jf(s, v)[0] + 0.3 * jf(s, v)[1], argnums=(0, 1))(S0, c0)
+    assert value == pytest.approx(f(S0, c0)) and float(jv) == pytest.approx(f(S0, c0))
+    eps = 1e-6
+    num_S = np.zeros((5, 5))
+    for i in range(5):
+        for j in range(5):
+            E = np.zeros((5, 5))
+            E[i, j] = eps
+            num_S[i, j] = (f(S0 + E, c0) - f(S0 - E, c0)) / (2 * eps)
+    num_c = np.array([(f(S0, c0 + eps * e) - f(S0, c0 - eps * e)) / (2 * eps) for e in np.eye(5)])
+    for gs, gv in ((gS, gc), (np.asarray(jS), np.asarray(jc))):
+        np.testing.assert_allclose(gs, num_S, atol=1e-7)
+        np.testing.assert_allclose(gv, num_c, atol=1e-7)

@@ -54,9 +54,10 @@ def test_fit_ml_from_a_csv_file(capsys: pytest.CaptureFixture[str], tmp_path: Pa
 
 
 def test_fit_glmm_and_report(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """--family binomial without --method: the likelihood fit is maximum likelihood (Laplace), inferred."""
     target = tmp_path / "out" / "cbpp.html"
     status, out, _ = _run(capsys, "fit", "cbind(incidence, size - incidence) ~ period + (1 | herd)", "--data",
-                          "cbpp", "--family", "binomial", "--method", "ml", "--report", str(target))
+                          "cbpp", "--family", "binomial", "--report", str(target))
     assert status == 0
     assert "Laplace Approximation" in out and f"Report written to {target.resolve()}" in out
     assert "<section id='comparison'>" in target.read_text()
@@ -73,8 +74,8 @@ def test_fit_glmm_and_report(capsys: pytest.CaptureFixture[str], tmp_path: Path)
     (("fit", SLEEP), 2, "the following arguments are required: --data"),
     (("fit", SLEEP, "--data", "sleepstudy", "--draws", "0"), 2, "argument --draws: expected a positive integer"),
     (("fit", SLEEP, "--data", "sleepstudy", "--family", "gamma"), 2, "argument --family: invalid choice"),
-    (("fit", "cbind(incidence, size - incidence) ~ period + (1 | herd)", "--data", "cbpp", "--family", "binomial"),
-     2, "REML is for linear mixed models"),
+    (("fit", "cbind(incidence, size - incidence) ~ period + (1 | herd)", "--data", "cbpp", "--family", "binomial",
+      "--method", "reml"), 2, "REML is for linear mixed models"),
     (("fit", "y ~ x + (1 | g)", "--data", "sleepstudy"), 1, "unknown column"),
     (("bogus",), 2, "invalid choice: 'bogus'"),
     ((), 2, "the following arguments are required"),
@@ -110,4 +111,4 @@ def test_console_script_exit_status() -> None:
                          text=True, timeout=120)
     assert run.returncode == 1 and run.stdout == ""
     line = _one_error_line(run.stderr)
-    assert line.endswith(")") and all(name in line for name in ("sleepstudy", "InstEval", "Salamanders"))
+    assert line.endswith(")") and all(name in line for name in ("sleepstudy", "InstEval", "Salamanders", "bacteria"))

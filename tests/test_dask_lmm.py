@@ -119,11 +119,17 @@ def test_ml_anova_summary_and_predict(data: pd.DataFrame) -> None:
                                    fp.predict(new, include_random=False).to_numpy(), atol=1e-8)
 
 
-def test_local_cluster_equals_pandas(data: pd.DataFrame) -> None:
+# crossed factors with weights and offsets in the default run; every model of MODELS with -m slow
+LOCAL_CLUSTER = {"crossed_weights_offset": (MODELS["crossed"][0], MODELS["weights_offset"][1]), **MODELS}
+
+
+@pytest.mark.parametrize("name", [pytest.param(k, marks=[] if k == "crossed_weights_offset" else pytest.mark.slow)
+                                  for k in LOCAL_CLUSTER])
+def test_local_cluster_equals_pandas(name: str, data: pd.DataFrame) -> None:
     ddf = dd.from_pandas(data, npartitions=6)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
                                   dashboard_address=None) as cluster, distributed.Client(cluster):
-        formula, kw = MODELS["crossed"][0], MODELS["weights_offset"][1]  # crossed factors, weights and offsets
+        formula, kw = LOCAL_CLUSTER[name]
         fd, fp = _fit_both(formula, kw, ddf, data)
         _assert_same(fd, fp)
         np.testing.assert_allclose(fd.fitted.compute().sort_index().to_numpy(), fp.fitted.to_numpy(), atol=1e-8)
@@ -167,7 +173,7 @@ def test_refusals_are_typed(data: pd.DataFrame) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", mb.exceptions.MissingDataWarning)
             fit = mb.lmer("y ~ x + (1 | g)", ddf)
-        for call in (fit.model.sample, lambda: fit.model.fit(method="map"), fit.simulate, fit.bootstrap,
+        for call in (lambda: fit.model.fit(method="map"), fit.simulate, fit.bootstrap,
                      fit.profile, lambda: fit.summary(ddf="kenward-roger"), lambda: fit.confint(method="profile")):
             with pytest.raises(DaskDataNotSupportedError):
                 call()

@@ -17,6 +17,7 @@ EXPECTED = {  # name: (rows, {factor column: first levels in R's order})
     "grouseticks": (403, {"BROOD": ["501", "502"], "YEAR": ["95", "96", "97"], "LOCATION": ["1", "2"]}),
     "cake": (270, {"replicate": ["1", "2", "3"], "recipe": ["A", "B", "C"], "temperature": ["175", "185", "195"]}),
     "InstEval": (73421, {"dept": ["15", "5", "10", "12"], "d": ["1", "6", "7", "8"], "service": ["0", "1"]}),
+    "bacteria": (220, {"y": ["n", "y"], "trt": ["placebo", "drug", "drug+"], "ID": ["X01", "X02", "X03"]}),
 }
 EXPECTED |= {  # glmmTMB's data sets
     "Salamanders": (644, {"site": ["R-1", "R-2", "R-3"], "mined": ["yes", "no"], "spp": ["GP", "PR", "DM", "EC-A"]}),

@@ -14,14 +14,15 @@ from conftest import golden
 import mixbayes as mb
 
 CASES = {c["id"]: c for c in golden("emmeans")["cases"]}
-# the cbpp GLMM's estimates differ from lme4's by up to 1.5e-5 on the link scale (two optimisers stopping at
-# slightly different points of a flat optimum); emmeans' arithmetic itself is checked against the fit's own beta
+# the cbpp GLMM's estimates differ from lme4's DEFAULT fit by up to 1.5e-5 on the link scale: lme4's bobyqa stops
+# where lme4's own deviance function is 4.0e-9 above the optimum mixbayes reaches (test_cbpp_optimum_is_lme4s_converged
+# _one).  Against lme4 run to convergence (the *_tight cases, rhoend = 1e-12) the target 1e-6 holds.
 GLMM_EST_ATOL = 5e-5
 
 
 @cache
 def _fit(call: str, data: str) -> object:
-    m = re.match(r"(g?lmer)\((.*?), data = \w+(, family = binomial)?\)", call)
+    m = re.match(r"(g?lmer)\((.*?), data = \w+(, family = binomial)?(, control = .*)?\)$", call)
     assert m is not None
     frame = mb.load_dataset(data)
     with warnings.catch_warnings():
@@ -68,7 +69,7 @@ def test_emmeans_match_r(case_id: str) -> None:
     glmm = "glmer" in case["fit_call"]
     ref_est = "prob" if "prob" in ref[0] else "emmean"
     est = "response" if ref_est == "prob" else "emmean"
-    tol = GLMM_EST_ATOL if glmm else 1e-6
+    tol = GLMM_EST_ATOL if glmm and not case_id.endswith("_tight") else 1e-6
     # the grid's labels and order are emmeans'
     for v in [spec] + ([kw["by"]] if "by" in kw else []):
         assert [str(x) if not isinstance(x, float) else f"{x:g}" for x in emm.table[v]] == [
@@ -84,6 +85,19 @@ def test_emmeans_match_r(case_id: str) -> None:
         assert list(pr["contrast"]) == [r["contrast"] for r in rows]
         _compare(pr, rows, "estimate", "estimate", tol)
         np.testing.assert_allclose(pr["p.value"], [r["p.value"] for r in rows], rtol=1e-3, atol=1e-6)
+
+
+def test_cbpp_optimum_is_lme4s_converged_one() -> None:
+    """Judged by lme4's own deviance function (recorded by tools/golden/emmeans.R), lme4's default optimum lies
+    4.0e-9 above its converged one; mixbayes' deviance matches the converged one and its estimates are within 1e-6
+    of it (which is why the *_tight emmeans cases hold at 1e-6 and the default ones only at 1.5e-5)."""
+    chk = golden("emmeans")["optimum_check"]
+    fit = _fit(CASES["cbpp_period_link"]["fit_call"], "cbpp")
+    assert chk["default"]["deviance"] - chk["tight"]["deviance"] > 1e-9
+    assert abs(-2 * fit.loglik - chk["tight"]["deviance"]) < 1e-8
+    np.testing.assert_allclose(fit.beta, chk["tight"]["beta"], rtol=0, atol=1e-6)
+    np.testing.assert_allclose(fit.theta, chk["tight"]["theta"], rtol=0, atol=1e-6)
+    assert np.max(np.abs(fit.beta - chk["default"]["beta"])) > 5e-6
 
 
 def test_emmeans_arithmetic_is_exact_for_the_glmm() -> None:

@@ -64,7 +64,10 @@ def test_registry_names_and_aliases() -> None:
     assert get_family("Bernoulli").name == "binomial"
     assert get_family("normal").name == "gaussian"
     assert get_family("binomial", "probit").link.name == "probit"
-    with pytest.raises(FamilyError, match="choose gaussian, binomial, poisson or negative_binomial"):
+    assert get_family("gamma").name == "Gamma" and get_family("Gamma").link.name == "inverse"
+    assert get_family("inverse.gaussian").link.name == "1/mu^2"
+    with pytest.raises(FamilyError, match="choose gaussian, binomial, poisson, negative_binomial, Gamma or "
+                                          "inverse_gaussian"):
         get_family("tweedie")
     with pytest.raises(FamilyError, match="not available for the poisson family"):
         get_family("poisson", "logit")
@@ -174,10 +177,10 @@ def test_simulation_with_per_draw_dispersion_broadcasts() -> None:
 @pytest.mark.parametrize("name", link_names())
 def test_inverse_links_against_scipy(name: str) -> None:
     link = get_link(name)
-    eta = np.linspace(-3, 3, 13) if name not in ("inverse", "sqrt") else np.linspace(0.2, 3, 13)
+    eta = np.linspace(-3, 3, 13) if name not in ("inverse", "sqrt", "1/mu^2") else np.linspace(0.2, 3, 13)
     expected = {"identity": lambda e: e, "log": np.exp, "logit": special.expit, "probit": special.ndtr,
                 "cloglog": lambda e: -np.expm1(-np.exp(e)), "inverse": lambda e: 1 / e,
-                "sqrt": lambda e: e**2}[name](eta)
+                "sqrt": lambda e: e**2, "1/mu^2": lambda e: 1 / np.sqrt(e)}[name](eta)
     np.testing.assert_allclose(link.inverse_numpy(eta), expected, rtol=1e-12)
     np.testing.assert_allclose(link.inverse(eta), expected, rtol=1e-12)
     np.testing.assert_allclose(link.link(link.inverse(eta)), eta, rtol=1e-9, atol=1e-12)

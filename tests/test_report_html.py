@@ -109,6 +109,10 @@ def _check_in_chromium(page_path: Path, tmp: Path) -> tuple[dict[str, str], list
              "var b=document.body;b.setAttribute('data-images',imgs.length);"
              "b.setAttribute('data-broken',imgs.filter(function(i){return !(i.complete&&i.naturalWidth>0)}).length);"
              "b.setAttribute('data-tables',document.querySelectorAll('table').length);"
+             # boxes whose content is wider than the box (clipped or scrolled): summaries, tables, figures
+             "var wide=[];document.querySelectorAll('pre, table, figure').forEach(function(e){"
+             "if(e.scrollWidth>e.clientWidth+1){wide.push(e.tagName+':'+e.scrollWidth+'>'+e.clientWidth)}});"
+             "b.setAttribute('data-overflow',wide.join(' '));"
              "b.setAttribute('data-errors',window.__errs.join(' | '));b.setAttribute('data-checked','yes')});"
              "</script>")
     page = page.replace("<meta charset='utf-8'>", "<meta charset='utf-8'>" + hook, 1).replace(
@@ -118,7 +122,8 @@ def _check_in_chromium(page_path: Path, tmp: Path) -> tuple[dict[str, str], list
     cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
            "--disable-background-networking", "--disable-component-update", "--disable-sync",
            f"--user-data-dir={tmp / 'chromium-profile'}", "--host-resolver-rules=MAP * ~NOTFOUND",
-           "--enable-logging=stderr", "--v=0", "--virtual-time-budget=15000", "--dump-dom", target.as_uri()]
+           "--enable-logging=stderr", "--v=0", "--virtual-time-budget=15000", "--window-size=1280,900", "--dump-dom",
+           target.as_uri()]
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr[-2000:]
     body = re.search(r"<body([^>]*)>", run.stdout)
@@ -141,6 +146,7 @@ def test_page_renders_in_headless_chromium(which: str, standin_page: Path, demo_
     assert attrs["data-errors"] == ""
     assert int(attrs["data-images"]) == expected >= 4
     assert attrs["data-broken"] == "0"
+    assert attrs["data-overflow"] == ""  # no clipped summary box or table at a laptop's width
     assert int(attrs["data-tables"]) >= 4
 
 

@@ -87,8 +87,9 @@ def test_unknown_group() -> None:
 
 
 def _texts(fig) -> str:
-    return " ".join(t.get_text() for ax in fig.axes for t in [ax.title, ax.xaxis.label, ax.yaxis.label]
-                    + (ax.get_legend().get_texts() if ax.get_legend() else []))
+    legends = [t.get_text() for leg in fig.legends for t in leg.get_texts()]
+    return " ".join([t.get_text() for ax in fig.axes for t in [ax.title, ax.xaxis.label, ax.yaxis.label]
+                     + (ax.get_legend().get_texts() if ax.get_legend() else [])] + legends)
 
 
 def test_shrinkage_plots(sleep_shrinkage) -> None:

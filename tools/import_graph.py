@@ -29,7 +29,7 @@ PACKAGE = "mixbayes"
 LAYERS: tuple[tuple[str, ...], ...] = (
     # 0: vocabulary that everything uses
     ("mixbayes.exceptions", "mixbayes.warn", "mixbayes.arguments", "mixbayes.version", "mixbayes.families",
-     "mixbayes.formula", "mixbayes.datasets"),
+     "mixbayes.formula", "mixbayes.datasets", "mixbayes.figure", "mixbayes.frames", "mixbayes.tables"),
     # 1: formula + data -> ModelMatrices
     ("mixbayes.design",),
     # 2: engines and specifications on the design: likelihood estimates, priors, out-of-core blocks, the protocols

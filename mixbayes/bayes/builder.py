@@ -112,6 +112,7 @@ class BuiltModel:
     start: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     cache: dict[Any, Any] = field(default_factory=dict, repr=False)
     form_costs: dict[str, float] = field(default_factory=dict)
+    from_blocks: bool = False  # out-of-core data: ``observed`` holds the response cross-products, ``rows`` is empty
 
 
 def choose_mode(design: ModelMatrices, marginalize: bool | str | None) -> str:
@@ -179,25 +180,33 @@ def prior_weights(design: ModelMatrices) -> np.ndarray:
     return design.family.prior_weights(design.weights, design.trials)
 
 
-def build_model(design: ModelMatrices, priors: PriorSet, mode: str) -> BuiltModel:
-    """Build the PyMC model of ``design`` with ``priors`` in parameterisation ``mode``."""
+def build_model(design: ModelMatrices, priors: PriorSet, mode: str, source: Any = None) -> BuiltModel:
+    """Build the PyMC model of ``design`` with ``priors`` in parameterisation ``mode``.
+
+    ``source``: for out-of-core data (no rows), the blocked-Schur marginal built from the summed blocks
+    (:class:`~mixbayes.bayes.outofcore.GramSchurMarginal`); ``mode`` must then be ``"schur"``.
+    """
     import pymc as pm
     import pytensor.tensor as pt
 
     fam = design.family
     labels = term_labels(design)
     sd_names = sd_entry_names(design)
-    rows = _likelihood_rows(design)
     icpt = intercept_index(design)
     X = np.asarray(design.X, dtype=float)
-    x_means = X.mean(axis=0) if icpt is not None else np.zeros(X.shape[1])
-    if icpt is not None:
-        x_means[icpt] = 0.0
-    Xc = (X - x_means)[rows]
-    offset = np.asarray(design.offset, dtype=float)[rows]
-    observed = observed_values(design)[rows]
+    if source is not None:  # the sampler's data are the response cross-products; no rows
+        rows, x_means, observed = source.rows, source.x_means, source.observed
+        Xc, offset = np.zeros((0, X.shape[1])), np.zeros(0)
+    else:
+        rows = _likelihood_rows(design)
+        x_means = X.mean(axis=0) if icpt is not None else np.zeros(X.shape[1])
+        if icpt is not None:
+            x_means[icpt] = 0.0
+        Xc = (X - x_means)[rows]
+        offset = np.asarray(design.offset, dtype=float)[rows]
+        observed = observed_values(design)[rows]
 
-    coords: dict[str, Any] = {"fixef": list(design.fixef_names), "obs": np.arange(int(rows.sum()))}
+    coords: dict[str, Any] = {"fixef": list(design.fixef_names), "obs": np.arange(len(observed))}
     for t, label in zip(design.terms, labels, strict=True):
         coords[t.group] = list(t.levels)
         coords[f"{label}__term"] = list(t.columns)
@@ -237,9 +246,10 @@ def build_model(design: ModelMatrices, priors: PriorSet, mode: str) -> BuiltMode
         marginal: BlockMarginal | DenseMarginal | SchurMarginal | None = None
         lik_weights = None
         if mode == "schur":
-            marginal = SchurMarginal(design, rows, Xc)
+            marginal = SchurMarginal(design, rows, Xc) if source is None else source
             T = [L / sigma for L in chols]
-            pm.Potential("marginal_loglik", marginal.graph(data - offset, beta_c if X.shape[1] else None, sigma, T))
+            response = data - offset if source is None else data
+            pm.Potential("marginal_loglik", marginal.graph(response, beta_c if X.shape[1] else None, sigma, T))
         elif mode in ("block", "dense"):
             marginal = BlockMarginal(design, rows) if mode == "block" else DenseMarginal(design, rows)
             T = [L / sigma for L in chols]
@@ -276,7 +286,7 @@ def build_model(design: ModelMatrices, priors: PriorSet, mode: str) -> BuiltMode
             start[spec.z] = np.zeros((t.n_levels, t.q))
     return BuiltModel(m, mode, fixef, x_means, icpt, "sigma" if sigma is not None else None,
                       "dispersion" if dispersion is not None else None, term_specs, rows, observed, "y_obs",
-                      marginal, free, priors, lik_weights, start)
+                      marginal, free, priors, lik_weights, start, from_blocks=source is not None)
 
 
 def _split_start(start: dict[str, np.ndarray], param: VectorParam, values: np.ndarray) -> None:

@@ -26,7 +26,12 @@ def model_priors(model: Model, priors: Mapping[str, Prior] | PriorSet | None) ->
         return priors
     base = _cache(model).get("default_priors")
     if base is None:
-        base = default_priors(model.design)
+        design = model.design
+        if model.is_out_of_core:  # the priors' moments from the summed blocks
+            from .outofcore import moment_design
+
+            design = moment_design(design)
+        base = default_priors(design)
         _cache(model)["default_priors"] = base
     return base.with_overrides(priors)
 
@@ -39,11 +44,23 @@ def built_model(model: Model, priors: PriorSet, marginalize: bool | str | None =
 
     cache = _cache(model)
     ckey = ("form", marginalize)
+    out_of_core = model.is_out_of_core
     if ckey not in cache:
-        cache[ckey] = choose_form(model.design, marginalize)
+        if out_of_core:
+            from .outofcore import blocks_form
+
+            cache[ckey] = blocks_form(model.design, marginalize)
+        else:
+            cache[ckey] = choose_form(model.design, marginalize)
     choice = cache[ckey]
     key = ("built", priors.key(), choice.form)
     if key not in cache:
-        cache[key] = build_model(model.design, priors, choice.form)
+        source = None
+        if out_of_core:  # NUTS on the summed blocks: no rows
+            from .outofcore import GramSchurMarginal, gram_blocks, x_means
+
+            means = x_means(model.design)
+            source = GramSchurMarginal(gram_blocks(model.design, choice.block_group, means), means)
+        cache[key] = build_model(model.design, priors, choice.form, source)
         cache[key].form_costs = dict(choice.costs)
     return cache[key]

@@ -85,6 +85,11 @@ class DiagnosticReport:
     def __repr__(self) -> str:
         return str(self)
 
+    def _repr_html_(self) -> str:
+        import html
+
+        return f"<pre class='mixbayes'>{html.escape(str(self))}</pre>"
+
     def notices(self) -> list[Notice]:
         """The problems as typed warning records (:class:`~mixbayes.warn.Notice`), for the public layer to issue."""
         return [Notice(f"{param}: {msg}. Remedy: {remedy}.", _CATEGORY.get(kind, SamplingWarning))

@@ -37,7 +37,10 @@ random effects and its posterior has the funnel between SDs and effects, so it t
 per draw (deeper trees) and yields fewer effective draws per draw.  F = 4 is measured on the maximal crossed
 design (48 x 32, 320 effects): the non-centred run had 4.0 times fewer min bulk ESS per draw (503 vs 2023 of 4000)
 and about as many gradients per iteration as the blocked-Schur run (docs/bayes.md).  With it the automatic choice
-samples that design non-centred: one blocked-Schur gradient costs 4-7 non-centred ones there.
+samples that design non-centred: one blocked-Schur gradient costs 4-7 non-centred ones there.  After the
+blocked-Schur graph was batched and given an analytic log-determinant gradient (docs/bayes.md, issue 15),
+a blocked-Schur gradient there still costs about 20 non-centred ones in CPU time (1.4 ms against 0.07 ms) for
+about 8 times more effective draws per gradient (dense mass matrix): non-centred remains the faster choice.
 
 Marginal forms need a Gaussian model with the identity link.  The dense Schur complement and the dense form
 are limited to :data:`DENSE_LIMIT` effects (memory of the q x q matrix and its Cholesky factor).

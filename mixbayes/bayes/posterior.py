@@ -125,7 +125,8 @@ class ParameterDraws:
         T = [self.flat(self.chol(k)) / sigma[:, None, None] for k in range(len(self.sd))]
         Xc, off, y = _rows_data(built, design)
         if built.mode == "schur":
-            bs = built.marginal.draw(y - off, beta_c, sigma, T, rng)  # type: ignore[call-arg]
+            response = y if built.from_blocks else y - off  # from blocks: the response cross-products
+            bs = built.marginal.draw(response, beta_c, sigma, T, rng)  # type: ignore[call-arg]
             return [bk.reshape(C, D, *bk.shape[1:]) for bk in bs]
         out = [np.empty((C * D, t.n_levels, t.q)) for t in design.terms]
         for sl in _chunks(C * D, built.marginal.width):

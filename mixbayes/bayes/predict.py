@@ -37,8 +37,9 @@ def prediction_draws(fit: BayesFit, newdata: pd.DataFrame | None, include_random
     if newdata is None:  # the fitted data, with their own offset and random-effects columns
         eta = p.eta(design) if include_random else beta @ np.asarray(design.X).T + np.asarray(design.offset)
         return _finish(fit, eta, type, predictive, rng), design.row_index
-    if not isinstance(newdata, pd.DataFrame):
-        newdata = pd.DataFrame(newdata)
+    from ..frames import to_pandas
+
+    newdata = to_pandas(newdata, "newdata")
     inputs = prediction_inputs(design, newdata, include_random, allow_new_levels)
     out = np.full((S, len(newdata)), np.nan)
     if not inputs.complete.any():

@@ -14,6 +14,7 @@ from ..arguments import renamed_kwargs
 from ..design.matrices import ModelMatrices
 from ..priors.prior import PriorSet
 from ..results.base import DesignSizes
+from ..results.display import Exportable
 from ..results.ranef import CoefTable, group_coefficients
 from .builder import BuiltModel
 from .diagnostics import DiagnosticReport
@@ -28,6 +29,7 @@ from .summaries import (
     SamplerInfo,
     _interval_names,
 )
+from .views import BayesViews
 
 if TYPE_CHECKING:
     import os
@@ -43,7 +45,7 @@ if TYPE_CHECKING:
 __all__ = ["WAIC", "BayesFit", "BayesICC", "BayesRandomEffects", "BayesVarCorr", "PosteriorScalar", "SamplerInfo"]
 
 
-class BayesFit(DesignSizes):
+class BayesFit(BayesViews, DesignSizes):
     """A Bayesian fit: the posterior of the model's parameters, sampled with NUTS.
 
     Attributes
@@ -291,7 +293,7 @@ class BayesFit(DesignSizes):
         return str(self.summary())
 
 
-class BayesSummary:
+class BayesSummary(Exportable):
     """What ``print(fit.summary())`` shows: model, sampler, variance components, fixed effects, diagnostics."""
 
     def __init__(self, fit: BayesFit, prob: float = 0.95) -> None:
@@ -315,7 +317,7 @@ class BayesSummary:
                  f"Draws: {info.chains} chains x {info.draws} (after {info.tune} warm-up), seed {info.random_seed}; "
                  f"{sum(v for k, v in info.timings.items() if k != 'total'):.1f} s",
                  f"Parameterisation: {info.parameterisation} - {info.parameterisation_text}", "",
-                 f"Random effects (posterior of SDs and correlations, {100 * self.prob:g}% intervals):",
+                 f"Random effects (posterior medians of the SDs and correlations, {100 * self.prob:g}% intervals):",
                  fit.varcorr.table(self.prob),
                  f"Number of obs: {fit.nobs}, groups:  " + ", ".join(f"{g}, {n}" for g, n in fit.ngroups.items()),
                  "", "Fixed effects:"]

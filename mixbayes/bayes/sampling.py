@@ -60,8 +60,16 @@ def sample(model: Model, settings: SampleControl | None = None,
     s = settings if settings is not None else SampleControl()
     if not isinstance(s, SampleControl):
         raise ArgumentError(f"settings must be a SampleControl, not {type(s).__name__}")
-    from .progress import Progress
+    if model.is_out_of_core and s.posterior_predictive:
+        from ..outofcore.design import DaskDataNotSupportedError
 
+        raise DaskDataNotSupportedError(
+            "posterior_predictive=True draws a new value for every row; with Dask data the posterior is sampled "
+            "from the summed blocks. Use fit.predict() (posterior means by partition, a Dask series), or sample "
+            "an in-memory sample of the data")
+    from .progress import Progress, quiet_tqdm
+
+    quiet_tqdm()
     progress = Progress(s.progressbar)
     seed = _seed(s.random_seed)
     prior_set = model_priors(model, priors)  # a bad prior fails before JAX or PyMC are imported
@@ -98,6 +106,8 @@ def _finish(model: Model, built: BuiltModel, raw: Any, seed: int, settings: Samp
     params = ParameterDraws.from_free(built, raw.draws, design, rng)
     post, dims, coords = posterior_variables(built, design, params)
     resp = response_variable(design)
+    if built.from_blocks:
+        return _finish_blocks(model, built, raw, params, seed, settings, (post, dims, coords))
     ll, unit = log_likelihood(built, design, params)
     obs_dim = "obs"
     obs_coords = {obs_dim: np.asarray(design.row_index)[built.rows]}
@@ -129,6 +139,29 @@ def _finish(model: Model, built: BuiltModel, raw: Any, seed: int, settings: Samp
                     log_likelihood_unit=unit, settings=settings)
 
 
+def _finish_blocks(model: Model, built: BuiltModel, raw: Any, params: Any, seed: int, settings: SampleControl,
+                   posterior: tuple[Any, Any, Any]) -> BayesFit:
+    """:func:`_finish` for out-of-core data: no per-observation groups (log-likelihood, observed data)."""
+    from .dask_fit import DaskBayesFit
+    from .diagnostics import diagnose
+    from .output import to_datatree
+    from .results import SamplerInfo
+
+    post, dims, coords = posterior
+    groups: dict[str, Any] = {"posterior": (post, dims, coords), "sample_stats": (raw.stats, {}, {})}
+    attrs = {"inference_library": f"mixbayes ({settings.sampler})", "parameterisation": built.mode,
+             "log_likelihood_unit": "none", "random_seed": seed, "data": "out of core (summed blocks)"}
+    idata = to_datatree(groups, attrs)
+    diag_params = {name: (arr, [str(c) for c in coords[dims[name][0]]] if dims.get(name) else None)
+                   for name, arr in post.items() if not name.startswith("r_")}
+    report = diagnose(diag_params, raw.stats, settings.max_treedepth, built.mode)
+    info = SamplerInfo(sampler=settings.sampler, random_seed=seed, chains=settings.chains, draws=settings.draws,
+                       tune=settings.tune, target_accept=settings.target_accept, max_treedepth=settings.max_treedepth,
+                       parameterisation=built.mode, reused=raw.reused, form_costs=dict(built.form_costs))
+    return DaskBayesFit(model, built=built, params=params, idata=idata, sampler_info=info, report=report,
+                        log_likelihood_unit="none", settings=settings)
+
+
 def sample_prior_predictive(model: Model, draws: int = 500, random_seed: int | None = None,
                             priors: Mapping[str, Prior] | PriorSet | None = None,
                             marginalize: bool | str | None = None) -> DataTree:
@@ -141,6 +174,11 @@ def sample_prior_predictive(model: Model, draws: int = 500, random_seed: int | N
     from .posterior import ParameterDraws, predictive_draws
 
     check_int(draws, "draws", 1)
+    if model.is_out_of_core:
+        from ..outofcore.design import DaskDataNotSupportedError
+
+        raise DaskDataNotSupportedError("the prior predictive distribution draws a value for every row; with Dask "
+                                        "data, run it on an in-memory sample of the data")
     seed = _seed(random_seed)
     design = model.design
     built = built_model(model, model_priors(model, priors), marginalize)

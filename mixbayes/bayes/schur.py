@@ -38,6 +38,7 @@ from scipy import linalg as sla
 from ..design.matrices import ModelMatrices
 from .gram import GramBlocks, GramLayout, RowData, gram_layout
 from .marginal import LOG_2PI, _backward, _chol, _forward, _lambda_entries, _quadratic_pieces
+from .schur_ops import _ops, _sandwich, _sparse_matvec, _TensorOps
 
 __all__ = ["SchurMarginal", "SchurPlan", "schur_draw", "schur_loglik", "schur_loglik_draws", "schur_plan"]
 
@@ -52,7 +53,8 @@ class SchurPlan:
         (Q1 Q1 J) M, product coefficient) or ``"dense"``: G's distinct level blocks as a dense (K, Q2, Q1) array
         and ``merge`` (K, J), the indicator of the levels sharing each block.  Levels with identical blocks
         (a balanced or counterbalanced design has few distinct ones) are merged: sum_j G_j M_j G_j' =
-        sum_k G_k (sum_{j in k} M_j) G_k'.
+        sum_k G_k (sum_{j in k} M_j) G_k'.  When every level's block is distinct, ``G`` holds them in level
+        order and ``merge`` is None (no (J, J) identity product).
     """
 
     kind: str
@@ -90,6 +92,8 @@ def schur_plan(blocks: GramBlocks, kind: str | None = None) -> SchurPlan:
     if kind == "dense":
         G = np.asarray(blocks.Z2Z1.toarray()).reshape(Q2, J, Q1).transpose(1, 0, 2)
         Gu, inverse = np.unique(G.reshape(J, -1), axis=0, return_inverse=True)
+        if len(Gu) == J:
+            return SchurPlan("dense", G=np.ascontiguousarray(G), merge=None)
         merge = np.zeros((len(Gu), J))
         merge[np.asarray(inverse).ravel(), np.arange(J)] = 1.0
         return SchurPlan("dense", G=Gu.reshape(len(Gu), Q2, Q1), merge=merge)
@@ -125,88 +129,11 @@ def schur_update_costs(layout: GramLayout, entries: int, distinct: int) -> tuple
     """Estimated cost (flop equivalents) of the Schur update: (dense matrix product over the ``distinct`` level
     blocks, scatter of the ``entries`` non-zero products)."""
     J, Q1, Q2 = layout.J, layout.Q1, layout.Q2
-    return 2.0 * Q2 * Q2 * distinct * Q1 + 2.0 * distinct * Q2 * Q1 * Q1 + 2.0 * J * Q1 * Q1 * distinct, 8.0 * entries
-
-
-# ---- backends ------------------------------------------------------------------------------------------------------
-
-class _NumpyOps:
-    sqrt, log, matmul, dot = (staticmethod(np.sqrt), staticmethod(np.log), staticmethod(np.matmul),
-                              staticmethod(np.dot))
-    stack, concatenate = staticmethod(np.stack), staticmethod(np.concatenate)
-    tensordot, sum = staticmethod(np.tensordot), staticmethod(np.sum)
-
-    @staticmethod
-    def chol(S: np.ndarray) -> np.ndarray:
-        return np.linalg.cholesky(S)
-
-    @staticmethod
-    def solve_lower(L: np.ndarray, b: np.ndarray) -> np.ndarray:
-        return sla.solve_triangular(L, b, lower=True)
-
-    @staticmethod
-    def diag(L: np.ndarray) -> np.ndarray:
-        return np.diagonal(L)
-
-    @staticmethod
-    def scatter(size: int, index: np.ndarray, values: np.ndarray) -> np.ndarray:
-        return np.bincount(index, weights=values, minlength=size)
-
-
-class _TensorOps:
-    def __init__(self) -> None:
-        import pytensor.tensor as pt
-        from pytensor.tensor import linalg
-
-        self.pt, self.linalg = pt, linalg
-        self.sqrt, self.log, self.stack, self.concatenate = pt.sqrt, pt.log, pt.stack, pt.concatenate
-        self.tensordot, self.matmul, self.dot, self.sum, self.diag = pt.tensordot, pt.matmul, pt.dot, pt.sum, pt.diag
-
-    def chol(self, S: Any) -> Any:
-        return self.linalg.cholesky(S, lower=True)
-
-    def solve_lower(self, L: Any, b: Any) -> Any:
-        return self.linalg.solve_triangular(L, b, lower=True)
-
-    def scatter(self, size: int, index: np.ndarray, values: Any) -> Any:
-        return self.pt.inc_subtensor(self.pt.zeros(size)[index], values)
-
-
-def _ops(backend: str) -> Any:
-    return _NumpyOps() if backend == "numpy" else _TensorOps()
+    merge = 0.0 if distinct == J else 2.0 * J * Q1 * Q1 * distinct  # no merge product when all blocks differ
+    return 2.0 * Q2 * Q2 * distinct * Q1 + 2.0 * distinct * Q2 * Q1 * Q1 + merge, 8.0 * entries
 
 
 # ---- the likelihood ---------------------------------------------------------------------------------------------
-
-def _sparse_matvec(G: Any, x: Any, ops: Any, transpose: bool = False) -> Any:
-    """G @ x (or G' @ x) for the constant sparse Z2'WZ1 and a NumPy or symbolic vector."""
-    M = G.T.tocsr() if transpose else G
-    if isinstance(ops, _NumpyOps):
-        return np.asarray(M @ x).reshape(-1)
-    if M.shape[0] * M.shape[1] <= 250_000:
-        return ops.dot(np.asarray(M.toarray()), x)
-    coo = M.tocoo()
-    return ops.scatter(M.shape[0], coo.row, coo.data * x[coo.col])
-
-
-def _sandwich(S_inner: Any, layout: GramLayout, T2: Sequence[Any], ops: Any) -> Any:
-    """Lambda2' S_inner Lambda2 for a symmetric Q2 x Q2 matrix, term block by term block."""
-    off = layout.schur_offsets
-    shapes = layout.schur_shapes
-    K = len(shapes)
-    rows: list[list[Any]] = [[None] * K for _ in range(K)]
-    for s in range(K):
-        for t in range(s, K):
-            (ls, qs), (lt, qt) = shapes[s], shapes[t]
-            B = S_inner[off[s] : off[s + 1], off[t] : off[t + 1]].reshape((ls, qs, lt, qt))
-            left = ops.tensordot(T2[s], B, axes=[[0], [1]])  # (a, l_s, l_t, q_t)
-            full = ops.tensordot(left, T2[t], axes=[[3], [0]]).transpose(1, 0, 2, 3)  # (l_s, a, l_t, b)
-            rows[s][t] = full.reshape((ls * qs, lt * qt))
-    for s in range(K):
-        for t in range(s):
-            rows[s][t] = rows[t][s].T
-    return ops.concatenate([ops.concatenate(r, axis=1) for r in rows], axis=0)
-
 
 def _pieces(blocks: GramBlocks, plan: SchurPlan, beta: Any, T: Sequence[Any], ops: Any) -> dict[str, Any]:
     lay = blocks.layout
@@ -226,7 +153,8 @@ def _pieces(blocks: GramBlocks, plan: SchurPlan, beta: Any, T: Sequence[Any], op
     Mflat = ops.stack([M[e][f] + 0.0 * c1[0] for e in range(Q1) for f in range(Q1)], axis=0)  # (Q1 Q1, J)
     if plan.kind == "dense":
         K = plan.G.shape[0]
-        Mk = ops.dot(plan.merge, Mflat.T).reshape((K, Q1, Q1))  # summed over the levels sharing a block
+        Mk = (Mflat.T if plan.merge is None else ops.dot(plan.merge, Mflat.T)).reshape((K, Q1, Q1))  # summed over
+        # the levels sharing a block
         H = ops.matmul(plan.G, Mk)  # (K, Q2, Q1)
         P = ops.tensordot(H, plan.G, axes=[[0, 2], [0, 2]])
     else:
@@ -247,6 +175,63 @@ def _pieces(blocks: GramBlocks, plan: SchurPlan, beta: Any, T: Sequence[Any], op
     return {"L1": L1, "w1": w1, "lam": lam, "L2": L2, "w2": w2, "T2": T2}
 
 
+def _tensor_pieces(blocks: GramBlocks, plan: SchurPlan, beta: Any, T: Sequence[Any]) -> dict[str, Any]:
+    """As :func:`_pieces` in PyTensor with batched operations over the levels of the block factor: one batched
+    Cholesky factorisation and one batched triangular solve of the J small blocks (a few kernels in the compiled
+    gradient, where the unrolled form of :func:`_pieces` made hundreds)."""
+    import pytensor.tensor as pt
+    from pytensor.tensor import linalg
+
+    from .logdet_op import logdet_quad
+
+    lay = blocks.layout
+    J, Q1, Q2 = lay.J, lay.Q1, lay.Q2
+    if beta is None:
+        z1r, z2r = blocks.Z1y, blocks.Z2y
+    else:
+        z1r = blocks.Z1y - pt.tensordot(blocks.Z1X, beta, axes=[[2], [0]])
+        z2r = blocks.Z2y - pt.dot(blocks.Z2X, beta)
+    T1 = [T[k] for k in lay.block_terms]
+    if len(T1) == 1:
+        lam = T1[0]
+    else:
+        lam = pt.zeros((Q1, Q1))
+        pos = 0
+        for Tk, q in zip(T1, lay.block_sizes, strict=True):
+            lam = pt.set_subtensor(lam[pos : pos + q, pos : pos + q], Tk)
+            pos += q
+    # A_j = Lambda1' C_j Lambda1 + I, C_j = Z1'WZ1_j: (J, Q1, Q1)
+    CL = pt.tensordot(blocks.Z1Z1, lam, axes=[[2], [0]])  # (j, a, c)
+    A = pt.tensordot(lam, CL, axes=[[0], [1]]).transpose(1, 0, 2) + np.eye(Q1)
+    L1 = linalg.cholesky(A, lower=True)
+    c1 = pt.dot(z1r, lam)  # (J, Q1): Lambda1' Z1'Wr_j
+    rhs = pt.concatenate([c1[:, :, None], pt.broadcast_to(lam.T, (J, Q1, Q1))], axis=2)
+    sol = linalg.solve_triangular(L1, rhs, lower=True)  # [w1_j, L1_j^-1 Lambda1']
+    w1, Xm = sol[:, :, 0], sol[:, :, 1:]
+    M = pt.matmul(Xm.transpose(0, 2, 1), Xm)  # M_j = Lambda1 A_j^-1 Lambda1'
+    if plan.kind == "dense":
+        K = plan.G.shape[0]
+        Mk = M if plan.merge is None else pt.dot(plan.merge, M.reshape((J, Q1 * Q1))).reshape((K, Q1, Q1))
+        H = pt.matmul(plan.G, Mk)  # (K, Q2, Q1)
+        P = pt.tensordot(H, plan.G, axes=[[0, 2], [0, 2]])
+    else:
+        Mflat = M.transpose(1, 2, 0).reshape((-1,))
+        low = pt.inc_subtensor(pt.zeros(Q2 * Q2)[plan.target], plan.coef * Mflat[plan.source]).reshape((Q2, Q2))
+        P = low + low.T - low * np.eye(Q2)
+    T2 = [T[k] for k in lay.schur_terms]
+    ops = _TensorOps()
+    S = _sandwich(blocks.Z2Z2 - P, lay, T2, ops) + np.eye(Q2)
+    # c2 - A21 A11^-1 c1 = Lambda2' (Z2'Wr - sum_j G_j M_j Z1'Wr_j)
+    h = (M * z1r[:, None, :]).sum(axis=2).reshape((J * Q1,))
+    c2pre = z2r - _sparse_matvec(blocks.Z2Z1, h, ops)
+    off = lay.schur_offsets
+    c2 = pt.concatenate([pt.dot(c2pre[off[k] : off[k + 1]].reshape((lv, q)), T2[k]).reshape((lv * q,))
+                         for k, (lv, q) in enumerate(lay.schur_shapes)])
+    logdet2, w2sq = logdet_quad(S, c2)
+    logdet1 = 2.0 * pt.sum(pt.log(pt.diagonal(L1, axis1=1, axis2=2)))
+    return {"logdet": logdet1 + logdet2, "wsq": pt.sum(w1 * w1) + w2sq}
+
+
 def schur_loglik(blocks: GramBlocks, beta: Any, sigma: Any, T: Sequence[Any], plan: SchurPlan | None = None,
                  backend: str = "pytensor") -> Any:
     """The marginal log-likelihood log p(y | beta, Lambda, sigma) of a Gaussian LMM from its Gram blocks.
@@ -264,14 +249,19 @@ def schur_loglik(blocks: GramBlocks, beta: Any, sigma: Any, T: Sequence[Any], pl
     """
     ops = _ops(backend)
     plan = schur_plan(blocks) if plan is None else plan
-    pc = _pieces(blocks, plan, beta, T, ops)
-    L1, w1, L2, w2 = pc["L1"], pc["w1"], pc["L2"], pc["w2"]
-    Q1 = blocks.layout.Q1
-    logdet = ops.sum(sum(2.0 * ops.log(L1[a][a]) for a in range(Q1))) + 2.0 * ops.sum(ops.log(ops.diag(L2)))
+    if backend == "numpy":
+        pc = _pieces(blocks, plan, beta, T, ops)
+        L1, w1, L2, w2 = pc["L1"], pc["w1"], pc["L2"], pc["w2"]
+        Q1 = blocks.layout.Q1
+        logdet = ops.sum(sum(2.0 * ops.log(L1[a][a]) for a in range(Q1))) + 2.0 * ops.sum(ops.log(ops.diag(L2)))
+        wsq = ops.sum(sum(wa * wa for wa in w1)) + ops.sum(w2 * w2)
+    else:
+        pc = _tensor_pieces(blocks, plan, beta, T)
+        logdet, wsq = pc["logdet"], pc["wsq"]
     rwr = blocks.yy
     if beta is not None:
         rwr = rwr - 2.0 * ops.dot(beta, blocks.Xy) + ops.dot(beta, ops.dot(blocks.XX, beta))
-    quad = rwr - ops.sum(sum(wa * wa for wa in w1)) - ops.sum(w2 * w2)
+    quad = rwr - wsq
     s2 = sigma * sigma
     return -0.5 * (blocks.n * (LOG_2PI + ops.log(s2)) - blocks.sum_logw + logdet + quad / s2)
 
@@ -304,7 +294,7 @@ def _batched_pieces(blocks: GramBlocks, plan: SchurPlan, beta: np.ndarray | None
     Mj = np.stack([np.stack([sum(X[e][a] * X[f][a] for a in range(Q1)) + zero for f in range(Q1)], axis=-1)
                    for e in range(Q1)], axis=-2)  # (S, J, Q1, Q1)
     if plan.kind == "dense":
-        Mk = np.einsum("kj,sjab->skab", plan.merge, Mj)
+        Mk = Mj if plan.merge is None else np.einsum("kj,sjab->skab", plan.merge, Mj)
         P = np.einsum("kua,skab,kvb->suv", plan.G, Mk, plan.G, optimize=True)
     else:
         Mflat = Mj.transpose(0, 2, 3, 1).reshape(S, -1)

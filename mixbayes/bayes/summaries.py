@@ -166,11 +166,12 @@ class BayesVarCorr:
                                           "r_hat"])
 
     def table(self, prob: float = 0.95) -> str:
-        """lme4-style text: Groups, Name, and the posterior of each SD / correlation."""
+        """lme4-style text: Groups, Name, and the posterior of each SD / correlation: its median (the centre used
+        for variance parameters in every mixbayes table: compare, tidy), SD, interval, ESS and R-hat."""
         f = self.as_frame(prob)
         lo, hi = _interval_names(prob)
         lines = []
-        header = ["Groups", "Name", "Mean", "SD", lo, hi, "ESS", "R-hat"]
+        header = ["Groups", "Name", "Median", "SD", lo, hi, "ESS", "R-hat"]
         rows = []
         last = None
         for r in f.itertuples(index=False):
@@ -180,7 +181,7 @@ class BayesVarCorr:
             name = var1 if pd.isna(r[2]) else f"cor({var1}, {r[2]})"
             ess = "" if not np.isfinite(r[8]) else f"{r[8]:.0f}"
             rhat = "" if not np.isfinite(r[9]) else f"{r[9]:.3f}"
-            rows.append([grp, name or "", f"{r[3]:.4g}", f"{r[5]:.3g}", f"{r[6]:.4g}", f"{r[7]:.4g}", ess, rhat])
+            rows.append([grp, name or "", f"{r[4]:.4g}", f"{r[5]:.3g}", f"{r[6]:.4g}", f"{r[7]:.4g}", ess, rhat])
         widths = [max(len(x[i]) for x in [header, *rows]) for i in range(len(header))]
         for row in [header, *rows]:
             lines.append(" " + " ".join(c.ljust(widths[i]) if i < 2 else c.rjust(widths[i]) for i, c in enumerate(row)))
@@ -265,6 +266,10 @@ class BayesICC:
 
     def __repr__(self) -> str:
         return str(self)
+
+    def _repr_html_(self) -> str:
+        return "<p><b>Intraclass Correlation Coefficient (posterior)</b></p>" + self.summary().to_html(
+            float_format=lambda x: f"{x:.3f}")
 
 
 @dataclass(kw_only=True)

@@ -1,4 +1,5 @@
-"""Data sets bundled with mixbayes: lme4's classic examples, with R's column types and factor levels."""
+"""Data sets bundled with mixbayes: lme4's classic examples (and MASS's bacteria), with R's column types and
+factor levels."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ _DESCRIPTIONS = {
     "grouseticks": "Ticks counted on red-grouse chicks, by brood, location, year and altitude.",
     "cake": "Breakage angle of chocolate cakes: 3 recipes, 6 baking temperatures, 15 replicates per recipe.",
     "InstEval": "Lecture evaluations at ETH Zurich: 73,421 ratings by 2,972 students of 1,128 lecturers.",
+    "bacteria": "MASS: presence of H. influenzae (y: n/y) in 50 children with otitis media, weeks 0-11, by "
+                "treatment (placebo, drug, drug+); glmmPQL's example.",
 }
 _DESCRIPTIONS |= {  # glmmTMB's
     "Salamanders": "Salamander counts (glmmTMB): 7 species at 23 sites, some affected by mountaintop mining.",

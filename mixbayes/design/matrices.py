@@ -325,11 +325,9 @@ def build_design(
     functions that the formula's expressions may call.
     """
     functions = check_functions(functions)
-    if not isinstance(data, pd.DataFrame):
-        try:
-            data = pd.DataFrame(data)
-        except Exception as exc:
-            raise DesignError(f"data must be a pandas DataFrame, not {type(data).__name__}") from exc
+    from ..frames import to_pandas
+
+    data = to_pandas(data)
     if parsed.lhs is None:
         raise DesignError(f"the formula {parsed.text!r} has no response; write 'y ~ ...'")
     columns = [str(c) for c in data.columns]

@@ -9,10 +9,12 @@ from .binomial import Binomial
 from .counts import NegativeBinomial, Poisson
 from .gaussian import Gaussian
 from .links import Link, get_link, link_names
+from .positive import Gamma, InverseGaussian
 from .registry import _ALLOWED_LINKS as _ALLOWED_LINKS  # tests enumerate the (family, link) pairs
 from .registry import FAMILIES, family_names, get_family, negative_binomial
 
 __all__ = [
-    "FAMILIES", "Binomial", "BoundFamily", "Family", "Gaussian", "Link", "NegativeBinomial", "Poisson",
+    "FAMILIES", "Binomial", "BoundFamily", "Family", "Gamma", "Gaussian", "InverseGaussian", "Link",
+    "NegativeBinomial", "Poisson",
     "family_names", "get_family", "get_link", "link_names", "negative_binomial",
 ]

@@ -108,6 +108,8 @@ class Family(metaclass=_FamilyMeta):
     overdispersion_test: ClassVar[bool] = False
     #: glmmTMB's Laplace uses the observed information (the default for the estimated-parameter families).
     observed_information: ClassVar[bool] = False
+    #: A strictly positive response with a dispersion phi (Gamma, inverse Gaussian; see :mod:`.positive`).
+    positive_response: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -316,3 +318,7 @@ class BoundFamily:
     def deviance(self, mu: Array) -> float:
         """The sum of the deviance residuals."""
         return float(np.sum(self.family.dev_resids(self.y, mu, self.wt)))
+
+    def pearson(self, mu: Array) -> float:
+        """The Pearson chi-square: sum of wt (y - mu)^2 / V(mu)."""
+        return float(np.sum(self.wt * (self.y - mu) ** 2 / self.family.variance(mu)))

@@ -192,8 +192,29 @@ class SqrtLink(Link):
         return eta * eta
 
 
+@dataclass(frozen=True, repr=False)
+class InverseSquareLink(Link):
+    """1/mu^2, the inverse Gaussian's canonical link."""
+
+    name: ClassVar[str] = "1/mu^2"
+    positive_mean: ClassVar[bool] = True
+
+    def link(self, mu: Array) -> Array:
+        return 1.0 / mu**2
+
+    def inverse(self, eta: Array) -> Array:
+        return 1.0 / np.sqrt(eta)
+
+    def mu_eta(self, eta: Array) -> Array:
+        return -1.0 / (2.0 * eta**1.5)
+
+    def _inverse_xp(self, eta: Any, xp: Any) -> Any:
+        return 1.0 / xp.sqrt(eta)
+
+
 _LINKS: dict[str, Link] = {
-    cls.name: cls() for cls in (IdentityLink, LogLink, LogitLink, ProbitLink, CloglogLink, InverseLink, SqrtLink)
+    cls.name: cls() for cls in (IdentityLink, LogLink, LogitLink, ProbitLink, CloglogLink, InverseLink, SqrtLink,
+                                InverseSquareLink)
 }
 
 

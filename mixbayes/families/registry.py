@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..exceptions import FamilyError
-from . import binomial, counts, gaussian  # noqa: F401  (defining the classes registers them)
+from . import binomial, counts, gaussian, positive  # noqa: F401  (defining the classes registers them)
 from .base import REGISTRY, Family
 from .links import get_link
 

@@ -137,6 +137,18 @@ class EMMeans:
     def _repr_html_(self) -> str:
         return self.table.to_html(index=False, float_format=lambda x: f"{x:.5g}")
 
+    def to_markdown(self) -> str:
+        """The means as a Markdown (pipe) table."""
+        from ..tables import frame_markdown
+
+        return frame_markdown(self.table, index=False, digits=5) + "\n"
+
+    def to_latex(self) -> str:
+        """The means as a LaTeX (booktabs) tabular."""
+        from ..tables import frame_latex
+
+        return frame_latex(self.table, index=False, digits=5) + "\n"
+
     def pairs(self, adjust: str = "tukey", reverse: bool = False) -> pd.DataFrame:
         """Pairwise differences of the means within each ``by`` group (emmeans' ``pairs``): ``contrast``,
         ``estimate``, ``SE``, ``df``, ``t.ratio`` (``z.ratio`` when asymptotic), ``p.value`` adjusted by

@@ -115,12 +115,12 @@ class LikelihoodProfile:
 
         ``absolute=True`` plots |zeta| (lme4's ``absVal``).  Returns the matplotlib Figure.
         """
-        import matplotlib.pyplot as plt
+        from ..figure import new_subplots
 
         names = list(self.profiles) if parm is None else list(parm)
         ncols = ncols or min(3, len(names))
         nrows = int(np.ceil(len(names) / ncols))
-        fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 2.8 * nrows), squeeze=False)
+        fig, axes = new_subplots(nrows, ncols, 3.2 * ncols, 2.8 * nrows, squeeze=False)
         cuts = np.sqrt(stats.chi2.ppf(levels, 1))
         for ax, name in zip(axes.ravel(), names, strict=False):
             prof = self.profiles[name]
@@ -143,7 +143,6 @@ class LikelihoodProfile:
             ax.set_ylabel("|zeta|" if absolute else "zeta")
         for ax in axes.ravel()[len(names):]:
             ax.set_visible(False)
-        fig.tight_layout()
         return fig
 
 

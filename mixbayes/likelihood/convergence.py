@@ -46,6 +46,14 @@ class ConvergenceReport:
     def ok(self) -> bool:
         return not self.problems
 
+    def __repr__(self) -> str:
+        return str(self)
+
+    def _repr_html_(self) -> str:
+        import html
+
+        return f"<pre class='mixbayes'>{html.escape(str(self))}</pre>"
+
     def notices(self) -> list[Notice]:
         """The problems as typed warning records (:class:`~mixbayes.warn.Notice`), for the public layer to issue."""
         return [Notice(f"{msg}. Remedy: {remedy}.", SingularFitWarning if kind == "singular" else ConvergenceWarning)

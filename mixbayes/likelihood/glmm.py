@@ -5,6 +5,12 @@ Stage 2 (nAGQ >= 1): optimise (theta, beta) jointly, with PIRLS over the random 
 the Laplace approximation (nAGQ = 1) or adaptive Gauss-Hermite quadrature (nAGQ > 1, one scalar term).
 The negative binomial adds log(dispersion) to the stage-2 parameters (glmmTMB's ``nbinom2``: joint Laplace ML).
 
+Gamma and inverse Gaussian: by default (``dispersion="lme4"``) glmer's fit: PIRLS on the unscaled deviance, the
+Laplace value from R's ``family$aic`` with phi = deviance / n plugged in, sigma = sqrt((Pearson + |u|^2) / n) and
+random-effect SDs sigma * theta.  ``dispersion="ml"`` is glmmTMB's: the exact Laplace approximation (observed
+information) of the likelihood with phi a parameter, log(phi) added to the stage-2 parameters, sigma = sqrt(phi)
+and random-effect SDs theta.
+
 ``control["pirls"]``: ``"lme4"`` (default) evaluates the objective as lme4 does (PIRLS restarted from the
 previous stage's linear predictor and stopped at ``tolPwrss`` = 1e-7), which reproduces lme4's numbers;
 ``"exact"`` converges PIRLS fully (the Laplace approximation at the exact conditional mode; lme4 approaches it
@@ -42,9 +48,12 @@ class GlmmControl:
     pirls : ``"lme4"`` or ``"exact"`` (see the module notes).
     tol_pwrss : lme4's ``tolPwrss``.
     boundary_tol, check_nobs_vs_nre, calc_derivs, maxeval, settings : as for the LMM.
+    dispersion : Gamma and inverse Gaussian: ``"lme4"`` (glmer's convention) or ``"ml"`` (glmmTMB's exact Laplace
+        with the dispersion estimated by maximum likelihood); see the module notes and docs/gamma.md.
     """
 
     optimizer: str = "nm_bobyqa"
+    dispersion: str = "lme4"
     pirls: str = "lme4"
     tol_pwrss: float = 1e-7
     maxeval: int = 100000
@@ -83,7 +92,9 @@ class GlmmEstimate:
         mode (NaN until :meth:`~mixbayes.results.glmm.GlmmFit.exact_laplace` computes it).
     mu, eta : fitted means and linear predictor.
     stage_start : per optimisation stage, the linear predictor PIRLS started from.
-    sigma : residual SD of a Gaussian GLMM (1 otherwise).
+    sigma : residual SD of a Gaussian GLMM or lme4's sigma of a Gamma / inverse-Gaussian one; sqrt(phi) with
+        ``dispersion="ml"``; 1 otherwise.
+    phi : the Gamma / inverse-Gaussian dispersion estimated by ML (``dispersion="ml"``), else None.
     """
 
     workspace: GlmmWorkspace
@@ -105,6 +116,7 @@ class GlmmEstimate:
     eta: np.ndarray
     stage_start: dict[int, np.ndarray] = field(default_factory=dict)
     sigma: float = 1.0
+    phi: float | None = None
 
 
 def _check(design: ModelMatrices, control: GlmmControl, nAGQ: int) -> None:
@@ -117,6 +129,15 @@ def _check(design: ModelMatrices, control: GlmmControl, nAGQ: int) -> None:
         )
     if _estimates_nb(design.family) and nAGQ == 0:
         raise NotSupportedError("the negative binomial is fitted by joint Laplace ML (nAGQ = 1)")
+    if control.dispersion not in ("lme4", "ml"):
+        raise NotSupportedError(f"dispersion must be 'lme4' (glmer's convention) or 'ml' (glmmTMB's), not "
+                                f"{control.dispersion!r}")
+    if control.dispersion == "ml":
+        if not design.family.positive_response:
+            raise NotSupportedError(
+                f"dispersion='ml' applies to the Gamma and inverse Gaussian families, not {design.family.name}")
+        if nAGQ != 1:
+            raise NotSupportedError("dispersion='ml' is glmmTMB's Laplace approximation: use nAGQ=1")
     for t in design.terms:
         if t.n_random > design.n_obs and control.check_nobs_vs_nre == "stop":
             raise DesignError(
@@ -176,6 +197,11 @@ def _estimates_nb(family: Any) -> bool:
     return bool(family.estimates_dispersion)
 
 
+def _estimates_dispersion(design: ModelMatrices, control: GlmmControl) -> bool:
+    """glmmTMB's convention for a Gamma or inverse-Gaussian GLMM: phi estimated jointly by Laplace ML."""
+    return control.dispersion == "ml" and design.family.positive_response
+
+
 def _workspace(design: ModelMatrices) -> GlmmWorkspace:
     family = design.family
     if _estimates_nb(family):
@@ -193,10 +219,12 @@ def _initial_predictor(design: ModelMatrices, ws: GlmmWorkspace, theta0: np.ndar
 
 
 def objective_function(ws: GlmmWorkspace, nAGQ: int, lp: np.ndarray, exact: bool = False,
-                       tol: float = 1e-7, estimate_nb: bool = False) -> Callable[[np.ndarray], float]:
+                       tol: float = 1e-7, estimate_nb: bool = False,
+                       estimate_phi: bool = False) -> Callable[[np.ndarray], float]:
     """The GLMM objective (-2 log-likelihood) as a function of its parameters, as lme4's deviance function:
     theta alone for nAGQ = 0 (beta estimated in PIRLS), (theta, beta) otherwise, plus log(dispersion) for an
-    estimated negative-binomial theta.  ``lp`` is the linear predictor PIRLS restarts from at every call."""
+    estimated negative-binomial theta or log(phi) for glmmTMB's Gamma / inverse Gaussian.  ``lp`` is the linear
+    predictor PIRLS restarts from at every call."""
     design = ws.design
     nt, p = design.n_theta, design.n_fixef
     nodes, weights = gauss_hermite(nAGQ) if nAGQ > 1 else (None, None)
@@ -210,17 +238,19 @@ def objective_function(ws: GlmmWorkspace, nAGQ: int, lp: np.ndarray, exact: bool
         theta, beta = par[:nt], par[nt : nt + p]
         if estimate_nb:
             ws.family = ws.family.with_theta(float(np.exp(par[-1])))
+        if estimate_phi:
+            ws.family = ws.family.with_dispersion(float(np.exp(par[-1])))
         if nodes is not None:
             return ws.agq(theta, beta, nodes, weights)
-        if exact or estimate_nb:
+        if exact or estimate_nb or estimate_phi:
             return ws.laplace(theta, beta)
         return ws.sweep(theta, beta, lp, tol)[0]
 
     return stage1 if nAGQ == 0 else stage2
 
 
-def deviance_function(design: ModelMatrices, nAGQ: int = 1, theta: Any = None,
-                      tol: float = 1e-7) -> Callable[[np.ndarray], float]:
+def deviance_function(design: ModelMatrices, nAGQ: int = 1, theta: Any = None, tol: float = 1e-7,
+                      dispersion: str = "lme4") -> Callable[[np.ndarray], float]:
     """lme4's ``getME(fit, "devfun")`` for a GLMM: the objective with PIRLS restarted, at every call, from the
     linear predictor of a first PIRLS (beta estimated alongside, from mustart) at ``theta`` (getME uses the
     fitted theta; default: the starting theta).  A pure function of its parameters, so it judges two sets of
@@ -230,7 +260,12 @@ def deviance_function(design: ModelMatrices, nAGQ: int = 1, theta: Any = None,
     if _estimates_nb(design.family):
         ws.family = design.family.with_theta(1.0)
         ws.observed_info = True
-    fun = objective_function(ws, nAGQ, lp0, tol=tol, estimate_nb=_estimates_nb(design.family))
+    estimate_phi = dispersion == "ml" and design.family.positive_response
+    if estimate_phi:
+        ws.family = design.family.with_dispersion(1.0)
+        ws.observed_info = True
+    fun = objective_function(ws, nAGQ, lp0, tol=tol, estimate_nb=_estimates_nb(design.family),
+                             estimate_phi=estimate_phi)
     return _safe(fun)
 
 
@@ -269,6 +304,7 @@ def _stage2(fun: Any, x0: np.ndarray, lower: np.ndarray, strategy: str, steps: n
 def _fit_glmm(design: ModelMatrices, nAGQ: int, control: GlmmControl, start: Any,
               emit_warnings: bool) -> GlmmEstimate:
     is_nb = _estimates_nb(design.family)
+    is_phi = _estimates_dispersion(design, control)
     ws = _workspace(design)
     exact = control.pirls == "exact"
     tol = control.tol_pwrss
@@ -311,12 +347,21 @@ def _fit_glmm(design: ModelMatrices, nAGQ: int, control: GlmmControl, start: Any
         if is_nb:
             ws.family = design.family.with_theta(_nb_start(design, lp1))
             ws.observed_info = True
-        stage2 = objective_function(ws, nAGQ, lp1, exact, tol, estimate_nb=is_nb)
-        x0 = np.concatenate([theta1, beta1] + ([[np.log(ws.family.theta)]] if is_nb else []))
+        theta_start = theta1
+        if is_phi:
+            # lme4's fit has Var(b) = sigma^2 Lambda Lambda' and phi ~ sigma^2: glmmTMB's scale starts there
+            sigma1 = ws.scale(theta1, ws.u)
+            ws.family = design.family.with_dispersion(sigma1**2)
+            ws.observed_info = True
+            theta_start = theta1 * sigma1
+        stage2 = objective_function(ws, nAGQ, lp1, exact, tol, estimate_nb=is_nb, estimate_phi=is_phi)
+        extra_start = [[np.log(ws.family.theta)]] if is_nb else ([[np.log(ws.family.dispersion)]] if is_phi else [])
+        x0 = np.concatenate([theta_start, beta1, *extra_start])
         if start is not None and "beta" in dict(start):
             x0[nt : nt + design.n_fixef] = np.asarray(dict(start)["beta"], dtype=float)
         lower = np.concatenate([lower_theta, np.full(len(x0) - nt, -np.inf)])
-        steps = 0.2 * np.concatenate([np.full(nt, 0.1), np.minimum(beta_sd, 10.0)] + ([[0.1]] if is_nb else []))
+        extra_step = [[0.1]] if is_nb or is_phi else []
+        steps = 0.2 * np.concatenate([np.full(nt, 0.1), np.minimum(beta_sd, 10.0), *extra_step])
         summary = _stage2(_safe(stage2), x0, lower, control.optimizer, steps, settings)
         summary = snap_to_bounds(_safe(stage2), summary, lower, control.boundary_tol)
         params = summary.final
@@ -330,19 +375,20 @@ def _fit_glmm(design: ModelMatrices, nAGQ: int, control: GlmmControl, start: Any
             value = stage2(params)  # restore the state at the optimum
             vcov = _vcov_from_hessian(hess, nt, design.n_fixef)
             if vcov is None:  # lme4 falls back to the covariance given theta (with a warning)
-                vcov = ws.fisher_vcov(theta, beta) * ws.scale(theta, ws.u) ** 2
+                vcov = ws.fisher_vcov(theta, beta) * (1.0 if is_phi else ws.scale(theta, ws.u) ** 2)
                 value = stage2(params)
         else:
             grad, hess = np.zeros(len(params)), np.zeros((len(params), len(params)))
             vcov = np.full((design.n_fixef, design.n_fixef), np.nan)
     u = ws.u.copy()
-    sigma = ws.scale(theta, u)
+    phi = float(np.exp(params[-1])) if is_phi else None
+    sigma = float(np.sqrt(phi)) if phi is not None else ws.scale(theta, u)
     b = lambda_times(design.terms, theta, u)
     eta = design.X @ beta + design.offset + ws.random_part(theta, u)
     mu = ws.family.link.inverse(eta)
     # the fully converged Laplace value is computed on demand (GlmmFit.diagnose)
-    exact_value = value if (exact or nAGQ != 1) else np.nan
-    extra = ["log(dispersion)"] if is_nb else []
+    exact_value = value if (exact or nAGQ != 1 or is_phi) else np.nan
+    extra = ["log(dispersion)"] if is_nb else (["log(phi)"] if is_phi else [])
     names_beta = [f"beta.{n}" for n in design.fixef_names]
     report = check_convergence(design, params, np.concatenate([lower_theta, np.full(len(params) - nt, -np.inf)]),
                                grad, hess, summary.optimizer, summary.feval, summary.converged, summary.message,
@@ -357,7 +403,7 @@ def _fit_glmm(design: ModelMatrices, nAGQ: int, control: GlmmControl, start: Any
     return GlmmEstimate(workspace=ws, nAGQ=nAGQ, theta=np.asarray(theta), beta=np.asarray(beta), u=u, b=b,
                         nb_theta=nb_theta, objective_value=float(value), vcov=vcov, optsummary=summary, stage1=s1,
                         gradient=grad, hessian=hess, report=report, exact_objective=float(exact_value), mu=mu,
-                        eta=eta, stage_start={1: lp0, 2: lp1}, sigma=sigma)
+                        eta=eta, stage_start={1: lp0, 2: lp1}, sigma=sigma, phi=phi)
 
 
 def _safe(fun: Any) -> Any:

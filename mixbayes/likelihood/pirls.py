@@ -88,13 +88,14 @@ class GlmmWorkspace:
         return self.response.loglik(mu)
 
     def scale(self, theta: np.ndarray, u: np.ndarray) -> float:
-        """lme4's sigma of a GLMM: 1, or for the Gaussian family (non-identity links) sqrt(pwrss / n), with pwrss
-        the penalised weighted residual sum of squares at the mode u."""
+        """lme4's sigma of a GLMM: 1, or for families with a scale (Gaussian with a non-identity link, Gamma,
+        inverse Gaussian) sqrt(pwrss / n), with pwrss the penalised weighted residual sum of squares at the mode
+        u (the Pearson chi-square plus |u|^2)."""
         if not self.family.has_scale:
             return 1.0
         eta = self.X @ self.beta + self.offset + self.random_part(theta, u)
         mu = self.family.link.inverse(eta)
-        return float(np.sqrt(self.penalised_deviance(mu, u) / self.n))
+        return float(np.sqrt((self.response.pearson(mu) + float(u @ u)) / self.n))
 
     # ---- pieces ---------------------------------------------------------------------------------------
     def random_part(self, theta: np.ndarray, u: np.ndarray) -> np.ndarray:

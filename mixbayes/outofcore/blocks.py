@@ -10,7 +10,7 @@ scale check, the ICC and type I tests; Z_t'Z_t per term for the ICC).
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -39,6 +39,9 @@ class GramBlocks:
     xsum, xtx : unweighted column sums and X'X of the fixed-effects matrix.
     binary : per X column, whether every value is 0 or 1.
     zz : per term (design order), the unweighted (q, q) sum of z_i z_i'.
+    n_pos : rows with a positive weight (the Bayesian likelihood's observations).
+    ysum, yss : unweighted sum and sum of squares of the response; zsum : per term, the (q,) column sums of z
+        (with ``zz`` and ``xtx``: the moments the default priors of a Bayesian fit need).
     """
 
     cp: CrossProducts
@@ -48,6 +51,10 @@ class GramBlocks:
     xtx: np.ndarray
     binary: np.ndarray
     zz: list[np.ndarray]
+    n_pos: int = 0
+    ysum: float = 0.0
+    yss: float = 0.0
+    zsum: list[np.ndarray] = field(default_factory=list)
 
 
 @dataclass
@@ -135,7 +142,9 @@ def partition_blocks(part: pd.DataFrame, spec: PartitionSpec) -> GramBlocks:
     cp = CrossProducts(cp.A11, cp.Ar1.copy(), cp.Ax1, cp.Arr)
     pos = w > 0
     return GramBlocks(cp=cp, n=len(y), log_w=float(np.sum(np.log(w[pos]))), xsum=X.sum(axis=0), xtx=X.T @ X,
-                      binary=np.all((X == 0) | (X == 1), axis=0), zz=[t.z.T @ t.z for t in terms])
+                      binary=np.all((X == 0) | (X == 1), axis=0), zz=[t.z.T @ t.z for t in terms],
+                      n_pos=int(pos.sum()), ysum=float(np.sum(y)), yss=float(np.dot(y, y)),
+                      zsum=[t.z.sum(axis=0) for t in terms])
 
 
 def merge_blocks(parts: list[GramBlocks]) -> GramBlocks:
@@ -146,6 +155,8 @@ def merge_blocks(parts: list[GramBlocks]) -> GramBlocks:
     n, log_w = first.n, first.log_w
     xsum, xtx, binary = first.xsum.copy(), first.xtx.copy(), first.binary.copy()
     zz = [z.copy() for z in first.zz]
+    n_pos, ysum, yss = first.n_pos, first.ysum, first.yss
+    zsum = [z.copy() for z in first.zsum]
     for g in parts[1:]:
         A11 += g.cp.A11
         Ax1 += g.cp.Ax1
@@ -158,10 +169,16 @@ def merge_blocks(parts: list[GramBlocks]) -> GramBlocks:
         binary &= g.binary
         for a, b in zip(zz, g.zz, strict=True):
             a += b
+        n_pos += g.n_pos
+        ysum += g.ysum
+        yss += g.yss
+        for a, b in zip(zsum, g.zsum, strict=True):
+            a += b
     Ar1 = sparse.csr_matrix(Ar1)
     Ar1.sum_duplicates()
     Ar1.sort_indices()
-    return GramBlocks(cp=CrossProducts(A11, Ar1, Ax1, Arr), n=n, log_w=log_w, xsum=xsum, xtx=xtx, binary=binary, zz=zz)
+    return GramBlocks(cp=CrossProducts(A11, Ar1, Ax1, Arr), n=n, log_w=log_w, xsum=xsum, xtx=xtx, binary=binary, zz=zz,
+                      n_pos=n_pos, ysum=ysum, yss=yss, zsum=zsum)
 
 
 def restrict_fixed(blocks: GramBlocks, keep: list[int], m: int) -> GramBlocks:
@@ -173,5 +190,5 @@ def restrict_fixed(blocks: GramBlocks, keep: list[int], m: int) -> GramBlocks:
     idx = np.concatenate([np.arange(m), m + np.asarray(rows)])
     cp = blocks.cp
     new = CrossProducts(cp.A11, cp.Ar1, cp.Ax1[rows], cp.Arr[np.ix_(idx, idx)])
-    return GramBlocks(cp=new, n=blocks.n, log_w=blocks.log_w, xsum=blocks.xsum[keep],
-                      xtx=blocks.xtx[np.ix_(keep, keep)], binary=blocks.binary[keep], zz=blocks.zz)
+    return replace(blocks, cp=new, xsum=blocks.xsum[keep], xtx=blocks.xtx[np.ix_(keep, keep)],
+                   binary=blocks.binary[keep])

@@ -16,6 +16,7 @@ residual SD ``sigma``       HalfStudentT(3, s_y)                  (no residual S
 SD of column x in a term    HalfStudentT(3, s_y / s_x)            HalfStudentT(3, 1 / s_x)
 correlations of a term      LKJ(eta = 2)                          LKJ(eta = 2)
 NB dispersion theta         --                                    InverseGamma(0.5, 0.5)
+Gamma/inv. Gaussian sigma   --                                    HalfStudentT(3, s_y / m_y^k), k = 1, 1.5
 ==========================  ====================================  ==========================================
 
 ``s_x`` is 1 for intercept columns.  The intercept prior applies to the intercept of the *centred* predictors
@@ -444,7 +445,14 @@ def default_priors(design: ModelMatrices) -> PriorSet:
             name, Prior("Normal", mu=0.0, sigma=2.5 * sy / sx), "fixef", f"fixed effect {name}",
             f"{'2.5 sd(y)' if identity else '2.5'} / sd({name}): weakly informative per unit of x (rstanarm)",
             column=name))
-    if design.family.has_scale:
+    if design.family.positive_response:
+        # sigma = sqrt(phi): the coefficient of variation sd/mu (Gamma) or sd/mu^1.5 (inverse Gaussian)
+        cv, unit = design.family.sigma_prior_scale(design.y)
+        entries.append(PriorEntry(
+            "sigma", Prior("HalfStudentT", nu=3.0, sigma=cv), "sigma",
+            f"sqrt(dispersion) of the {design.family.name} response (glmmTMB's sigma)",
+            f"half-t(3) scaled to {unit}, the marginal value of sqrt(phi): the conditional one is smaller"))
+    elif design.family.has_scale:
         s_resid = sy if identity else (_sd(design.y) or 1.0)
         entries.append(PriorEntry(
             "sigma", Prior("HalfStudentT", nu=3.0, sigma=s_resid), "sigma", "residual SD",

@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..bayes.plots import chains_of, divergent_mask, varcorr_draws
+
 __all__ = [
     "FIT_NAMES",
     "chains_of",
@@ -87,12 +89,6 @@ def varcorr_posterior(fit: Any) -> dict[tuple[str, str | None, str | None], dict
     return out
 
 
-def varcorr_draws(fit: Any) -> pd.DataFrame:
-    """Draws of every SD, correlation and the residual SD (columns ``grp:var1``, ``grp:var1:var2``,
-    ``Residual``), chains stacked in order."""
-    return pd.DataFrame(fit.varcorr.draws).reset_index(drop=True)
-
-
 def icc_posterior(fit: Any) -> dict[str, np.ndarray]:
     """Draws of the adjusted ICC (key ``adjusted``) and of each grouping factor's share (key = group)."""
     icc = fit.icc()
@@ -110,21 +106,6 @@ def ranef_posterior(fit: Any) -> pd.DataFrame:
 def coef_posterior(fit: Any) -> dict[str, pd.DataFrame]:
     """Per grouping factor: posterior means of the group-level coefficients (fixed plus random)."""
     return dict(fit.coef)
-
-
-def chains_of(fit: Any, n_draws: int) -> int:
-    """Number of chains (1 if the draws do not split evenly into them)."""
-    chains = int(fit.sampler_info.chains)
-    return chains if chains > 0 and n_draws % chains == 0 else 1
-
-
-def divergent_mask(fit: Any, n_draws: int) -> np.ndarray:
-    """Per draw (chains stacked as in :func:`varcorr_draws`): whether the transition diverged."""
-    try:
-        div = np.asarray(fit.idata["sample_stats"]["diverging"].values, dtype=bool).ravel()
-    except KeyError:  # a sampler that does not report divergences
-        return np.zeros(n_draws, dtype=bool)
-    return div if div.size == n_draws else np.zeros(n_draws, dtype=bool)
 
 
 def diagnostics_text(fit: Any) -> str:

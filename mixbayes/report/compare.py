@@ -136,6 +136,14 @@ class Comparison(Displayed):
         foot = "  \n".join(self._footer())
         return f"{cap}\n\n{self._text_table().to_markdown()}\n\n{foot}".rstrip() + "\n"
 
+    def to_latex(self) -> str:
+        """The table as LaTeX (a booktabs tabular with section rows), the caption and notes as paragraphs."""
+        from ..tables import latex_escape
+
+        cap = "\\\\\n".join(latex_escape(line) for line in self._caption().splitlines())
+        foot = "\n\n".join(latex_escape(line) for line in self._footer())
+        return f"{cap}\n\n{self._text_table().to_latex()}\n\n{foot}".rstrip() + "\n"
+
     def to_html(self) -> str:
         """The table as an HTML fragment (no styles of its own; the report's stylesheet styles it)."""
         import html

@@ -133,6 +133,28 @@ class TextTable:
             lines.append("| " + " | ".join(cells) + " |")
         return "\n".join(lines)
 
+    # ---- LaTeX -------------------------------------------------------------------------------------------------
+    def to_latex(self) -> str:
+        """A booktabs tabular: the column groups as a \\multicolumn row, section rows spanning the table."""
+        from ..tables import latex_escape
+
+        ncol = len(self.header)
+        right = list(self.right) + [False] * (ncol - len(self.right))
+        lines = [f"\\begin{{tabular}}{{{''.join('r' if r else 'l' for r in right)}}}", "\\toprule"]
+        if self.groups:
+            cells = [f"\\multicolumn{{{span}}}{{c}}{{{latex_escape(title)}}}" if span > 1 else latex_escape(title)
+                     for title, span in self.groups]
+            lines.append(" & ".join(cells) + " \\\\")
+        lines.append(" & ".join(latex_escape(h) for h in self.header) + " \\\\")
+        lines.append("\\midrule")
+        for r in self.rows:
+            if isinstance(r, str):
+                lines.append(f"\\multicolumn{{{ncol}}}{{l}}{{\\textit{{{latex_escape(r)}}}}} \\\\")
+            else:
+                lines.append(" & ".join(latex_escape(c) for c in r) + " \\\\")
+        lines += ["\\bottomrule", "\\end{tabular}"]
+        return "\n".join(lines)
+
     # ---- HTML --------------------------------------------------------------------------------------------------
     def to_html(self) -> str:
         ncol = len(self.header)

@@ -60,8 +60,9 @@ figure { margin:14px 0; }
 figure img { max-width:100%; height:auto; border:1px solid var(--line); border-radius:4px; }
 figcaption { color:var(--muted); font-size:13px; margin-top:4px; }
 .cols { display:flex; gap:18px; flex-wrap:wrap; }
-.cols > div { flex:1 1 480px; min-width:0; }
-pre { background:var(--soft); border:1px solid var(--line); border-radius:6px; padding:10px 12px; overflow-x:auto; }
+.cols > div { flex:1 1 100%; min-width:0; }
+pre { background:var(--soft); border:1px solid var(--line); border-radius:6px; padding:10px 12px; overflow-x:auto;
+      white-space:pre-wrap; overflow-wrap:anywhere; }
 .panel-error { background:var(--flag); border:1px solid var(--flagline); padding:8px 12px; border-radius:6px; }
 details summary { cursor:pointer; color:#0969da; margin:6px 0; }
 footer { margin-top:40px; color:var(--muted); font-size:12.5px; border-top:1px solid var(--line); padding-top:10px; }
@@ -108,9 +109,11 @@ class _Page:
             self.parts.append(f"<p{cls}>{html.escape(p)}</p>")
 
     def figure(self, key: str, draw: Callable[[], Any], caption: str, alt: str) -> None:
+        from ..figure import detached
         from .plots import figure_png
 
-        fig = self.guard(key, draw)
+        with detached():
+            fig = self.guard(key, draw)
         if fig is None:
             return
         try:

@@ -1,6 +1,7 @@
-"""The report's plots.  Each function returns a matplotlib :class:`~matplotlib.figure.Figure` built without pyplot
-(so nothing global changes and no window opens); matplotlib is imported when a plot is drawn, never at
-``import mixbayes``.  ``figure_png`` renders one to PNG bytes with the Agg canvas.
+"""The report's plots.  Each function returns a matplotlib :class:`~matplotlib.figure.Figure` made by
+:func:`mixbayes.figure.new_figure`: registered with pyplot in scripts (``plt.show()`` shows it), displayed once as
+the cell's result in Jupyter, and built without pyplot inside the HTML report.  matplotlib is imported when a plot
+is drawn, never at ``import mixbayes``.  ``figure_png`` renders one to PNG bytes with the Agg canvas.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ..bayes.plots import divergence_pairs_plot, trace_rank_plot
 from . import _bayes
 from .pooling import PooledEstimates, group_columns, held_offset
 
@@ -35,14 +37,12 @@ NO_POOL = "#d95f02"
 PARTIAL = "#1b9e77"
 POSTERIOR = "#7570b3"
 POOLED = "#222222"
-DIVERGENT = "#e7298a"
-CHAIN_COLOURS = ["#1b9e77", "#d95f02", "#7570b3", "#e6ab02", "#66a61e", "#a6761d", "#666666", "#e7298a"]
 
 
 def _figure(width: float, height: float) -> Figure:
-    from matplotlib.figure import Figure
+    from ..figure import new_figure
 
-    return Figure(figsize=(width, height), layout="constrained")
+    return new_figure(width, height)
 
 
 def _axes(ax: Axes | None, width: float, height: float) -> tuple[Figure, Axes]:
@@ -90,7 +90,7 @@ def shrinkage_plot_2d(shr: PooledEstimates, ax: Axes | None = None, columns: tup
     each group's no-pooling estimate to its partial-pooling estimate; complete pooling and the population value
     marked, with the 50% and 95% contours of the estimated random-effects distribution."""
     a, b = columns or (shr.columns[0], shr.columns[1])
-    fig, ax = _axes(ax, 7.0, 6.0)
+    fig, ax = _axes(ax, 7.0, 7.0)
     nop, part = shr.no_pooling[[a, b]], shr.partial_pooling[[a, b]]
     ok = nop.notna().all(axis=1)
     cov = _term_cov(shr, a, b)
@@ -120,9 +120,21 @@ def shrinkage_plot_2d(shr: PooledEstimates, ax: Axes | None = None, columns: tup
     missing = int((~ok).sum())
     ax.set_title(f"Shrinkage by {shr.group}: no pooling \u2192 partial pooling"
                  + (f" ({missing} groups without a per-group fit)" if missing else ""), fontsize=11)
-    ax.legend(fontsize=8, loc="best", framealpha=0.85)
+    _legend_below(fig, ax, ncol=2)
     ax.grid(alpha=0.25)
     return fig
+
+
+def _legend_below(fig: Figure, ax: Axes, ncol: int, handles: list[Any] | None = None) -> None:
+    """The legend outside the axes, under them (so that it never covers data): a figure legend when the figure
+    is ours, else under the axes."""
+    kwargs: dict[str, Any] = {"fontsize": 8, "ncol": ncol, "frameon": False}
+    if handles is not None:
+        kwargs["handles"] = handles
+    if len(fig.axes) == 1 and fig.get_layout_engine() is not None:
+        fig.legend(loc="outside lower center", **kwargs)
+    else:
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), **kwargs)
 
 
 def shrinkage_plot_1d(shr: PooledEstimates, ax: Axes | None = None, column: str | None = None) -> Figure:
@@ -148,7 +160,7 @@ def shrinkage_plot_1d(shr: PooledEstimates, ax: Axes | None = None, column: str 
     ax.set_xlim(-0.4, len(sources) - 0.6)
     ax.set_ylabel(col)
     ax.set_title(f"Shrinkage by {shr.group} (point size: group size)", fontsize=11)
-    ax.legend(fontsize=8, loc="best")
+    _legend_below(fig, ax, ncol=2)
     ax.grid(alpha=0.25, axis="y")
     return fig
 
@@ -246,7 +258,7 @@ def _intercept_lines(shr: PooledEstimates, codes: np.ndarray, y: np.ndarray, res
                Line2D([], [], color=POOLED, ls=":", label="complete pooling")]
     if shr.posterior is not None:
         handles.insert(2, Line2D([], [], color=POSTERIOR, lw=1.4, label="partial pooling (posterior)"))
-    ax.legend(handles=handles, fontsize=8, loc="best")
+    _legend_below(fig, ax, ncol=len(handles), handles=handles)
     ax.set_xticks(range(len(chosen)), [str(v) for v in chosen], rotation=90 if len(chosen) > 12 else 0, fontsize=8)
     ax.set_xlabel(shr.group + ("" if len(chosen) == len(levels) else f" ({len(chosen)} of {len(levels)})"))
     ax.set_ylabel(str(shr.fit.design.formula.response_text))
@@ -260,48 +272,16 @@ def _intercept_lines(shr: PooledEstimates, codes: np.ndarray, y: np.ndarray, res
 def caterpillar_plot(fit: Any, bayes_fit: Any = None, group: str | None = None, max_levels: int = 60) -> Figure:
     """Random effects per level with intervals: the likelihood's conditional modes +- 1.96 conditional SDs and,
     beside them, the posterior means with central 95% intervals; one panel per random-effects column, levels
-    sorted by the conditional mode."""
-    re = fit.ranef()
-    group = next(iter(re)) if group is None else group
-    frame = re[group]
-    sd = re.condsd.get(group)
-    post = None
-    if bayes_fit is not None:
-        long = _bayes.ranef_posterior(bayes_fit)
-        post = long[long["grpvar"] == group]
-    cols = list(frame.columns)
-    shown = min(len(frame), max_levels)
-    fig = _figure(3.6 * len(cols) + 0.8, 0.17 * shown + 1.6)
-    axes = fig.subplots(1, len(cols), squeeze=False)[0]
-    for ax, col in zip(axes, cols, strict=True):
-        order = frame[col].sort_values().index.tolist()
-        order = _select(order, max_levels)
-        ypos = np.arange(len(order))
-        est = frame.loc[order, col].to_numpy(float)
-        off = 0.18 if post is not None else 0.0
-        if sd is not None:
-            half = 1.96 * sd.loc[order, col].to_numpy(float)
-            ax.errorbar(est, ypos + off, xerr=half, fmt="o", ms=3, color=PARTIAL, elinewidth=1,
-                        label="conditional mode \u00b1 1.96 cond. SD")
-        else:
-            ax.plot(est, ypos + off, "o", ms=3, color=PARTIAL, label="conditional mode")
-        if post is not None:
-            p = post[post["term"] == col].set_index("grp")
-            keys = [str(v) for v in order]
-            if all(k in p.index for k in keys):
-                pm = p.loc[keys, "mean"].to_numpy(float)
-                lo, hi = p.loc[keys, "lower"].to_numpy(float), p.loc[keys, "upper"].to_numpy(float)
-                ax.errorbar(pm, ypos - off, xerr=[pm - lo, hi - pm], fmt="^", ms=3, color=POSTERIOR, elinewidth=1,
-                            label="posterior mean, 95% interval")
-        ax.axvline(0, color="#999999", lw=0.8)
-        ax.set_yticks(ypos, [str(v) for v in order], fontsize=7 if len(order) > 25 else 8)
-        ax.set_title(col, fontsize=10)
-        ax.grid(alpha=0.2, axis="x")
-    axes[0].set_ylabel(group + ("" if shown == len(frame) else f" ({shown} of {len(frame)} levels)"))
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncol=2, fontsize=8)
-    fig.suptitle(f"Random effects by {group}", fontsize=11)
-    return fig
+    sorted by the conditional mode.  Either fit may be the Bayesian one (then alone: posterior only)."""
+    from ..bayes.plots import posterior_caterpillar
+    from ..results.caterpillar import fit_caterpillar
+
+    if _bayes.is_bayes_fit(fit) and bayes_fit is None:
+        return posterior_caterpillar(fit, group, max_levels)
+    if _bayes.is_bayes_fit(fit):
+        fit, bayes_fit = bayes_fit, fit
+    post = None if bayes_fit is None else _bayes.ranef_posterior(bayes_fit)
+    return fit_caterpillar(fit, group, post, max_levels)
 
 
 # ---- the comparison ------------------------------------------------------------------------------------------------
@@ -338,84 +318,4 @@ def comparison_plot(cmp: Comparison) -> Figure:
     return fig
 
 
-# ---- Bayesian diagnostics ------------------------------------------------------------------------------------------
-
-def _varcomp_draws(bayes_fit: Any, max_params: int) -> tuple[pd.DataFrame, list[str]]:
-    draws = _bayes.varcorr_draws(bayes_fit)
-    cols = list(draws.columns)[:max_params]
-    out = {}
-    labels = []
-    for c in cols:
-        v = draws[c].to_numpy(float)
-        is_cor = c.count(":") >= 2
-        if not is_cor and np.all(v > 0):
-            out[f"log sd {c}" if c != "Residual" else "log sigma"] = np.log(v)
-        else:
-            out[f"cor {c}" if is_cor else c] = v
-        labels.append(c)
-    return pd.DataFrame(out), labels
-
-
-def divergence_pairs_plot(bayes_fit: Any, max_params: int = 5) -> Figure:
-    """Pairs of the variance-component parameters (log SDs, correlations, log sigma), divergent transitions
-    highlighted: divergences that gather in one corner (typically small SDs: a funnel) locate the problem."""
-    frame, _ = _varcomp_draws(bayes_fit, max_params)
-    div = _bayes.divergent_mask(bayes_fit, len(frame))
-    k = frame.shape[1]
-    side = min(1.6, 7.0 / k)
-    fig = _figure(side * k + 0.6, side * k + 0.6)
-    axes = fig.subplots(k, k, squeeze=False)
-    names = list(frame.columns)
-    for i in range(k):
-        for j in range(k):
-            ax = axes[i, j]
-            if j > i:
-                ax.set_visible(False)
-                continue
-            if i == j:
-                ax.hist(frame.iloc[:, i], bins=30, color="#bbbbbb")
-                if div.any():
-                    ax.hist(frame.iloc[:, i][div], bins=30, color=DIVERGENT, alpha=0.8)
-            else:
-                ax.scatter(frame.iloc[:, j], frame.iloc[:, i], s=2, color="#888888", alpha=0.35, rasterized=True)
-                if div.any():
-                    ax.scatter(frame.iloc[:, j][div], frame.iloc[:, i][div], s=9, color=DIVERGENT)
-            if i == k - 1:
-                ax.set_xlabel(names[j], fontsize=7)
-            if j == 0 and i > 0:
-                ax.set_ylabel(names[i], fontsize=7)
-            ax.tick_params(labelsize=6)
-    n_div = int(div.sum())
-    fig.suptitle(f"Variance components: {n_div} divergent transition{'s' if n_div != 1 else ''}"
-                 + (" (highlighted)" if n_div else ""), fontsize=11)
-    return fig
-
-
-def trace_rank_plot(bayes_fit: Any, max_params: int = 6) -> Figure:
-    """Per variance-component parameter: trace plots of each chain and rank histograms (chains mixing well have
-    flat, overlapping rank histograms)."""
-    from scipy import stats
-
-    frame, _ = _varcomp_draws(bayes_fit, max_params)
-    S = len(frame)
-    chains = _bayes.chains_of(bayes_fit, S)
-    k = frame.shape[1]
-    fig = _figure(10.0, 1.7 * k + 0.8)
-    axes = fig.subplots(k, 2, squeeze=False, width_ratios=[2.2, 1])
-    for i, name in enumerate(frame.columns):
-        v = frame[name].to_numpy(float).reshape(chains, -1)
-        ranks = stats.rankdata(v.ravel()).reshape(v.shape)
-        bins = np.linspace(0.5, S + 0.5, 21)
-        for c in range(chains):
-            colour = CHAIN_COLOURS[c % len(CHAIN_COLOURS)]
-            axes[i, 0].plot(v[c], lw=0.5, color=colour, alpha=0.8)
-            counts, _ = np.histogram(ranks[c], bins=bins)
-            axes[i, 1].stairs(counts, bins, color=colour, lw=1.2, baseline=None)
-        axes[i, 0].set_ylabel(name, fontsize=7)
-        axes[i, 1].axhline(v.shape[1] / 20, color="#999999", lw=0.8, ls=":")
-        axes[i, 1].set_yticks([])
-        for ax in axes[i]:
-            ax.tick_params(labelsize=6)
-    axes[0, 0].set_title("trace (one colour per chain)", fontsize=9)
-    axes[0, 1].set_title("rank histograms (flat = well mixed)", fontsize=9)
-    return fig
+# ---- Bayesian diagnostics: drawn by mixbayes.bayes.plots (BayesFit's own plot methods use them too) ----------------

@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ..bayes.plots import CHAIN_COLOURS
 from ..exceptions import ContrastError
-from .plots import CHAIN_COLOURS, _figure
+from .plots import _figure
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

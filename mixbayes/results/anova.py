@@ -28,19 +28,51 @@ class AnovaTable:
     notes: list[str]
     fits: list[Any]
 
+    def formatted(self) -> pd.DataFrame:
+        """The table as strings: AIC, BIC, logLik, deviance and Chisq with two decimals (not rounded to
+        integers), p-values with 4 significant digits, empty cells for the first model's test columns."""
+        t = self.table
+        out = pd.DataFrame(index=t.index)
+        for col in t.columns:
+            if col in ("npar", "Df"):
+                out[col] = [("" if not np.isfinite(v) else f"{int(v)}") for v in t[col].astype(float)]
+            elif col.startswith("Pr("):
+                out[col] = [("" if not np.isfinite(v) else f"{v:.4g}") for v in t[col].astype(float)]
+            else:
+                out[col] = [("" if not np.isfinite(v) else f"{v:.2f}") for v in t[col].astype(float)]
+        return out
+
     def __str__(self) -> str:
         lines = ["Models:"] + [f"{name}: {fit.formula}" for name, fit in zip(self.table.index, self.fits, strict=True)]
-        t = self.table.copy()
-        lines.append(t.to_string(float_format=lambda x: f"{x:.4g}", na_rep=""))
+        lines.append(self.formatted().to_string())
         lines += self.notes
         return "\n".join(lines)
 
     def __repr__(self) -> str:
         return str(self)
 
+    def _models(self) -> pd.DataFrame:
+        return pd.DataFrame({"formula": [f.formula for f in self.fits]}, index=self.table.index)
+
     def _repr_html_(self) -> str:
-        notes = "".join(f"<p>{n}</p>" for n in self.notes)
-        return self.table.to_html(float_format=lambda x: f"{x:.4g}", na_rep="") + notes
+        import html
+
+        notes = "".join(f"<p>{html.escape(n)}</p>" for n in self.notes)
+        return (self._models().to_html(classes="mb-table") + self.formatted().to_html(classes="mb-table")
+                + notes)
+
+    def to_markdown(self) -> str:
+        """The table as Markdown (the models with their formulas, then the tests)."""
+        from ..tables import frame_markdown
+
+        return "\n\n".join([frame_markdown(self._models()), frame_markdown(self.formatted()), *self.notes]) + "\n"
+
+    def to_latex(self) -> str:
+        """The table as LaTeX (booktabs)."""
+        from ..tables import frame_latex, latex_escape
+
+        return "\n\n".join([frame_latex(self._models()), frame_latex(self.formatted()),
+                             *[latex_escape(n) for n in self.notes]]) + "\n"
 
 
 def _variance_components(fit: Any) -> set[tuple[str, str]]:
@@ -51,12 +83,40 @@ def _variance_components(fit: Any) -> set[tuple[str, str]]:
     return out
 
 
+def _caller_names(fits: list[Any], depth: int = 2) -> list[str]:
+    """Each fit labelled as R's ``anova`` labels it: by the caller's variable name bound to it (``fm1``), else by
+    its formula (made unique)."""
+    import inspect
+
+    frame = inspect.currentframe()
+    try:
+        for _ in range(depth):
+            frame = frame.f_back if frame is not None else None
+        scopes = [] if frame is None else [frame.f_locals, frame.f_globals]
+        out = []
+        for f in fits:
+            found = None
+            for scope in scopes:
+                names = [k for k, v in scope.items() if v is f and not k.startswith("_")]
+                if len(names) == 1:
+                    found = names[0]
+                    break
+            out.append(found)
+    finally:
+        del frame
+    labels = [n if n is not None else f.formula for n, f in zip(out, fits, strict=True)]
+    if len(set(labels)) < len(labels):  # the same variable or formula twice: number them
+        labels = [f"{lab} ({k + 1})" for k, lab in enumerate(labels)]
+    return labels
+
+
 def anova(*fits: Any, refit: bool = True, names: list[str] | None = None) -> AnovaTable:
     """Likelihood-ratio test of nested models fitted to the same data.
 
     REML fits are refitted by ML first (``refit=True``, as lme4 does), since REML likelihoods of models with
     different fixed effects are not comparable; with ``refit=False`` REML fits are compared only when their
-    fixed effects are identical.
+    fixed effects are identical.  The rows are labelled by ``names`` or, as R does, by the variable names the
+    fits have in the calling code (``mb.anova(fm1, fm2)``: ``fm1``, ``fm2``), else by their formulas.
     """
     fits_list = list(fits)
     if len(fits_list) < 2:
@@ -65,7 +125,7 @@ def anova(*fits: Any, refit: bool = True, names: list[str] | None = None) -> Ano
         raise MixbayesError("models were not all fitted to the same data (different observations or response); "
                             "refit them on the same rows")
     notes: list[str] = []
-    labels = names or [f"model{i + 1}" for i in range(len(fits_list))]
+    labels = list(names) if names else _caller_names(fits_list)
     is_reml = [getattr(f, "reml", False) for f in fits_list]
     if any(is_reml):
         fixed_same = len({tuple(f.design.fixef_names) for f in fits_list}) == 1

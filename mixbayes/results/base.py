@@ -16,6 +16,7 @@ from ..likelihood.optimizers import OptSummary
 from .prediction import new_linear_predictor
 from .ranef import CoefTable, RandomEffects, group_coefficients
 from .varcorr import VarCorr
+from .views import FitViews
 
 if TYPE_CHECKING:
     import os
@@ -48,7 +49,7 @@ class DesignSizes:
         return self.design.formula.text
 
 
-class MixedFit(DesignSizes):
+class MixedFit(FitViews, DesignSizes):
     """Common part of :class:`~mixbayes.results.lmm.LmmFit` and :class:`~mixbayes.results.glmm.GlmmFit`.
 
     Attributes
@@ -178,6 +179,9 @@ class MixedFit(DesignSizes):
             eta = self.linear_predictor if include_random else self.design.X @ self.beta + self.design.offset
             index = self.design.row_index
         else:
+            from ..frames import to_pandas
+
+            newdata = to_pandas(newdata, "newdata")
             eta = new_linear_predictor(self.design, self.beta, self.b, newdata, include_random,
                                        allow_new_levels, offset)
             index = newdata.index

@@ -25,6 +25,7 @@ from ..likelihood.glmm import GlmmControl, GlmmEstimate, fit_glmm
 from ..likelihood.separation import separated_columns
 from ..warn import warn_user
 from .base import MixedFit
+from .display import Exportable
 from .summary import residual_lines, summary_tail, wald_table
 
 if TYPE_CHECKING:
@@ -47,7 +48,7 @@ def fit_glmm_model(model: Model, method: str = "laplace", nAGQ: int = 1, control
         pass
     elif method not in ("laplace", "agq", "quadrature", "ml", "pql0", "nagq0"):
         raise NotSupportedError(f"method {method!r} is not a likelihood method for a GLMM; use 'laplace', "
-                                "'agq' (with nAGQ > 1), 'map' or 'bayes'")
+                                "'agq' (with nAGQ > 1), 'pql', 'map' or 'bayes'")
     if method in ("pql0", "nagq0"):
         nAGQ = 0
     est = fit_glmm(model.design, nAGQ=nAGQ, control=control, start=start, emit_warnings=False)
@@ -70,7 +71,9 @@ class GlmmFit(MixedFit):
 
     ``loglik``, ``aic``, ``bic`` follow lme4's conventions (for nAGQ > 1 lme4 leaves the family's normalising
     constants out, so those log-likelihoods are on another scale than the Laplace ones; so do we).
-    ``dispersion`` is the negative binomial's theta (variance mu + mu^2 / theta).
+    ``dispersion`` is the negative binomial's theta (variance mu + mu^2 / theta).  ``phi`` is the Gamma /
+    inverse-Gaussian dispersion of a ``dispersion="ml"`` (glmmTMB-style) fit, None otherwise; ``scale_sigma`` is
+    sqrt(phi) then (glmmTMB's ``sigma()``), and lme4's sqrt((Pearson + |u|^2) / n) for a glmer-style fit.
     """
 
     def __init__(self, model: Model, estimate: GlmmEstimate, control: GlmmControl | None = None) -> None:
@@ -78,7 +81,10 @@ class GlmmFit(MixedFit):
                          estimate.report)
         self.estimate = estimate
         self.nAGQ = estimate.nAGQ
-        self.family = estimate.workspace.family
+        self.phi = estimate.phi
+        # the family without a fixed phi: deviance and residuals on the unscaled (R's) scale
+        fam = estimate.workspace.family
+        self.family = fam.with_dispersion(None) if fam.positive_response else fam
         self.dispersion = estimate.nb_theta
         self.objective_value = estimate.objective_value
         self.control: GlmmControl = GlmmControl.from_any(control)
@@ -103,6 +109,16 @@ class GlmmFit(MixedFit):
     def scale_sigma(self) -> float | None:
         """Residual SD of a Gaussian GLMM (non-identity link), lme4's sqrt(pwrss / n); None otherwise."""
         return self.estimate.sigma if self.family.has_scale else None
+
+    @cached_property
+    def varcorr(self) -> Any:
+        """Variance components; with ``dispersion="ml"`` the random-effect SDs are theta itself (glmmTMB's)."""
+        if self.phi is None:
+            return super().varcorr
+        from .varcorr import VarCorr
+
+        sigma = float(np.sqrt(self.phi))
+        return VarCorr.from_theta(self.design, self.theta / sigma, sigma)
 
     @property
     def loglik(self) -> float:
@@ -279,9 +295,9 @@ class GlmmFit(MixedFit):
         from ..likelihood.glmm import GlmmControl
         from ..likelihood.pirls import GlmmWorkspace, PirlsFailure, gauss_hermite
 
-        if self.dispersion is not None or self.nAGQ == 0:
+        if self.dispersion is not None or self.phi is not None or self.nAGQ == 0:
             raise NotSupportedError("the deviance function of (theta, beta) is defined for Laplace and AGQ fits "
-                                    "of the binomial and Poisson families")
+                                    "without an estimated dispersion parameter (theta or phi)")
         control = GlmmControl.from_any(self.control)
         ws = GlmmWorkspace(self.design, family=self.family)
         nt = self.design.n_theta
@@ -351,8 +367,11 @@ class _Report:
     def __repr__(self) -> str:
         return self.text
 
+    def _repr_html_(self) -> str:
+        return f"<pre class='mixbayes'>{html.escape(self.text)}</pre>"
 
-class GlmmSummary:
+
+class GlmmSummary(Exportable):
     """What ``summary(glmer(...))`` prints."""
 
     def __init__(self, fit: GlmmFit, correlation: bool = True) -> None:
@@ -370,6 +389,8 @@ class GlmmSummary:
         fit = self.fit
         fam = fit.family
         family_line = f" Family: {fam.display_name(fit.dispersion)}  ( {fam.link.name} )"
+        if fit.phi is not None:
+            family_line += f"; dispersion phi = {fit.phi:.4g} by ML (glmmTMB's convention)"
         lines = [self.title, family_line, f"Formula: {fit.formula}", "",
                  f"{'AIC':>9}{'BIC':>10}{'logLik':>10}{'deviance':>10}{'df.resid':>10}",
                  f"{fit.aic:9.1f}{fit.bic:10.1f}{fit.loglik:10.1f}{-2 * fit.loglik:10.1f}{fit.df_residual:10d}", ""]

@@ -26,7 +26,7 @@ from ..inference.icc_draws import ICCDraws, icc_draws
 __all__ = ["ICC", "ICCDraws", "icc", "icc_draws", "latent_residual_variance"]
 
 
-@dataclass(kw_only=True, frozen=True)
+@dataclass(kw_only=True, frozen=True, repr=False)
 class ICC:
     """ICC estimates; ``groups`` has per grouping factor: variance, icc, mean_size, design_effect, n_eff."""
 
@@ -40,6 +40,16 @@ class ICC:
     def __str__(self) -> str:
         return (f"Intraclass Correlation Coefficient\n  Adjusted ICC:   {self.adjusted:.3f}\n"
                 f"  Unadjusted ICC: {self.unadjusted:.3f}\n\n{self.groups.round(3).to_string()}")
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def _repr_html_(self) -> str:
+        from ..tables import frame_html
+
+        return (f"<div class='mixbayes-summary'><p><b>Intraclass Correlation Coefficient</b><br>"
+                f"Adjusted ICC: {self.adjusted:.3f}<br>Unadjusted ICC: {self.unadjusted:.3f}</p>"
+                f"{frame_html(self.groups)}</div>")
 
 
 def latent_residual_variance(fit: Any, theta_nb: float | np.ndarray | None = None,

@@ -59,7 +59,7 @@ def prediction_intervals(fit: Any, newdata: pd.DataFrame | None = None, interval
     method : ``"delta"`` or ``"boot"`` for likelihood fits; Bayesian fits always use their draws (posterior,
         posterior predictive for ``interval="prediction"``).
     type : ``"response"`` or ``"link"``.
-    nsim, seed : bootstrap replicates and seed (``method="boot"``).
+    nsim, random_seed : bootstrap replicates and seed (``method="boot"``).
 
     Returns
     -------
@@ -82,8 +82,9 @@ def prediction_intervals(fit: Any, newdata: pd.DataFrame | None = None, interval
     design = fit.design
     if newdata is None:
         newdata = design.frame.loc[design.row_index]
-    if not isinstance(newdata, pd.DataFrame):
-        newdata = pd.DataFrame(newdata)
+    from ..frames import to_pandas
+
+    newdata = to_pandas(newdata, "newdata")
     inputs = prediction_inputs(design, newdata, include_random=False)
     X, complete = inputs.X, inputs.complete
     eta = X @ fit.beta + inputs.offset

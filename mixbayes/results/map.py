@@ -36,6 +36,7 @@ from ..likelihood.optimizers import OptSummary, minimize
 from ..priors.prior import PriorSet, default_priors, sd_entry_names, term_labels
 from ..warn import warn_user
 from .base import MixedFit
+from .display import Exportable
 
 if TYPE_CHECKING:
     from ..protocols import ModelLike as Model
@@ -253,7 +254,7 @@ class MapFit(MixedFit):
         return MapSummary(self)
 
 
-class MapSummary:
+class MapSummary(Exportable):
     """Text and HTML summary of a :class:`MapFit`."""
 
     def __init__(self, fit: MapFit) -> None:
@@ -330,6 +331,11 @@ def fit_map(model: Model, priors: Any = None, emit_warnings: bool = True,
     design = model.design
     prior_set = default_priors(design).with_overrides(priors)
     settings = control_from(MapControl, control)
+    if design.family.positive_response:
+        from ..exceptions import NotSupportedError
+
+        raise NotSupportedError(f"the MAP fit of a {design.family.name} GLMM is not implemented; use sample() "
+                                "(NUTS) or the likelihood fit with dispersion='ml'")
     if model._is_lmm:
         fit = _fit_lmm_map(model, prior_set, settings)
     else:

@@ -13,6 +13,7 @@ from ..design.factors import r_label
 from ..design.matrices import ModelMatrices, _prepare_frame
 from ..design.terms import effect_blocks
 from ..exceptions import DesignError, MixbayesError
+from ..frames import to_pandas
 
 __all__ = ["NewLevelError", "PredictionInputs", "level_codes", "new_linear_predictor", "prediction_inputs"]
 
@@ -52,8 +53,7 @@ class PredictionInputs:
 def prediction_inputs(design: ModelMatrices, newdata: pd.DataFrame, include_random: bool = True,
                       allow_new_levels: bool = False, offset: np.ndarray | None = None) -> PredictionInputs:
     """Model matrices of new data, with the checks of :func:`new_linear_predictor`."""
-    if not isinstance(newdata, pd.DataFrame):
-        newdata = pd.DataFrame(newdata)
+    newdata = to_pandas(newdata, "newdata")
     grouping = {v for t in design.terms for v in t.group_vars}
     needed = list(design.predictor_vars)
     if not include_random:  # population level (lme4's re.form = NA): only what the fixed part and offsets use

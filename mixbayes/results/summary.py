@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .display import Exportable
 from .format import SIGNIF_LEGEND, abbreviate, coef_table_text
 
 if TYPE_CHECKING:
@@ -62,7 +63,7 @@ def residual_lines(values: np.ndarray) -> list[str]:
             "  ".join(f"{v:7.4f}" for v in q), ""]
 
 
-class LmmSummary:
+class LmmSummary(Exportable):
     """What ``summary(lmer(...))`` prints, with lmerTest's df and p-values.
 
     Attributes

@@ -8,7 +8,9 @@ for fixed effects), ``term`` (broom.mixed's names: the fixed effect's name, ``sd
 - LmmFit: fixed effects with Satterthwaite df and t tests (``ddf=`` as ``summary``), t intervals;
   variance parameters without SE (their intervals with ``conf_method="profile"`` or ``"boot"``).
 - GlmmFit and MapFit: Wald z tests and intervals (df inf).
-- BayesFit: posterior means, posterior SDs in ``std_error`` and equal-tailed credible intervals; no df or p.
+- BayesFit: posterior means of the fixed effects and posterior medians of the variance parameters (the same
+  centres as :func:`mixbayes.compare` and ``posterior.summary()``: SD posteriors are skewed), posterior SDs in
+  ``std_error`` and equal-tailed credible intervals; no df or p.
 """
 
 from __future__ import annotations
@@ -112,7 +114,7 @@ def _tidy_bayes(fit: Any, conf_level: float) -> pd.DataFrame:
     for g, v1, v2, d, _ in vc.rows:
         term = "sd__Observation" if g == "Residual" else (f"sd__{v1}" if v2 is None else f"cor__{v1}.{v2}")
         lo, hi = np.quantile(d, [a, 1 - a])
-        ran.append({"effect": "ran_pars", "group": g, "term": term, "estimate": float(np.mean(d)),
+        ran.append({"effect": "ran_pars", "group": g, "term": term, "estimate": float(np.median(d)),
                     "std_error": float(np.std(d, ddof=1)), "conf_low": lo, "conf_high": hi, "df": np.nan,
                     "p_value": np.nan})
     return pd.DataFrame(rows + ran, columns=COLUMNS)

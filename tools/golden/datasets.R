@@ -4,11 +4,15 @@
 suppressMessages(library(lme4))
 out <- "mixbayes/datasets/data"
 sets <- c("sleepstudy", "Dyestuff", "Dyestuff2", "Penicillin", "Pastes", "cbpp", "grouseticks", "cake", "InstEval")
+## data sets of other packages (name = package); MASS 7.3-58.2 for bacteria
+other_sets <- c(bacteria = "MASS")
+sets <- c(sets, names(other_sets))
 esc <- function(s) gsub('"', '\\\\"', s)
 js_str <- function(v) paste0("[", paste0('"', esc(v), '"', collapse = ", "), "]")
 entries <- character(0)
 for (nm in sets) {
-  d <- get(nm, envir = asNamespace("lme4"))
+  pkg <- if (nm %in% names(other_sets)) other_sets[[nm]] else "lme4"
+  d <- if (pkg == "lme4") get(nm, envir = asNamespace(pkg)) else getExportedValue(pkg, nm)
   f <- file.path(out, paste0(nm, if (nm == "InstEval") ".csv.gz" else ".csv"))
   con <- if (grepl("gz$", f)) gzfile(f, "w") else file(f, "w")
   write.csv(d, con, row.names = FALSE)
