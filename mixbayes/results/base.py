@@ -65,7 +65,7 @@ class MixedFit(FitViews, DesignSizes):
 
     method: str = ""
 
-    def __init__(self, model: Model, theta: np.ndarray, beta: np.ndarray, u: np.ndarray, b: np.ndarray,
+    def __init__(self, model: Model, *, theta: np.ndarray, beta: np.ndarray, u: np.ndarray, b: np.ndarray,
                  optsummary: OptSummary, convergence: ConvergenceReport) -> None:
         self.model = model
         self.design: ModelMatrices = model.design

@@ -77,8 +77,8 @@ class GlmmFit(MixedFit):
     """
 
     def __init__(self, model: Model, estimate: GlmmEstimate, control: GlmmControl | None = None) -> None:
-        super().__init__(model, estimate.theta, estimate.beta, estimate.u, estimate.b, estimate.optsummary,
-                         estimate.report)
+        super().__init__(model, theta=estimate.theta, beta=estimate.beta, u=estimate.u, b=estimate.b,
+                         optsummary=estimate.optsummary, convergence=estimate.report)
         self.estimate = estimate
         self.nAGQ = estimate.nAGQ
         self.phi = estimate.phi

@@ -36,8 +36,8 @@ class LmmFit(MixedFit):
 
     def __init__(self, model: Model, estimate: LmmEstimate, reml: bool, y: np.ndarray | None = None,
                  control: LmmControl | None = None) -> None:
-        super().__init__(model, estimate.theta, estimate.beta, estimate.u, estimate.b, estimate.optsummary,
-                         estimate.report)
+        super().__init__(model, theta=estimate.theta, beta=estimate.beta, u=estimate.u, b=estimate.b,
+                         optsummary=estimate.optsummary, convergence=estimate.report)
         self.reml = reml
         self.method = "REML" if reml else "ML"
         self.sigma = float(estimate.sigma)

@@ -194,7 +194,7 @@ class MapFit(MixedFit):
                  vcov_beta: np.ndarray, layout: _Layout, phi: np.ndarray, phi_vcov: np.ndarray,
                  log_posterior: float, cond_blocks: list[np.ndarray], dispersion: float | None,
                  control: MapControl | None = None) -> None:
-        super().__init__(model, theta, beta, u, b, optsummary, convergence)
+        super().__init__(model, theta=theta, beta=beta, u=u, b=b, optsummary=optsummary, convergence=convergence)
         self.control = control if control is not None else MapControl()
         self.sigma = sigma
         self.dispersion = dispersion

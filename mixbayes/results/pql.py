@@ -59,7 +59,8 @@ class PqlFit(MixedFit):
 
     def __init__(self, model: Model, estimate: PqlEstimate) -> None:
         lmm = estimate.lmm
-        super().__init__(model, lmm.theta, lmm.beta, lmm.u, lmm.b, lmm.optsummary, lmm.report)
+        super().__init__(model, theta=lmm.theta, beta=lmm.beta, u=lmm.u, b=lmm.b, optsummary=lmm.optsummary,
+                         convergence=lmm.report)
         self.estimate = estimate
         self.family = model.design.family
         self.sigma = float(lmm.sigma)
