@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["frame_html", "frame_latex", "frame_markdown", "latex_escape", "pre_html"]
+__all__ = ["SummaryExports", "frame_html", "frame_latex", "frame_markdown", "latex_escape", "pre_html"]
 
 
 def _cell(x: Any, digits: int = 4) -> str:
@@ -79,3 +79,21 @@ def frame_html(frame: pd.DataFrame, index: bool = True, digits: int = 4) -> str:
 def pre_html(text: str) -> str:
     """Plain text in a ``<pre>`` block (for reports that are text by nature)."""
     return f"<pre class='mixbayes'>{html.escape(str(text))}</pre>"
+
+
+class SummaryExports:
+    """Mixed into the fits: Jupyter's ``_repr_html_``, ``to_markdown`` and ``to_latex``, each of ``summary()``."""
+
+    def summary(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError
+
+    def _repr_html_(self) -> str:
+        return str(self.summary()._repr_html_())
+
+    def to_markdown(self) -> str:
+        """The summary as Markdown (pipe tables)."""
+        return str(self.summary().to_markdown())
+
+    def to_latex(self) -> str:
+        """The summary as LaTeX (booktabs tabulars)."""
+        return str(self.summary().to_latex())

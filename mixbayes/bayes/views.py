@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ..tables import SummaryExports
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -10,23 +12,9 @@ if TYPE_CHECKING:
 __all__ = ["BayesViews"]
 
 
-class BayesViews:
+class BayesViews(SummaryExports):
     """Mixed into :class:`~mixbayes.bayes.results.BayesFit`: ``_repr_html_``, ``to_markdown``, ``to_latex`` and
     the diagnostic plots."""
-
-    def summary(self, prob: float = 0.95) -> Any:
-        raise NotImplementedError
-
-    def _repr_html_(self) -> str:
-        return str(self.summary()._repr_html_())
-
-    def to_markdown(self) -> str:
-        """The summary as Markdown (pipe tables)."""
-        return str(self.summary().to_markdown())
-
-    def to_latex(self) -> str:
-        """The summary as LaTeX (booktabs tabulars)."""
-        return str(self.summary().to_latex())
 
     def plot_trace(self, max_params: int = 6) -> Figure:
         """Trace plots of each chain and rank histograms for the variance components (log SDs, correlations,

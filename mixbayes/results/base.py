@@ -24,7 +24,27 @@ if TYPE_CHECKING:
 
     from ..protocols import ModelLike as Model
 
-__all__ = ["DesignSizes", "MixedFit"]
+__all__ = ["DesignSizes", "InformationCriteria", "MixedFit"]
+
+
+class InformationCriteria:
+    """AIC, BIC and the residual degrees of freedom, from a fit's ``loglik``, ``npar`` and ``nobs``."""
+
+    loglik: float
+    npar: int
+    nobs: int
+
+    @property
+    def aic(self) -> float:
+        return -2.0 * self.loglik + 2.0 * self.npar
+
+    @property
+    def bic(self) -> float:
+        return -2.0 * self.loglik + np.log(self.nobs) * self.npar
+
+    @property
+    def df_residual(self) -> int:
+        return self.nobs - self.npar
 
 
 class DesignSizes:
@@ -49,7 +69,7 @@ class DesignSizes:
         return self.design.formula.text
 
 
-class MixedFit(FitViews, DesignSizes):
+class MixedFit(FitViews, DesignSizes, InformationCriteria):
     """Common part of :class:`~mixbayes.results.lmm.LmmFit` and :class:`~mixbayes.results.glmm.GlmmFit`.
 
     Attributes
@@ -84,18 +104,6 @@ class MixedFit(FitViews, DesignSizes):
     @property
     def npar(self) -> int:
         raise NotImplementedError
-
-    @property
-    def aic(self) -> float:
-        return -2.0 * self.loglik + 2.0 * self.npar
-
-    @property
-    def bic(self) -> float:
-        return -2.0 * self.loglik + np.log(self.nobs) * self.npar
-
-    @property
-    def df_residual(self) -> int:
-        return self.nobs - self.npar
 
     # ---- estimates ---------------------------------------------------------------------------------------
     @property

@@ -12,6 +12,7 @@ from ..exceptions import ArgumentError, ModelMismatchError
 from ..likelihood.lmm import blas_limit
 from ..likelihood.tmb_design import TmbDesign, build_tmb_design
 from ..likelihood.tmb_laplace import TmbEstimate, fit_tmb
+from .base import InformationCriteria
 from .prediction import new_linear_predictor
 
 __all__ = ["TmbFit", "fit_glmmtmb"]
@@ -71,7 +72,7 @@ def _start_vector(td: TmbDesign, start: Any) -> np.ndarray:
     return arr
 
 
-class TmbFit:
+class TmbFit(InformationCriteria):
     """A glmmTMB-family model fitted by maximum likelihood with the Laplace approximation.
 
     Attributes
@@ -206,18 +207,6 @@ class TmbFit:
     @property
     def nobs(self) -> int:
         return self.design.n_obs
-
-    @property
-    def aic(self) -> float:
-        return -2.0 * self.loglik + 2.0 * self.npar
-
-    @property
-    def bic(self) -> float:
-        return -2.0 * self.loglik + np.log(self.nobs) * self.npar
-
-    @property
-    def df_residual(self) -> int:
-        return self.nobs - self.npar
 
     @property
     def formula(self) -> str:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ..tables import SummaryExports
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -10,23 +12,9 @@ if TYPE_CHECKING:
 __all__ = ["FitViews"]
 
 
-class FitViews:
+class FitViews(SummaryExports):
     """Mixed into the likelihood and MAP fits: ``_repr_html_``, ``to_markdown``, ``to_latex`` (of ``summary()``)
     and ``plot_caterpillar``."""
-
-    def summary(self, **kwargs: Any) -> Any:
-        raise NotImplementedError
-
-    def _repr_html_(self) -> str:
-        return str(self.summary()._repr_html_())
-
-    def to_markdown(self) -> str:
-        """The summary as Markdown (pipe tables)."""
-        return str(self.summary().to_markdown())
-
-    def to_latex(self) -> str:
-        """The summary as LaTeX (booktabs tabulars)."""
-        return str(self.summary().to_latex())
 
     def plot_caterpillar(self, group: str | None = None, max_levels: int = 60) -> Figure:
         """The random effects of ``group`` (default: the first grouping factor) with 95% conditional intervals
