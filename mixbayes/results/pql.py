@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +12,7 @@ from scipy import stats
 from ..design.terms import conditional_covariances
 from ..exceptions import ArgumentError, ConvergenceWarning
 from ..likelihood.pql import PqlEstimate, fit_pql
+from ..warn import warn_user
 from .base import MixedFit
 
 if TYPE_CHECKING:
@@ -30,11 +30,11 @@ def fit_pql_model(model: Model, niter: int = 10, control: Any = None, emit_warni
     fit = PqlFit(model, est)
     if emit_warnings and not est.converged:
         # glmmPQL stops silently after niter fits; we say so
-        warnings.warn(
+        warn_user(
             f"PQL did not converge in {niter} iterations (last relative change of the linear predictor "
             f"{est.eta_changes[-1]:.3g}, criterion 1e-6); the estimates are those of the last working fit, as "
             "glmmPQL returns them. Remedy: raise niter, or use the Laplace approximation (method='laplace')",
-            ConvergenceWarning, stacklevel=3)
+            ConvergenceWarning)
     return fit
 
 
