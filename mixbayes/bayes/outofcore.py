@@ -77,7 +77,7 @@ def blocks_form(design: ModelMatrices, marginalize: bool | str | None) -> FormCh
     from ..exceptions import NotSupportedError
 
     fam = design.family
-    if fam.name != "gaussian" or fam.link.name != "identity":
+    if not fam.is_lmm:
         raise refusal("the Bayesian fit of Dask data is available for Gaussian models with the identity link only")
     if marginalize is False or marginalize in ("noncentred", "block", "dense"):
         raise refusal(
