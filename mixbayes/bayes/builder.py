@@ -132,8 +132,8 @@ def _scalar_params(prior: Prior, name: str) -> dict[str, float]:
     return out
 
 
-def _vector(name: str, labels: Sequence[str], priors: Sequence[Prior], initval: np.ndarray | None = None,
-            dims: str | None = None) -> tuple[Any, VectorParam]:
+def prior_vector(name: str, labels: Sequence[str], priors: Sequence[Prior], initval: np.ndarray | None = None,
+                 dims: str | None = None) -> tuple[Any, VectorParam]:
     """One free variable with stacked parameters when all priors share a family, else one per element."""
     import pytensor.tensor as pt
 
@@ -217,7 +217,7 @@ def build_model(design: ModelMatrices, priors: PriorSet, mode: str, source: Any 
         init = np.array([p.params.get("mu", 0.0) if p.distribution in ("Normal", "StudentT") else 0.0
                          for p in fixef_priors])
         if X.shape[1]:
-            beta_c, fixef = _vector("fixef_c", design.fixef_names, fixef_priors, initval=init, dims="fixef")
+            beta_c, fixef = prior_vector("fixef_c", design.fixef_names, fixef_priors, initval=init, dims="fixef")
             eta = pt.dot(Xc, beta_c) + offset
         else:
             fixef = VectorParam(0, ())
@@ -229,7 +229,7 @@ def build_model(design: ModelMatrices, priors: PriorSet, mode: str, source: Any 
         term_specs: list[TermSpec] = []
         chols = []
         for k, (t, label) in enumerate(zip(design.terms, labels, strict=True)):
-            sd, sd_param = _vector(f"sd__{label}", t.columns, [priors[n] for n in sd_names[k]],
+            sd, sd_param = prior_vector(f"sd__{label}", t.columns, [priors[n] for n in sd_names[k]],
                                    dims=f"{label}__term")
             cor_name = None
             if t.q > 1:

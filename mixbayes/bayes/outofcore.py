@@ -215,7 +215,7 @@ def moment_design(design: ModelMatrices) -> ModelMatrices:
     """A two-row stand-in of an out-of-core design for the default priors: each column of y, X and of every
     term's Z has the mean and SD (ddof 1) of the data's column, from the blocks' unweighted sums.
 
-    The default priors (:func:`mixbayes.bayes.priors.default_priors`) read only these moments (and the names and
+    The default priors (:func:`mixbayes.priors.prior.default_priors`) read only these moments (and the names and
     level tables, kept), so they are those of the same data in memory, to rounding.
     """
     src = design.blocks  # type: ignore[attr-defined]

@@ -29,7 +29,7 @@ from ..priors.prior import (
     Prior,
     PriorEntry,
     PriorSet,
-    _sd,
+    column_sd,
     default_priors,
     intercept_index,
     sd_entry_names,
@@ -65,7 +65,7 @@ def tmb_priors(td: TmbDesign) -> PriorSet:
                                           "zero-inflation intercept at the predictors' means (centred)", why,
                                           column=name))
                 continue
-            sx = _sd(X[:, j] - (X[:, j].mean() if icpt is not None else 0.0)) or 1.0
+            sx = column_sd(X[:, j] - (X[:, j].mean() if icpt is not None else 0.0)) or 1.0
             entries.append(PriorEntry(f"zi~{name}", Prior("Normal", mu=0.0, sigma=2.5 / sx), "fixef_zi",
                                       f"zero-inflation coefficient {name}",
                                       f"2.5 / sd({name}) on the logit scale (rstanarm)", column=name))
@@ -119,7 +119,7 @@ def build_tmb_model(td: TmbDesign, priors: PriorSet, start: Mapping[str, Any] | 
     import pymc as pm
     import pytensor.tensor as pt
 
-    from .builder import _vector
+    from .builder import prior_vector
     from .tmb_logp import obs_logp
 
     design, prob = td.design, td.problem
@@ -140,17 +140,17 @@ def build_tmb_model(td: TmbDesign, priors: PriorSet, start: Mapping[str, Any] | 
     init: dict[str, Any] = {}
     params: dict[str, Any] = {}
     with pm.Model(coords=coords) as m:
-        beta_c, params["cond"] = _vector("fixef_c", design.fixef_names, [priors[n] for n in design.fixef_names],
+        beta_c, params["cond"] = prior_vector("fixef_c", design.fixef_names, [priors[n] for n in design.fixef_names],
                                          dims="fixef")
         eta = pt.dot(X - x_means, beta_c) + prob.offset
         zeta = None
         if td.zi_design is not None:
             names = list(td.zi_design.fixef_names)
-            zi_c, params["zi"] = _vector("zi_c", names, [priors[f"zi~{n}"] for n in names], dims="fixef_zi")
+            zi_c, params["zi"] = prior_vector("zi_c", names, [priors[f"zi~{n}"] for n in names], dims="fixef_zi")
             zeta = pt.dot(np.asarray(prob.Xzi, float) - zx_means, zi_c)
         d = pt.log(priors["dispersion"].create("sigma")) if td.family.has_dispersion else pt.constant(0.0)
         for k, (t, label) in enumerate(zip(design.terms, labels, strict=True)):
-            sd, params[f"sd_{label}"] = _vector(f"sd__{label}", t.columns, [priors[n] for n in sd_names[k]],
+            sd, params[f"sd_{label}"] = prior_vector(f"sd__{label}", t.columns, [priors[n] for n in sd_names[k]],
                                                 dims=f"{label}__term")
             if t.q > 1:
                 R = pm.LKJCorr(f"cor__{label}", n=t.q, eta=priors[f"cor_{label}"].params.get("eta", 1.0))

@@ -376,7 +376,8 @@ def _check_support(entry: PriorEntry, prior: Prior) -> None:
 
 # ---- defaults --------------------------------------------------------------------------------------------------
 
-def _sd(x: np.ndarray) -> float:
+def column_sd(x: np.ndarray) -> float:
+    """Sample SD (ddof 1) of a column; 0 when it is undefined, not finite or zero."""
     s = float(np.std(x, ddof=1)) if len(x) > 1 else 0.0
     return s if np.isfinite(s) and s > 0 else 0.0
 
@@ -412,7 +413,7 @@ def response_scale(design: ModelMatrices) -> tuple[bool, float, float]:
     fam = design.family
     y = design.y
     if fam.is_lmm:
-        sy = _sd(y)
+        sy = column_sd(y)
         return True, float(np.mean(y)), sy if sy > 0 else 1.0
     if fam.has_trials:
         w = design.weights
@@ -440,7 +441,7 @@ def default_priors(design: ModelMatrices) -> PriorSet:
                 f"centred at {'mean(y)' if identity else 'link(mean(y))'}, sd {scale_txt} (rstanarm/brms)",
                 column=name))
             continue
-        sx = _sd(X[:, j] - (X[:, j].mean() if icpt is not None else 0.0)) or 1.0
+        sx = column_sd(X[:, j] - (X[:, j].mean() if icpt is not None else 0.0)) or 1.0
         entries.append(PriorEntry(
             name, Prior("Normal", mu=0.0, sigma=2.5 * sy / sx), "fixef", f"fixed effect {name}",
             f"{'2.5 sd(y)' if identity else '2.5'} / sd({name}): weakly informative per unit of x (rstanarm)",
@@ -453,13 +454,13 @@ def default_priors(design: ModelMatrices) -> PriorSet:
             f"sqrt(dispersion) of the {design.family.name} response (glmmTMB's sigma)",
             f"half-t(3) scaled to {unit}, the marginal value of sqrt(phi): the conditional one is smaller"))
     elif design.family.has_scale:
-        s_resid = sy if identity else (_sd(design.y) or 1.0)
+        s_resid = sy if identity else (column_sd(design.y) or 1.0)
         entries.append(PriorEntry(
             "sigma", Prior("HalfStudentT", nu=3.0, sigma=s_resid), "sigma", "residual SD",
             "half-t(3) scaled to sd(y): heavy tail, mode at 0 (brms uses t(3, 0, mad(y)))"))
     for k, (t, names) in enumerate(zip(design.terms, sd_entry_names(design), strict=True)):
         for c, (col, name) in enumerate(zip(t.columns, names, strict=True)):
-            sx = _sd(t.z[:, c]) if col != "(Intercept)" else 1.0
+            sx = column_sd(t.z[:, c]) if col != "(Intercept)" else 1.0
             sx = sx or 1.0
             unit = f"{'sd(y)' if identity else '1'}" + (f" / sd({col})" if col != "(Intercept)" else "")
             entries.append(PriorEntry(
