@@ -57,7 +57,7 @@ d = pd.read_csv(sys.argv[1])
 for f in sys.argv[4].split(","):
     d[f] = d[f].astype(str)
 m = mb.Model(sys.argv[2], d)
-marg = {"auto": None, "noncentred": False, "schur": "schur"}[sys.argv[3]]
+marg = {"auto": None, "noncentred": False}.get(sys.argv[3], sys.argv[3])
 fit = m.sample(draws=1000, tune=1000, chains=4, random_seed=1, progressbar=False, marginalize=marg,
                emit_warnings=False)
 print(fit.summary(), flush=True)
@@ -179,9 +179,9 @@ def main() -> None:
                 if why:
                     results[model][tool] = {"error": why}
                     continue
-                if tool in ("mixbayes", "noncentred", "schur"):
-                    if tool == "schur" and model == "sleepstudy":
-                        continue  # one grouping factor: no blocked-Schur form
+                if tool in ("mixbayes", "noncentred", "schur", "partial"):
+                    if tool in ("schur", "partial") and model == "sleepstudy":
+                        continue  # one grouping factor: no blocked-Schur or partial form
                     cmd = [sys.executable, "-c", MIXBAYES, str(csv), formula,
                            "auto" if tool == "mixbayes" else tool, factors]
                 elif tool == "bambi":

@@ -339,7 +339,8 @@ class Model:
         max_treedepth : the largest number of trajectory doublings.
         marginalize : how the random effects are handled: None (the form with the lowest estimated cost per
             gradient), True (the cheapest form that integrates them out), False (non-centred), or a form's name:
-            ``"block"``, ``"schur"``, ``"dense"``, ``"noncentred"`` (see docs/bayes.md).
+            ``"block"``, ``"schur"``, ``"dense"``, ``"partial"`` (one factor's effects integrated out, the
+            others' sampled), ``"noncentred"`` (see docs/bayes.md).
         n_jobs : processes for the nutpie and PyMC samplers (default: one per chain, at most the CPUs; formerly
             ``cores``).
         sampler_kwargs : sampler options: ``dense_mass=True`` for blackjax (adapt a dense mass matrix),

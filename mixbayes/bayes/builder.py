@@ -10,12 +10,17 @@ Parameterisation
   formula front end), so that Cov(b) = diag(sd) R diag(sd) = L L' with L = diag(sd) chol(R).
 * Gaussian models with the identity link: the random effects are integrated out
   (:mod:`mixbayes.bayes.marginal`) and drawn afterwards from their exact conditional distribution.
+* ``partial`` form: the effects of the block factor (the grouping factor with the most levels and at most
+  :data:`~mixbayes.bayes.marginal.BLOCK_MAX_Q` columns) integrated out in the block form, those of the other
+  factors sampled non-centred; the integrated-out effects are drawn afterwards from their exact conditional
+  distribution given the sampled ones.
 * Otherwise (or with ``marginalize=False``): non-centred, b = z L' with z ~ N(0, 1), gathered by index:
   eta += sum_c z_ic b[codes_i, c].
 
 Names of the free variables: ``fixef_c`` (the centred coefficients; one variable per coefficient, named
 ``fixef_c[<name>]``, when the priors differ in family), ``sigma``, ``dispersion``, ``sd__<label>``,
-``cor__<label>`` and ``z__<label>`` with ``<label>`` lme4's unique name of the term's grouping factor.
+``cor__<label>``, ``z__<label>`` (non-centred effects) and ``b__<label>`` (centred effects, partial form) with
+``<label>`` lme4's unique name of the term's grouping factor.
 """
 
 from __future__ import annotations
@@ -28,8 +33,10 @@ import numpy as np
 
 from ..design.matrices import ModelMatrices
 from ..priors.prior import Prior, PriorError, PriorSet, intercept_index, sd_entry_names, term_labels
-from .marginal import BlockMarginal, DenseMarginal
-from .schur import SchurMarginal
+from .marginal import BLOCK_MAX_Q, BlockMarginal, DenseMarginal
+from .schur import SchurMarginal, block_factor
+
+INTERCEPT = "(Intercept)"
 
 __all__ = ["BuiltModel", "TermSpec", "VectorParam", "build_model", "choose_mode"]
 
@@ -68,6 +75,8 @@ class TermSpec:
     sd: VectorParam
     cor: str | None
     z: str | None
+    centred: bool = False  # the variable ``z`` holds the effects b themselves (b ~ N(0, Sigma)), not z (b = z L')
+    shift: int | None = None  # centred: the column holding b + the fixed intercept (hierarchical centring)
 
 
 @dataclass
@@ -77,8 +86,8 @@ class BuiltModel:
     Attributes
     ----------
     pm_model : the ``pymc.Model``.
-    mode : ``"block"``, ``"schur"``, ``"dense"`` (Gaussian random effects integrated out) or ``"noncentred"``
-        (:mod:`mixbayes.bayes.forms`).
+    mode : ``"block"``, ``"schur"``, ``"dense"`` (Gaussian random effects integrated out), ``"partial"`` (one
+        factor's integrated out, the others' sampled) or ``"noncentred"`` (:mod:`mixbayes.bayes.forms`).
     fixef : the centred coefficients; ``x_means`` the column means subtracted (0 for the intercept), ``icpt`` the
         intercept's position (None without one).
     sigma, dispersion : variable names, or None.
@@ -110,9 +119,21 @@ class BuiltModel:
     priors: PriorSet
     likelihood_weights: np.ndarray | None = None
     start: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    scales: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # posterior SD guesses (unconstrained)
     cache: dict[Any, Any] = field(default_factory=dict, repr=False)
     form_costs: dict[str, float] = field(default_factory=dict)
     from_blocks: bool = False  # out-of-core data: ``observed`` holds the response cross-products, ``rows`` is empty
+
+    @property
+    def parameter_names(self) -> list[str]:
+        """The free variables other than sampled random effects (``z__``/``b__`` variables)."""
+        effects = {spec.z for spec in self.terms if spec.z}
+        return [n for n in self.free_names if n not in effects]
+
+    @property
+    def centred_groups(self) -> tuple[str, ...]:
+        """The grouping factors whose effects are sampled centred (partial form)."""
+        return tuple(dict.fromkeys(spec.group for spec in self.terms if spec.centred))
 
 
 def choose_mode(design: ModelMatrices, marginalize: bool | str | None) -> str:
@@ -180,11 +201,15 @@ def prior_weights(design: ModelMatrices) -> np.ndarray:
     return design.family.prior_weights(design.weights, design.trials)
 
 
-def build_model(design: ModelMatrices, priors: PriorSet, mode: str, source: Any = None) -> BuiltModel:
+def build_model(design: ModelMatrices, priors: PriorSet, mode: str, source: Any = None,
+                centred: Sequence[int] = (), schur: Sequence[int] = ()) -> BuiltModel:
     """Build the PyMC model of ``design`` with ``priors`` in parameterisation ``mode``.
 
     ``source``: for out-of-core data (no rows), the blocked-Schur marginal built from the summed blocks
     (:class:`~mixbayes.bayes.outofcore.GramSchurMarginal`); ``mode`` must then be ``"schur"``.
+    ``centred``: in the ``partial`` form, the terms whose effects are sampled centred
+    (:func:`mixbayes.bayes.forms.centred_terms`); ``schur``: the terms it integrates out in a dense Schur
+    complement with the block factor (:func:`mixbayes.bayes.forms.partial_schur_terms`).
     """
     import pymc as pm
     import pytensor.tensor as pt
@@ -211,6 +236,8 @@ def build_model(design: ModelMatrices, priors: PriorSet, mode: str, source: Any 
         coords[t.group] = list(t.levels)
         coords[f"{label}__term"] = list(t.columns)
 
+    block_group = block_factor(design, BLOCK_MAX_Q) if mode == "partial" else None
+    absorb = _intercept_absorber(design, block_group, centred, icpt) if mode == "partial" else None
     with pm.Model(coords=coords) as m:
         data = pm.Data("y_obs", observed, dims="obs")
         fixef_priors = [priors[n] for n in design.fixef_names]
@@ -218,7 +245,11 @@ def build_model(design: ModelMatrices, priors: PriorSet, mode: str, source: Any 
                          for p in fixef_priors])
         if X.shape[1]:
             beta_c, fixef = prior_vector("fixef_c", design.fixef_names, fixef_priors, initval=init, dims="fixef")
-            eta = pt.dot(Xc, beta_c) + offset
+            if absorb is None:
+                eta = pt.dot(Xc, beta_c) + offset
+            else:  # the intercept enters through the absorbing term's effects (hierarchical centring)
+                keep = [j for j in range(X.shape[1]) if j != icpt]
+                eta = pt.dot(Xc[:, keep], beta_c[keep]) + offset
         else:
             fixef = VectorParam(0, ())
             eta = pt.as_tensor_variable(offset)
@@ -240,12 +271,34 @@ def build_model(design: ModelMatrices, priors: PriorSet, mode: str, source: Any 
             else:
                 L = sd.reshape((1, 1))
             chols.append(L)
-            z_name = f"z__{label}" if mode == "noncentred" else None
-            term_specs.append(TermSpec(k, label, t.group, t.columns, t.levels, sd_param, cor_name, z_name))
+            sampled = mode == "noncentred" or (mode == "partial" and t.group != block_group and k not in schur)
+            centre = sampled and mode == "partial" and k in centred
+            z_name = (f"b__{label}" if centre else f"z__{label}") if sampled else None
+            shift = t.columns.index(INTERCEPT) if k == absorb else None
+            term_specs.append(TermSpec(k, label, t.group, t.columns, t.levels, sd_param, cor_name, z_name, centre,
+                                       shift))
 
         marginal: BlockMarginal | DenseMarginal | SchurMarginal | None = None
         lik_weights = None
-        if mode == "schur":
+        if mode == "partial":  # the block factor (and small factors) integrated out, the others' effects sampled
+            sampled_eta: Any = 0.0
+            for t, spec, L in zip(design.terms, term_specs, chols, strict=True):
+                if spec.z is not None:
+                    icpt_var = beta_c[icpt] if spec.shift is not None else None
+                    sampled_eta = sampled_eta + _noncentred_effects(t, spec, L, rows, icpt_var)
+            inner = [k for k, spec in enumerate(term_specs) if spec.z is None]
+            if schur:  # block factor + the small factors' dense Schur complement, given the sampled effects
+                keep = [j for j in range(X.shape[1]) if absorb is None or j != icpt]
+                marginal = SchurMarginal(design, rows, Xc[:, keep], group=block_group,
+                                         exclude=[k for k, spec in enumerate(term_specs) if spec.z is not None])
+                marginal.beta_columns = keep
+                ll = marginal.graph(data - offset - sampled_eta, beta_c[keep] if keep else None, sigma,
+                                    [L / sigma for L in chols])
+            else:  # the block factor alone, per level
+                marginal = BlockMarginal(design, rows, term_indices=inner)
+                ll = pt.sum(marginal.graph(data - eta - sampled_eta, sigma, [chols[k] / sigma for k in inner]))
+            pm.Potential("marginal_loglik", ll)
+        elif mode == "schur":
             marginal = SchurMarginal(design, rows, Xc) if source is None else source
             T = [L / sigma for L in chols]
             response = data - offset if source is None else data
@@ -257,12 +310,7 @@ def build_model(design: ModelMatrices, priors: PriorSet, mode: str, source: Any 
             pm.Potential("marginal_loglik", pt.sum(ll))
         else:
             for t, spec, L in zip(design.terms, term_specs, chols, strict=True):
-                assert spec.z is not None
-                z = pm.Normal(spec.z, 0.0, 1.0, dims=(t.group, f"{spec.label}__term"))
-                b = pt.dot(z, L.T)  # (levels, q)
-                codes = np.asarray(t.codes)[rows]
-                zt = np.asarray(t.z, dtype=float)[rows]
-                eta = eta + (b[codes] * zt).sum(axis=1) if t.q > 1 else eta + b[codes, 0] * zt[:, 0]
+                eta = eta + _noncentred_effects(t, spec, L, rows)
             pw = prior_weights(design)[rows]
             lik_weights = None if np.allclose(pw, 1.0) else pw
             trials = n_trials(design)
@@ -284,9 +332,48 @@ def build_model(design: ModelMatrices, priors: PriorSet, mode: str, source: Any 
             start[spec.cor] = np.eye(t.q)
         if spec.z:
             start[spec.z] = np.zeros((t.n_levels, t.q))
+            if spec.shift is not None and icpt is not None:
+                start[spec.z][:, spec.shift] = init[icpt]
     return BuiltModel(m, mode, fixef, x_means, icpt, "sigma" if sigma is not None else None,
                       "dispersion" if dispersion is not None else None, term_specs, rows, observed, "y_obs",
                       marginal, free, priors, lik_weights, start, from_blocks=source is not None)
+
+
+def _intercept_absorber(design: ModelMatrices, block_group: str | None, centred: Sequence[int],
+                        icpt: int | None) -> int | None:
+    """The centred term (partial form) whose intercepts absorb the fixed intercept: the one with the fewest levels
+    among the centred terms with an intercept column, or None (no intercept, or no such term)."""
+    if icpt is None:
+        return None
+    terms = [k for k in centred if design.terms[k].group != block_group and INTERCEPT in design.terms[k].columns]
+    return min(terms, key=lambda k: design.terms[k].n_levels) if terms else None
+
+
+def _noncentred_effects(t: Any, spec: TermSpec, L: Any, rows: np.ndarray, intercept: Any = None) -> Any:
+    """Term ``t``'s contribution to the linear predictor, its effects sampled (a new free variable ``spec.z``):
+    non-centred, b = z L' with z ~ N(0, 1), or centred (``spec.centred``), b ~ N(0, L L'); gathered by level.
+
+    ``intercept`` (centred terms with ``spec.shift``): hierarchical centring (Gelfand, Sahu and Carlin 1995): the
+    variable holds b + beta_0 in the intercept column, drawn from N(beta_0 e, L L'), and the linear predictor
+    leaves the fixed intercept out.  The group means are then what the data identify, and the fixed intercept is
+    no longer tied to the mean of the effects by a ridge."""
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    assert spec.z is not None
+    dims = (t.group, f"{spec.label}__term")
+    if spec.centred:
+        mu: Any = np.zeros(t.q)
+        if intercept is not None:
+            mu = pt.set_subtensor(pt.zeros(t.q)[spec.shift], intercept)
+        b = pm.MvNormal(spec.z, mu=mu, chol=L, dims=dims) if t.q > 1 else \
+            pm.Normal(spec.z, mu[0], L[0, 0], dims=dims)
+    else:
+        z = pm.Normal(spec.z, 0.0, 1.0, dims=dims)
+        b = pt.dot(z, L.T)  # (levels, q)
+    codes = np.asarray(t.codes)[rows]
+    zt = np.asarray(t.z, dtype=float)[rows]
+    return (b[codes] * zt).sum(axis=1) if t.q > 1 else b[codes, 0] * zt[:, 0]
 
 
 def _split_start(start: dict[str, np.ndarray], param: VectorParam, values: np.ndarray) -> None:

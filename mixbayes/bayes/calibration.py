@@ -97,7 +97,7 @@ def sbc(model: Model, replications: int = 100, draws: int = 500, tune: int = 500
     configure_jax(chains)
     design = model.design
     built = built_model(model, model_priors(model, priors), marginalize)
-    names = [n for n in built.free_names if not n.startswith("z__")]
+    names = built.parameter_names
     values = pm.draw([built.pm_model[n] for n in names], draws=replications, random_seed=random_seed,
                      mode="FAST_COMPILE")
     free = {n: np.asarray(v)[None] for n, v in zip(names, values, strict=True)}

@@ -61,6 +61,11 @@ def built_model(model: Model, priors: PriorSet, marginalize: bool | str | None =
 
             means = x_means(model.design)
             source = GramSchurMarginal(gram_blocks(model.design, choice.block_group, means), means)
-        cache[key] = build_model(model.design, priors, choice.form, source)
+        cache[key] = build_model(model.design, priors, choice.form, source, centred=choice.centred,
+                                 schur=choice.schur_terms)
+        if choice.form == "partial" and choice.reml is not None:  # start and posterior scales from REML
+            from .warm_start import apply_reml_start
+
+            apply_reml_start(cache[key], model.design, choice.reml)
         cache[key].form_costs = dict(choice.costs)
     return cache[key]

@@ -166,10 +166,9 @@ def diagnose(params: dict[str, tuple[np.ndarray, list[str] | None]], stats: dict
     div = np.asarray(stats.get("diverging", np.zeros((chains, 1), bool)), dtype=bool)
     n_div = int(div.sum())
     problems: list[tuple[str, str, str, str]] = []
-    reparam = ("the random effects are already integrated out; simplify the random-effects structure (drop a "
-               "slope, or make the term uncorrelated with ||) or use more informative priors on the SDs"
-               if mode in ("block", "schur", "dense") else
-               "the random effects are already non-centred; simplify the random-effects structure (drop a slope, "
+    already = {"block": "integrated out", "schur": "integrated out", "dense": "integrated out",
+               "partial": "integrated out (block factor) or non-centred (other factors)"}.get(mode, "non-centred")
+    reparam = (f"the random effects are already {already}; simplify the random-effects structure (drop a slope, "
                "or make the term uncorrelated with ||) or use more informative priors on the SDs")
     if n_div:
         culprit = _divergence_culprit(params, div) or "the posterior"

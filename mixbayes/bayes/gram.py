@@ -75,10 +75,11 @@ class GramLayout:
         return out
 
 
-def gram_layout(terms: Sequence[Any], block_group: str) -> GramLayout:
-    """The layout with the terms of grouping factor ``block_group`` as the block part."""
+def gram_layout(terms: Sequence[Any], block_group: str, exclude: Sequence[int] = ()) -> GramLayout:
+    """The layout with the terms of grouping factor ``block_group`` as the block part and the other terms, except
+    those in ``exclude`` (sampled by the partial form), as the Schur part."""
     block = tuple(k for k, t in enumerate(terms) if t.group == block_group)
-    rest = tuple(k for k, t in enumerate(terms) if t.group != block_group)
+    rest = tuple(k for k, t in enumerate(terms) if t.group != block_group and k not in exclude)
     return GramLayout(block, tuple(terms[k].q for k in block), terms[block[0]].n_levels, rest,
                       tuple((terms[k].n_levels, terms[k].q) for k in rest))
 

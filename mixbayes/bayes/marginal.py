@@ -139,6 +139,9 @@ class BlockMarginal:
     ----------
     design : the design (Gaussian, identity link).
     rows : boolean mask of the observations in the likelihood (positive weights).
+    term_indices : the terms integrated out (all by default); they must share one grouping factor.  A subset
+        serves the ``partial`` form (:mod:`mixbayes.bayes.forms`), whose other terms are sampled non-centred
+        and enter through the residual ``r``.
     """
 
     form = "block"
@@ -148,8 +151,11 @@ class BlockMarginal:
         """Array elements per draw in the NumPy computations (to size chunks of draws)."""
         return len(self.codes) * (self.Q + 2) + self.J * (self.Q + 1) ** 2
 
-    def __init__(self, design: ModelMatrices, rows: np.ndarray) -> None:
-        terms = design.terms
+    def __init__(self, design: ModelMatrices, rows: np.ndarray, term_indices: Sequence[int] | None = None) -> None:
+        self.term_indices = list(range(len(design.terms))) if term_indices is None else list(term_indices)
+        terms = [design.terms[k] for k in self.term_indices]
+        if len({t.group for t in terms}) != 1:
+            raise ValueError("the terms of a block form must share one grouping factor")
         self.sizes = [t.q for t in terms]
         self.Q = sum(self.sizes)
         self.codes = np.asarray(terms[0].codes)[rows]

@@ -71,18 +71,18 @@ def blocks_form(design: ModelMatrices, marginalize: bool | str | None) -> FormCh
     Raises
     ------
     DaskDataNotSupportedError
-        For ``marginalize=False`` / ``"noncentred"`` / ``"block"`` / ``"dense"`` (they need the rows), for a
-        non-Gaussian model, or for a design the Gram form cannot hold (see the module notes).
+        For ``marginalize=False`` / ``"noncentred"`` / ``"block"`` / ``"dense"`` / ``"partial"`` (they need the
+        rows), for a non-Gaussian model, or for a design the Gram form cannot hold (see the module notes).
     """
     from ..exceptions import NotSupportedError
 
     fam = design.family
     if not fam.is_lmm:
         raise refusal("the Bayesian fit of Dask data is available for Gaussian models with the identity link only")
-    if marginalize is False or marginalize in ("noncentred", "block", "dense"):
+    if marginalize is False or marginalize in ("noncentred", "block", "dense", "partial"):
         raise refusal(
-            f"marginalize={marginalize!r} needs the rows in memory (the non-centred form evaluates every "
-            "observation at each step; the block and dense forms are built from rows); with Dask data the "
+            f"marginalize={marginalize!r} needs the rows in memory (the non-centred and partial forms evaluate "
+            "every observation at each step; the block and dense forms are built from rows); with Dask data the "
             "posterior is sampled from the summed blocks: use marginalize=None, True or 'schur'")
     if marginalize not in (None, True, "schur"):
         raise NotSupportedError(f"marginalize must be None, True, False or a form's name, not {marginalize!r}")

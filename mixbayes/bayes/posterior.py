@@ -17,6 +17,7 @@ from ..design.matrices import ModelMatrices
 from ..exceptions import NotSupportedError
 from ..families import Family
 from .builder import BuiltModel, n_trials, prior_weights
+from .schur import SchurMarginal
 
 __all__ = ["ParameterDraws", "draw_observations", "log_likelihood", "simulate_response"]
 
@@ -104,20 +105,33 @@ class ParameterDraws:
         out = cls(beta=beta, beta_c=beta_c, sigma=sigma, dispersion=disp, sd=sds, cor_chol=cors, b=[])
         if random_effects == "none":
             return out
-        if random_effects == "prior" or (built.mode == "noncentred" and random_effects == "posterior"):
-            for k, (spec, t) in enumerate(zip(built.terms, design.terms, strict=True)):
-                if random_effects == "prior":
-                    z = rng.standard_normal((*lead, t.n_levels, t.q))
-                else:
-                    assert spec.z is not None
-                    z = np.asarray(draws[spec.z])
-                out.b.append(np.einsum("cdlj,cdij->cdli", z, out.chol(k)))
-        else:
-            out.b = out._conditional_b(built, design, rng)
+        sampled = [random_effects == "prior" or spec.z is not None for spec in built.terms]
+        for k, (spec, t) in enumerate(zip(built.terms, design.terms, strict=True)):
+            if not sampled[k]:
+                out.b.append(np.zeros(0))  # drawn below from the conditional distribution
+                continue
+            if random_effects == "prior":
+                z = rng.standard_normal((*lead, t.n_levels, t.q))
+            else:
+                assert spec.z is not None
+                z = np.asarray(draws[spec.z])
+                if spec.centred:  # the effects themselves (with the fixed intercept in column ``shift``)
+                    b = np.array(z, dtype=float).reshape(*lead, t.n_levels, t.q)
+                    if spec.shift is not None and built.icpt is not None:
+                        b[..., spec.shift] -= out.beta_c[..., built.icpt][..., None]
+                    out.b.append(b)
+                    continue
+            out.b.append(np.einsum("cdlj,cdij->cdli", z, out.chol(k)))
+        if not all(sampled):
+            inner = out._conditional_b(built, design, rng)
+            integrated = [k for k, done in enumerate(sampled) if not done]
+            for k, bk in zip(integrated, inner, strict=True):
+                out.b[k] = bk
         return out
 
     def _conditional_b(self, built: BuiltModel, design: ModelMatrices, rng: np.random.Generator) -> list[np.ndarray]:
-        """Draw the integrated-out random effects from their conditional given each draw's parameters."""
+        """Draw the integrated-out random effects from their conditional given each draw's parameters (and, in the
+        ``partial`` form, given the sampled effects of the other factors, already in ``self.b``)."""
         assert built.marginal is not None and self.sigma is not None
         C, D = self.shape
         beta_c = self.flat(self.beta_c)
@@ -128,10 +142,29 @@ class ParameterDraws:
             response = y if built.from_blocks else y - off  # from blocks: the response cross-products
             bs = built.marginal.draw(response, beta_c, sigma, T, rng)  # type: ignore[call-arg]
             return [bk.reshape(C, D, *bk.shape[1:]) for bk in bs]
-        out = [np.empty((C * D, t.n_levels, t.q)) for t in design.terms]
-        for sl in _chunks(C * D, built.marginal.width):
+        inner = [k for k, spec in enumerate(built.terms) if spec.z is None]
+        outer = [k for k, spec in enumerate(built.terms) if spec.z is not None]
+        rows = built.rows
+        out = [np.empty((C * D, design.terms[k].n_levels, design.terms[k].q)) for k in inner]
+        if isinstance(built.marginal, SchurMarginal):  # partial form with a Schur part: draw by draw
+            keep = built.marginal.beta_columns or []
+            for s_ in range(C * D):
+                resp = y - off
+                for k in outer:
+                    codes, z = np.asarray(design.terms[k].codes)[rows], np.asarray(design.terms[k].z)[rows]
+                    resp = resp - np.einsum("nj,nj->n", self.flat(self.b[k])[s_][codes, :], z)
+                one = slice(s_, s_ + 1)
+                bs = built.marginal.draw(resp, beta_c[one][:, keep], sigma[one], [Tk[one] for Tk in T], rng)
+                for i, k in enumerate(inner):
+                    out[i][s_] = bs[k][0]
+            return [o.reshape(C, D, *o.shape[1:]) for o in out]
+        width = built.marginal.width + len(y) * sum(design.terms[k].q for k in outer)
+        for sl in _chunks(C * D, width):
             r = y - beta_c[sl] @ Xc.T - off
-            bs = built.marginal.draw(r, sigma[sl], [Tk[sl] for Tk in T], rng)
+            for k in outer:  # the sampled effects of the other factors
+                codes, z = np.asarray(design.terms[k].codes)[rows], np.asarray(design.terms[k].z)[rows]
+                r -= np.einsum("snj,nj->sn", self.flat(self.b[k])[sl][:, codes, :], z)
+            bs = built.marginal.draw(r, sigma[sl], [Tk[sl] for Tk in (T[k] for k in inner)], rng)
             for k, bk in enumerate(bs):
                 out[k][sl] = bk
         return [o.reshape(C, D, *o.shape[1:]) for o in out]

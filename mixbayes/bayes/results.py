@@ -86,8 +86,7 @@ class BayesFit(BayesViews, DesignSizes):
         if self._built is None:
             from .compiled import built_model
 
-            marginalize = self.sampler_info.parameterisation != "noncentred"
-            self._built = built_model(self.model, self.priors, marginalize)
+            self._built = built_model(self.model, self.priors, self.sampler_info.parameterisation)
         return self._built
 
     def __getstate__(self) -> dict[str, Any]:

@@ -105,13 +105,31 @@ def unconstrained_start(built: BuiltModel) -> dict[str, np.ndarray]:
     return out
 
 
+def unconstrained_scales(built: BuiltModel, start: dict[str, np.ndarray]) -> dict[str, np.ndarray] | None:
+    """Guesses of the posterior SDs on the unconstrained scale by value variable (shaped as ``start``), or None
+    when the builder has none (:mod:`mixbayes.bayes.warm_start`: partial form)."""
+    if not built.scales:
+        return None
+    model = built.pm_model
+    out = {}
+    for rv in model.free_RVs:
+        name = model.rvs_to_values[rv].name
+        scale = built.scales.get(rv.name)
+        out[name] = np.ones_like(start[name]) if scale is None else \
+            np.broadcast_to(np.asarray(scale, dtype=float), np.shape(start[name])).copy()
+    return out
+
+
 def initial_points(built: BuiltModel, chains: int, rng: np.random.Generator) -> list[dict[str, np.ndarray]]:
-    """Per chain: the starting point on the unconstrained scale with uniform(-1, 1) jitter (as PyMC)."""
+    """Per chain: the starting point on the unconstrained scale with uniform(-1, 1) jitter (as PyMC), or, where
+    the builder guessed posterior SDs, uniform(-1, 1) times min(1, 10 SDs)."""
     base = built.cache.get("initial_point")
     if base is None:
         base = unconstrained_start(built)
         built.cache["initial_point"] = base
-    return [{k: v + rng.uniform(-1.0, 1.0, v.shape) for k, v in base.items()} for _ in range(chains)]
+    scales = unconstrained_scales(built, base)
+    width = {k: np.ones_like(v) if scales is None else np.minimum(1.0, 10.0 * scales[k]) for k, v in base.items()}
+    return [{k: v + rng.uniform(-1.0, 1.0, v.shape) * width[k] for k, v in base.items()} for _ in range(chains)]
 
 
 class BlackjaxSampler:
@@ -156,6 +174,9 @@ class BlackjaxSampler:
         from blackjax.mcmc.nuts import init as nuts_init
 
         mm_init, mm_update, mm_final = mass_matrix_adaptation(not dense_mass)
+        guesses = unconstrained_scales(built, unconstrained_start(built))
+        # the first inverse mass matrix: the builder's guessed posterior variances, else the identity
+        inv_mass0 = None if guesses is None else np.concatenate([guesses[n].ravel() ** 2 for n in self.value_names])
         da_init, da_update, da_final = dual_averaging_adaptation(target_accept)
         schedule = np.asarray(build_schedule(tune), dtype=np.int64).reshape(-1, 2) if tune else np.zeros((1, 2), int)
         stages, window_ends = jnp.asarray(schedule[:, 0]), jnp.asarray(schedule[:, 1].astype(bool))
@@ -183,6 +204,9 @@ class BlackjaxSampler:
             state = nuts_init(position, logdensity)
             ndim = sum(int(np.prod(p.shape)) for p in position)
             ss, mm = da_init(1.0), mm_init(ndim)
+            if inv_mass0 is not None:
+                inv0 = jnp.asarray(inv_mass0)
+                mm = mm._replace(inverse_mass_matrix=jnp.diag(inv0) if dense_mass else inv0)
             post0 = post_fn(*position)
             out = [jnp.zeros((draws, *jnp.shape(v)), dtype=jnp.result_type(v)) for v in post0]
             stats = {k: jnp.zeros((draws,), dtype=dt) for k, dt in (

@@ -134,7 +134,8 @@ def _finish(model: Model, built: BuiltModel, raw: Any, seed: int, settings: Samp
     report = diagnose(diag_params, raw.stats, settings.max_treedepth, built.mode)
     info = SamplerInfo(sampler=sampler, random_seed=seed, chains=settings.chains, draws=settings.draws,
                        tune=settings.tune, target_accept=settings.target_accept, max_treedepth=settings.max_treedepth,
-                       parameterisation=built.mode, reused=raw.reused, form_costs=dict(built.form_costs))
+                       parameterisation=built.mode, reused=raw.reused, form_costs=dict(built.form_costs),
+                       centred=built.centred_groups)
     return BayesFit(model, built=built, params=params, idata=idata, sampler_info=info, report=report,
                     log_likelihood_unit=unit, settings=settings)
 
@@ -157,7 +158,8 @@ def _finish_blocks(model: Model, built: BuiltModel, raw: Any, params: Any, seed:
     report = diagnose(diag_params, raw.stats, settings.max_treedepth, built.mode)
     info = SamplerInfo(sampler=settings.sampler, random_seed=seed, chains=settings.chains, draws=settings.draws,
                        tune=settings.tune, target_accept=settings.target_accept, max_treedepth=settings.max_treedepth,
-                       parameterisation=built.mode, reused=raw.reused, form_costs=dict(built.form_costs))
+                       parameterisation=built.mode, reused=raw.reused, form_costs=dict(built.form_costs),
+                       centred=built.centred_groups)
     return DaskBayesFit(model, built=built, params=params, idata=idata, sampler_info=info, report=report,
                         log_likelihood_unit="none", settings=settings)
 
@@ -183,7 +185,7 @@ def sample_prior_predictive(model: Model, draws: int = 500, random_seed: int | N
     design = model.design
     built = built_model(model, model_priors(model, priors), marginalize)
     m = built.pm_model
-    names = [n for n in built.free_names if not n.startswith("z__")]
+    names = built.parameter_names
     values = pm.draw([m[n] for n in names], draws=int(draws), random_seed=seed, mode="FAST_COMPILE")
     free = {n: np.asarray(v)[None] for n, v in zip(names, values, strict=True)}
     rng = np.random.default_rng([seed, 2])

@@ -350,7 +350,7 @@ def schur_draw(blocks: GramBlocks, beta: np.ndarray | None, sigma: np.ndarray, T
     S = len(sigma)
     u2 = _tri_solve(L2, w2 + sigma[:, None] * rng.standard_normal((S, Q2)), trans=True)
     off = lay.schur_offsets
-    out: list[Any] = [None] * (len(lay.block_terms) + len(lay.schur_terms))
+    out: list[Any] = [None] * (max(lay.block_terms + lay.schur_terms) + 1)  # None: a term sampled (partial form)
     b2 = []
     for k, (lv, q) in enumerate(lay.schur_shapes):
         bk = np.einsum("slc,sac->sla", u2[:, off[k] : off[k + 1]].reshape(S, lv, q), T2[k])
@@ -383,9 +383,11 @@ def block_factor(design: ModelMatrices, max_q: int) -> str | None:
     return max(fits, key=lambda g: levels[g]) if fits else None
 
 
-def design_rows(design: ModelMatrices, rows: np.ndarray, X: np.ndarray, group: str) -> RowData:
-    """The :class:`~mixbayes.bayes.gram.RowData` of a design's rows ``rows`` with block factor ``group``."""
-    layout = gram_layout(design.terms, group)
+def design_rows(design: ModelMatrices, rows: np.ndarray, X: np.ndarray, group: str,
+                exclude: Sequence[int] = ()) -> RowData:
+    """The :class:`~mixbayes.bayes.gram.RowData` of a design's rows ``rows`` with block factor ``group`` (the terms
+    in ``exclude`` left out: the partial form samples them)."""
+    layout = gram_layout(design.terms, group, exclude)
     terms = design.terms
     codes = np.asarray(terms[layout.block_terms[0]].codes)[rows]
     Z1 = np.hstack([np.asarray(terms[k].z, dtype=float) for k in layout.block_terms])[rows]
@@ -406,16 +408,18 @@ class SchurMarginal:
     design : the design (Gaussian, identity link, at least two grouping factors).
     rows : boolean mask of the observations in the likelihood; X : their (centred) fixed-effects columns.
     group : the block factor (default: :func:`block_factor`).
+    exclude : terms left out (the partial form samples them; the response then excludes their effects).
     """
 
     form = "schur"
 
     def __init__(self, design: ModelMatrices, rows: np.ndarray, X: np.ndarray, group: str | None = None,
-                 max_q: int = 6) -> None:
+                 max_q: int = 6, exclude: Sequence[int] = ()) -> None:
         group = group or block_factor(design, max_q)
         if group is None:
             raise ValueError("the blocked-Schur form needs a block factor and at least one other factor")
-        self.data = design_rows(design, rows, X, group)
+        self.data = design_rows(design, rows, X, group, exclude)
+        self.beta_columns: list[int] | None = None  # partial form: the fixed effects in X (the rest absorbed)
         self.layout = self.data.layout
         self.plan = schur_plan(self.data.design)
         self.p = self.data.X.shape[1]
@@ -447,9 +451,11 @@ class SchurMarginal:
                                                   [t[sl] for t in T], self.plan) for sl in self._chunks(len(sigma))])
 
     def draw(self, y: np.ndarray, beta: np.ndarray, sigma: np.ndarray, T: Sequence[np.ndarray],
-             rng: np.random.Generator) -> list[np.ndarray]:
-        """Random effects b per term, (S, levels, q), drawn from their exact conditional distribution."""
+             rng: np.random.Generator) -> list[np.ndarray | None]:
+        """Random effects b per term, (S, levels, q), drawn from their exact conditional distribution (None for a
+        term left out)."""
         blocks = self.blocks(y)
         parts = [schur_draw(blocks, beta[sl] if self.p else None, sigma[sl], [t[sl] for t in T], rng, self.plan)
                  for sl in self._chunks(len(sigma))]
-        return [np.concatenate([p[k] for p in parts]) for k in range(len(parts[0]))]
+        return [None if parts[0][k] is None else np.concatenate([p[k] for p in parts])
+                for k in range(len(parts[0]))]

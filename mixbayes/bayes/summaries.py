@@ -72,10 +72,12 @@ class SamplerInfo:
     timings : seconds per phase: ``build`` (PyMC model), ``compile`` (0 when the compiled sampler was reused),
         ``sample``, ``postprocess`` and ``total``.
     parameterisation : ``block``/``schur``/``dense`` (random effects integrated out, drawn afterwards from their
-        exact conditional) or ``noncentred``; chosen by estimated cost per gradient (:mod:`mixbayes.bayes.forms`)
-        unless ``marginalize=`` forced it.
+        exact conditional), ``partial`` (the block factor's integrated out, the others' sampled) or
+        ``noncentred``; chosen by estimated cost per gradient (:mod:`mixbayes.bayes.forms`) unless
+        ``marginalize=`` forced it.
     form_costs : the estimated cost per gradient evaluation (flop equivalents) of each form; inf where a form
         does not apply.
+    centred : the grouping factors whose effects the ``partial`` form sampled centred (the others' non-centred).
     """
 
     sampler: str
@@ -89,6 +91,7 @@ class SamplerInfo:
     reused: bool
     timings: dict[str, float] = field(default_factory=dict)
     form_costs: dict[str, float] = field(default_factory=dict)
+    centred: tuple[str, ...] = ()
 
     @property
     def seed(self) -> int:
@@ -103,8 +106,12 @@ class SamplerInfo:
         """The parameterisation in words, with the estimated costs per gradient of the forms that apply."""
         how = {"block": "random effects integrated out (one grouping factor, block-diagonal)",
                "schur": "random effects integrated out through the blocked factor (block + dense Schur complement)",
-               "dense": "random effects integrated out (dense factor)", "noncentred": "non-centred random effects"}
+               "dense": "random effects integrated out (dense factor)",
+               "partial": "random effects of the block factor integrated out, the other factors' sampled non-centred",
+               "noncentred": "non-centred random effects"}
         text = how.get(self.parameterisation, self.parameterisation)
+        if self.centred:
+            text += f" ({', '.join(self.centred)} centred)"
         costs = [f"{k} {v:.3g}" for k, v in self.form_costs.items() if np.isfinite(v)]
         return text + (f" [estimated cost per gradient: {', '.join(costs)}]" if costs else "")
 

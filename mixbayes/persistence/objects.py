@@ -149,6 +149,7 @@ def _decode_bayes(model: Model, part: dict[str, Any], archive: Any) -> Any:
         saved = dict(part["sampler_info"])
         if "seed" in saved:  # files written before the vocabulary of issue 11 name it "seed"
             saved["random_seed"] = saved.pop("seed")
+        saved["centred"] = tuple(saved.get("centred", ()))
         info = SamplerInfo(**saved)
         diag = dict(part["diagnostics"])
         tab = diag.pop("table")
