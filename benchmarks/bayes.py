@@ -1,6 +1,7 @@
 """Benchmark of the Bayesian fit against bambi, rstanarm (``stan_lmer``) and brms, in the same run.
 
-    python benchmarks/bayes.py [--models sleepstudy,crossed] [--tools mixbayes,noncentred,schur,bambi,rstanarm,brms]
+    python benchmarks/bayes.py [--models sleepstudy,crossed]
+                               [--tools mixbayes,noncentred,schur,partial,bambi,rstanarm,brms]
                                [--cores 2] [--json OUT]
 
 Models (4 chains x 1000 draws after 1000 warm-up steps everywhere, same data files for every tool):
@@ -16,6 +17,7 @@ post-processing included; mixbayes and bambi with empty compilation caches):
 * ``mixbayes``: the automatic form (non-centred for ``crossed``, block for ``sleepstudy``: docs/bayes.md);
 * ``noncentred``: mixbayes with ``marginalize=False`` (random effects sampled);
 * ``schur``: mixbayes with ``marginalize="schur"`` (the blocked-Schur form forced; ``crossed`` only);
+* ``partial``: mixbayes with ``marginalize="partial"`` (subjects integrated out, items sampled; ``crossed`` only);
 * ``bambi`` (optional: only when ``import bambi`` works; it is not a dependency of mixbayes); its default
   sampler, PyMC's NUTS.  Note bambi samples the SDs without correlations (its ``(1 + A | g)`` terms are
   uncorrelated), so its model is smaller than the others';
@@ -151,7 +153,7 @@ def _available(tool: str, python: str) -> str | None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default="sleepstudy,crossed")
-    parser.add_argument("--tools", default="mixbayes,noncentred,schur,bambi,rstanarm,brms")
+    parser.add_argument("--tools", default="mixbayes,noncentred,schur,partial,bambi,rstanarm,brms")
     parser.add_argument("--bambi-python", default=os.environ.get("MIXBAYES_BAMBI_PYTHON", sys.executable))
     parser.add_argument("--cores", type=int, default=2, help="parallel chains for bambi, rstanarm and brms")
     parser.add_argument("--timeout", type=float, default=3600.0)

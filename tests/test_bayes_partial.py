@@ -37,6 +37,11 @@ def _model(formula: str, name: str, weights: str | None) -> mb.Model:
     return mb.Model(formula, data, weights=weights)
 
 
+def _schur_part(d: object) -> tuple[int, ...]:
+    """The Schur part the builder is given: the 'site' term (3 levels) when the model has one."""
+    return tuple(k for k, t in enumerate(d.terms) if t.group == "site")  # type: ignore[attr-defined]
+
+
 def _corr_chol(q: int, rng: np.random.Generator) -> np.ndarray:
     A = rng.normal(size=(q, q))
     C = A @ A.T + q * np.eye(q)
@@ -74,10 +79,11 @@ def test_partial_loglik_equals_multivariate_normal(formula: str, data: str, weig
     d = m.design
     choice = choose_form(d, "partial")
     group = choice.block_group
-    others = tuple(k for k, t in enumerate(d.terms) if t.group != group and k not in choice.schur_terms)
-    centred = {"chosen": choice.centred, "all": others, "none": ()}[centring]
-    built = build_model(d, model_priors(m, None), "partial", centred=centred, schur=choice.schur_terms)
-    integrated = {group} | {d.terms[k].group for k in choice.schur_terms}
+    schur = _schur_part(d)
+    others = tuple(k for k, t in enumerate(d.terms) if t.group != group and k not in schur)
+    centred = {"chosen": tuple(k for k in choice.centred if k not in schur), "all": others, "none": ()}[centring]
+    built = build_model(d, model_priors(m, None), "partial", centred=centred, schur=schur)
+    integrated = {group} | {d.terms[k].group for k in schur}
     assert built.mode == "partial" and {s.group for s in built.terms if s.z is None} == integrated
     assert all((s.z is None) == (s.group in integrated) for s in built.terms)
     assert ("site" in integrated) == ("site" in formula)
@@ -125,7 +131,7 @@ def test_partial_conditional_draws_have_the_exact_moments(case: int, S: int, sd_
     SD about 1 / sqrt(2 S): 0.005 and 0.013."""
     m = _model(*CASES[case])
     d = m.design
-    built = build_model(d, model_priors(m, None), "partial", schur=choose_form(d, "partial").schur_terms)
+    built = build_model(d, model_priors(m, None), "partial", schur=_schur_part(d))
     rng = np.random.default_rng(8)
     point = _point(m, built, rng)
     draws = {k: np.broadcast_to(np.asarray(v), (1, S, *np.shape(v))) for k, v in point.items()}
@@ -170,6 +176,7 @@ def test_partial_form_choice() -> None:
     assert auto.form == "partial" and auto.block_group == "s"
     assert [inst.design.terms[k].group for k in auto.centred] == ["d", "dept"]
     assert auto.costs["partial"] < auto.costs["noncentred"] < auto.costs["schur"]
+    assert auto.schur_terms == ()  # PARTIAL_SCHUR_MAX = 0: no Schur part by default (measured, docs/bayes.md)
 
 
 def test_partial_sampling_agrees_with_the_blocked_schur_form() -> None:
