@@ -1,4 +1,4 @@
-"""The ``partial`` form: the block factor's random effects integrated out, the other factors' sampled non-centred.
+"""The ``partial`` form: the block factor's random effects integrated out, the other factors' sampled (centred or not).
 
 Its log density against a direct multivariate-normal density of y given the sampled effects, the conditional draws
 of the integrated-out effects against their exact moments, the form choice, and a short sampling run against the

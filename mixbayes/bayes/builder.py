@@ -11,9 +11,10 @@ Parameterisation
 * Gaussian models with the identity link: the random effects are integrated out
   (:mod:`mixbayes.bayes.marginal`) and drawn afterwards from their exact conditional distribution.
 * ``partial`` form: the effects of the block factor (the grouping factor with the most levels and at most
-  :data:`~mixbayes.bayes.marginal.BLOCK_MAX_Q` columns) integrated out in the block form, those of the other
-  factors sampled non-centred; the integrated-out effects are drawn afterwards from their exact conditional
-  distribution given the sampled ones.
+  :data:`~mixbayes.bayes.marginal.BLOCK_MAX_Q` columns) integrated out in the block form (with the terms in
+  ``schur`` through a dense Schur complement), those of the other factors sampled: centred (``b__<label>``; the
+  one with the fewest levels holding b + the intercept) or non-centred (``z__<label>``); the integrated-out
+  effects are drawn afterwards from their exact conditional distribution given the sampled ones.
 * Otherwise (or with ``marginalize=False``): non-centred, b = z L' with z ~ N(0, 1), gathered by index:
   eta += sum_c z_ic b[codes_i, c].
 

@@ -140,7 +140,7 @@ class BlockMarginal:
     design : the design (Gaussian, identity link).
     rows : boolean mask of the observations in the likelihood (positive weights).
     term_indices : the terms integrated out (all by default); they must share one grouping factor.  A subset
-        serves the ``partial`` form (:mod:`mixbayes.bayes.forms`), whose other terms are sampled non-centred
+        serves the ``partial`` form (:mod:`mixbayes.bayes.forms`), whose other terms are sampled
         and enter through the residual ``r``.
     """
 

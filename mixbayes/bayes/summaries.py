@@ -107,11 +107,12 @@ class SamplerInfo:
         how = {"block": "random effects integrated out (one grouping factor, block-diagonal)",
                "schur": "random effects integrated out through the blocked factor (block + dense Schur complement)",
                "dense": "random effects integrated out (dense factor)",
-               "partial": "random effects of the block factor integrated out, the other factors' sampled non-centred",
+               "partial": "random effects of the block factor integrated out, the other factors' sampled",
                "noncentred": "non-centred random effects"}
         text = how.get(self.parameterisation, self.parameterisation)
-        if self.centred:
-            text += f" ({', '.join(self.centred)} centred)"
+        if self.parameterisation == "partial":
+            text += f" ({', '.join(self.centred)} centred, any other non-centred)" if self.centred else \
+                " (non-centred)"
         costs = [f"{k} {v:.3g}" for k, v in self.form_costs.items() if np.isfinite(v)]
         return text + (f" [estimated cost per gradient: {', '.join(costs)}]" if costs else "")
 
