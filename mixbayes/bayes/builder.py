@@ -239,6 +239,7 @@ def build_model(design: ModelMatrices, priors: PriorSet, mode: str, source: Any 
 
     block_group = block_factor(design, BLOCK_MAX_Q) if mode == "partial" else None
     absorb = _intercept_absorber(design, block_group, centred, icpt) if mode == "partial" else None
+    keep = [j for j in range(X.shape[1]) if absorb is None or j != icpt]  # fixed effects outside the effects
     with pm.Model(coords=coords) as m:
         data = pm.Data("y_obs", observed, dims="obs")
         fixef_priors = [priors[n] for n in design.fixef_names]
@@ -249,7 +250,6 @@ def build_model(design: ModelMatrices, priors: PriorSet, mode: str, source: Any 
             if absorb is None:
                 eta = pt.dot(Xc, beta_c) + offset
             else:  # the intercept enters through the absorbing term's effects (hierarchical centring)
-                keep = [j for j in range(X.shape[1]) if j != icpt]
                 eta = pt.dot(Xc[:, keep], beta_c[keep]) + offset
         else:
             fixef = VectorParam(0, ())
@@ -289,7 +289,6 @@ def build_model(design: ModelMatrices, priors: PriorSet, mode: str, source: Any 
                     sampled_eta = sampled_eta + _noncentred_effects(t, spec, L, rows, icpt_var)
             inner = [k for k, spec in enumerate(term_specs) if spec.z is None]
             if schur:  # block factor + the small factors' dense Schur complement, given the sampled effects
-                keep = [j for j in range(X.shape[1]) if absorb is None or j != icpt]
                 marginal = SchurMarginal(design, rows, Xc[:, keep], group=block_group,
                                          exclude=[k for k, spec in enumerate(term_specs) if spec.z is not None])
                 marginal.beta_columns = keep
@@ -322,13 +321,13 @@ def build_model(design: ModelMatrices, priors: PriorSet, mode: str, source: Any 
     free = [rv.name for rv in m.free_RVs]
     # starting values on the constrained scale (the sampler jitters them on the unconstrained scale)
     start: dict[str, np.ndarray] = {}
-    _split_start(start, fixef, init if X.shape[1] else np.zeros(0))
+    split_start(start, fixef, init if X.shape[1] else np.zeros(0))
     if sigma is not None:
         start["sigma"] = np.asarray(priors["sigma"].typical_value())
     if dispersion is not None:
         start["dispersion"] = np.asarray(priors["dispersion"].typical_value())
     for k, (t, spec) in enumerate(zip(design.terms, term_specs, strict=True)):
-        _split_start(start, spec.sd, np.array([priors[n].typical_value() for n in sd_names[k]]))
+        split_start(start, spec.sd, np.array([priors[n].typical_value() for n in sd_names[k]]))
         if spec.cor:
             start[spec.cor] = np.eye(t.q)
         if spec.z:
@@ -377,7 +376,7 @@ def _noncentred_effects(t: Any, spec: TermSpec, L: Any, rows: np.ndarray, interc
     return (b[codes] * zt).sum(axis=1) if t.q > 1 else b[codes, 0] * zt[:, 0]
 
 
-def _split_start(start: dict[str, np.ndarray], param: VectorParam, values: np.ndarray) -> None:
+def split_start(start: dict[str, np.ndarray], param: VectorParam, values: np.ndarray) -> None:
     for name, pos, scalar in param.parts:
         start[name] = np.asarray(values[pos[0]] if scalar else values[list(pos)], dtype=float)
 

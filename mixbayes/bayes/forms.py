@@ -70,7 +70,7 @@ from typing import Any
 import numpy as np
 
 from ..design.matrices import ModelMatrices
-from .marginal import BLOCK_MAX_Q
+from .marginal import BLOCK_MAX_Q, level_crossproducts
 
 __all__ = [
     "CENTRE_INFORMATION",
@@ -268,9 +268,9 @@ def centred_terms(design: ModelMatrices, group: str | None, reml: Any = None, ex
     out = []
     for k in others:
         t = design.terms[k]
-        zt = np.asarray(t.z, dtype=float) @ t.factor(theta)  # (n, q): rows in the spherical directions
-        info = np.zeros((t.n_levels, t.q))
-        np.add.at(info, np.asarray(t.codes), w[:, None] * zt * zt)
+        T = t.factor(theta)
+        C = level_crossproducts(np.asarray(t.z, dtype=float), np.asarray(t.codes), w, t.n_levels)
+        info = np.einsum("ca,jcd,da->ja", T, C, T)  # diag(T' Z_j'W Z_j T) per level
         if float(np.median(info.min(axis=1))) > CENTRE_INFORMATION:
             out.append(k)
     return tuple(out)

@@ -35,7 +35,7 @@ import numpy as np
 
 from ..design.matrices import ModelMatrices
 
-__all__ = ["BLOCK_MAX_Q", "DENSE_MAX_Q", "BlockMarginal", "DenseMarginal"]
+__all__ = ["BLOCK_MAX_Q", "DENSE_MAX_Q", "BlockMarginal", "DenseMarginal", "level_crossproducts"]
 
 BLOCK_MAX_Q = 6
 """Largest number of random-effect columns per level for the unrolled block form."""
@@ -130,6 +130,13 @@ def _quadratic_pieces(lam: list[list[Any]], M: np.ndarray, ztwr: list[Any], one:
     return A, cvec
 
 
+def level_crossproducts(z: np.ndarray, codes: np.ndarray, w: np.ndarray, levels: int) -> np.ndarray:
+    """(levels, q, q): Z_j'W Z_j per level, from the rows' columns ``z`` (n, q), level codes and weights."""
+    out = np.zeros((levels, z.shape[1], z.shape[1]))
+    np.add.at(out, codes, (w[:, None] * z)[:, :, None] * z[:, None, :])
+    return out
+
+
 # ---- one grouping factor: block form ----------------------------------------------------------------------------
 
 class BlockMarginal:
@@ -162,10 +169,8 @@ class BlockMarginal:
         self.J = terms[0].n_levels
         self.Z = np.hstack([t.z for t in terms])[rows]
         self.w = np.asarray(design.weights, dtype=float)[rows]
-        J, Q = self.J, self.Q
-        zw = self.Z * self.w[:, None]
-        self.ZtWZ = np.zeros((J, Q, Q))
-        np.add.at(self.ZtWZ, self.codes, zw[:, :, None] * self.Z[:, None, :])
+        J = self.J
+        self.ZtWZ = level_crossproducts(self.Z, self.codes, self.w, J)
         self.n_j = np.bincount(self.codes, minlength=J).astype(float)
         self.logw_j = np.bincount(self.codes, weights=np.log(self.w), minlength=J)
         # indicator products for the per-level sums of w r^2 and w z r

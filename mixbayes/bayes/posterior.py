@@ -146,14 +146,12 @@ class ParameterDraws:
         outer = [k for k, spec in enumerate(built.terms) if spec.z is not None]
         rows = built.rows
         out = [np.empty((C * D, design.terms[k].n_levels, design.terms[k].q)) for k in inner]
+        gathers = [(k, np.asarray(design.terms[k].codes)[rows], np.asarray(design.terms[k].z)[rows]) for k in outer]
         if isinstance(built.marginal, SchurMarginal):  # partial form with a Schur part: draw by draw
             keep = built.marginal.beta_columns or []
             for s_ in range(C * D):
-                resp = y - off
-                for k in outer:
-                    codes, z = np.asarray(design.terms[k].codes)[rows], np.asarray(design.terms[k].z)[rows]
-                    resp = resp - np.einsum("nj,nj->n", self.flat(self.b[k])[s_][codes, :], z)
                 one = slice(s_, s_ + 1)
+                resp = y - off - sum(_gathered(self.flat(self.b[k])[one], codes, z)[0] for k, codes, z in gathers)
                 bs = built.marginal.draw(resp, beta_c[one][:, keep], sigma[one], [Tk[one] for Tk in T], rng)
                 for i, k in enumerate(inner):
                     out[i][s_] = bs[k][0]
@@ -161,9 +159,8 @@ class ParameterDraws:
         width = built.marginal.width + len(y) * sum(design.terms[k].q for k in outer)
         for sl in _chunks(C * D, width):
             r = y - beta_c[sl] @ Xc.T - off
-            for k in outer:  # the sampled effects of the other factors
-                codes, z = np.asarray(design.terms[k].codes)[rows], np.asarray(design.terms[k].z)[rows]
-                r -= np.einsum("snj,nj->sn", self.flat(self.b[k])[sl][:, codes, :], z)
+            for k, codes, z in gathers:  # the sampled effects of the other factors
+                r -= _gathered(self.flat(self.b[k])[sl], codes, z)
             bs = built.marginal.draw(r, sigma[sl], [Tk[sl] for Tk in (T[k] for k in inner)], rng)
             for k, bk in enumerate(bs):
                 out[k][sl] = bk
@@ -178,10 +175,13 @@ class ParameterDraws:
         eta = beta[sl] @ np.asarray(design.X)[rows].T + np.asarray(design.offset)[rows]
         for k, t in enumerate(design.terms):
             b = self.flat(self.b[k])[sl]
-            codes = np.asarray(t.codes)[rows]
-            z = np.asarray(t.z)[rows]
-            eta += np.einsum("snj,nj->sn", b[:, codes, :], z)
+            eta += _gathered(b, np.asarray(t.codes)[rows], np.asarray(t.z)[rows])
         return eta
+
+
+def _gathered(b: np.ndarray, codes: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """(S, n) contribution Z b of one term's effects b (S, levels, q) at rows with level ``codes`` and columns z."""
+    return np.einsum("snj,nj->sn", b[:, codes, :], z)
 
 
 def _rows_data(built: BuiltModel, design: ModelMatrices) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

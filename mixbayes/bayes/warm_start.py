@@ -26,25 +26,13 @@ from typing import Any
 import numpy as np
 
 from ..design.matrices import ModelMatrices
-from .builder import BuiltModel
+from .builder import BuiltModel, split_start
+from .marginal import level_crossproducts
 
 __all__ = ["apply_reml_start"]
 
 SD_FLOOR = 0.05
 """Smallest starting SD of a random-effects column, as a fraction of sigma (REML estimates can be 0)."""
-
-
-def _split(out: dict[str, np.ndarray], param: Any, values: np.ndarray) -> None:
-    for name, pos, scalar in param.parts:
-        out[name] = np.asarray(values[pos[0]] if scalar else values[list(pos)], dtype=float)
-
-
-def _level_blocks(t: Any, rows: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """(J, q, q): Z_j'W Z_j per level of term ``t``."""
-    z = np.asarray(t.z, dtype=float)[rows]
-    out = np.zeros((t.n_levels, t.q, t.q))
-    np.add.at(out, np.asarray(t.codes)[rows], w[:, None, None] * z[:, :, None] * z[:, None, :])
-    return out
 
 
 def apply_reml_start(built: BuiltModel, design: ModelMatrices, reml: Any) -> None:
@@ -67,8 +55,8 @@ def apply_reml_start(built: BuiltModel, design: ModelMatrices, reml: Any) -> Non
             a[built.icpt] = 1.0
             se[built.icpt] = float(np.sqrt(max(a @ vc @ a, 0.0)))
         intercept = float(beta_c[built.icpt]) if built.icpt is not None else 0.0
-        _split(start, built.fixef, beta_c)
-        _split(scales, built.fixef, se)
+        split_start(start, built.fixef, beta_c)
+        split_start(scales, built.fixef, se)
     if built.sigma:
         start[built.sigma] = np.asarray(sigma)
         scales[built.sigma] = np.asarray(1.0 / np.sqrt(2.0 * n))
@@ -78,14 +66,15 @@ def apply_reml_start(built: BuiltModel, design: ModelMatrices, reml: Any) -> Non
         T = t.factor(reml.theta)
         L = sigma * T
         sd = np.maximum(np.sqrt(np.sum(L * L, axis=1)), SD_FLOOR * sigma)
-        _split(start, spec.sd, sd)
-        _split(scales, spec.sd, np.full(t.q, 1.0 / np.sqrt(t.n_levels)))
+        split_start(start, spec.sd, sd)
+        split_start(scales, spec.sd, np.full(t.q, 1.0 / np.sqrt(t.n_levels)))
         if spec.cor:
             scales[spec.cor] = np.asarray(1.0 / np.sqrt(t.n_levels))
         if not spec.z:
             continue
         b = b_all[offsets[k] : offsets[k + 1]].reshape(t.n_levels, t.q)
-        A = np.eye(t.q) + np.einsum("ca,jcd,db->jab", T, _level_blocks(t, rows, w), T)
+        C = level_crossproducts(np.asarray(t.z, dtype=float)[rows], np.asarray(t.codes)[rows], w, t.n_levels)
+        A = np.eye(t.q) + np.einsum("ca,jcd,db->jab", T, C, T)
         Ainv = np.linalg.inv(A)
         if spec.centred:
             value = b.copy()
